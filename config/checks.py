@@ -1,0 +1,137 @@
+"""Rules across fields, checked after the schema: each returns problems with exact key paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config.model import ResourceRequirements, StackConfig, Toleration
+from config.quantity import parse_quantity
+from config.versions import RELEASES
+
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad input: where (a path of keys and indexes), what was given, and what is allowed."""
+
+    path: tuple[str | int, ...]
+    message: str
+    value: object = None
+    show_value: bool = True
+
+
+def check(cfg: StackConfig) -> list[Problem]:
+    if cfg.ocm_version not in RELEASES:
+        allowed = ", ".join(sorted(RELEASES))
+        return [Problem(("ocmVersion",), f"is not a supported OCM release; supported: {allowed}", cfg.ocm_version)]
+    problems: list[Problem] = []
+    problems += _check_gates(cfg)
+    problems += _check_auto_approval(cfg)
+    problems += _check_deploy_mode(cfg)
+    problems += _check_resources(("operator", "resources"), cfg.operator.resources)
+    problems += _check_tolerations(("operator", "tolerations"), cfg.operator.tolerations)
+    problems += _check_tolerations(("clusterManager", "nodePlacement", "tolerations"), cfg.cluster_manager.node_placement.tolerations)
+    problems += _check_hub_resources(cfg)
+    problems += _check_unique(("imagePullSecrets",), cfg.image_pull_secrets)
+    problems += _check_unique(("clusterManager", "registration", "autoApproveUsers"), cfg.cluster_manager.registration.auto_approve_users)
+    return problems
+
+
+def _check_gates(cfg: StackConfig) -> list[Problem]:
+    release = RELEASES[cfg.ocm_version]
+    cm = cfg.cluster_manager
+    sections = {
+        "registration": cm.registration.feature_gates,
+        "work": cm.work.feature_gates,
+        "addOnManager": cm.add_on_manager.feature_gates,
+        "placement": cm.placement.feature_gates,
+    }
+    problems = []
+    for section, gates in sections.items():
+        known = release.gates(section)
+        for name in gates:
+            if name not in known:
+                problems.append(
+                    Problem(
+                        ("clusterManager", section, "featureGates", name),
+                        f"is not a {section} feature gate of OCM {cfg.ocm_version}; known: {', '.join(sorted(known))}",
+                        name,
+                    )
+                )
+    return problems
+
+
+def _check_auto_approval(cfg: StackConfig) -> list[Problem]:
+    registration = cfg.cluster_manager.registration
+    if registration.auto_approve_users and registration.feature_gates.get("ManagedClusterAutoApproval") != "Enable":
+        return [
+            Problem(
+                ("clusterManager", "registration", "autoApproveUsers"),
+                "has no effect unless clusterManager.registration.featureGates.ManagedClusterAutoApproval is Enable "
+                "(which accepts every cluster that asks; enable it only on purpose)",
+                registration.auto_approve_users,
+            )
+        ]
+    return []
+
+
+def _check_deploy_mode(cfg: StackConfig) -> list[Problem]:
+    if cfg.cluster_manager.deploy_mode == "Hosted":
+        return [
+            Problem(
+                ("clusterManager", "deployMode"),
+                "Hosted is not supported: it runs the hub controllers on a separate management cluster "
+                "with an external hub kubeconfig, which this program does not manage; allowed: Default",
+                "Hosted",
+            )
+        ]
+    return []
+
+
+def _check_resources(path: tuple[str | int, ...], resources: ResourceRequirements) -> list[Problem]:
+    problems = []
+    for name, limit in resources.limits.items():
+        request = resources.requests.get(name)
+        if request is not None and parse_quantity(request) > parse_quantity(limit):
+            problems.append(
+                Problem((*path, "requests", name), f"must not exceed its limit {limit}", request)
+            )
+    return problems
+
+
+def _check_hub_resources(cfg: StackConfig) -> list[Problem]:
+    requirement = cfg.cluster_manager.resource_requirement
+    path: tuple[str | int, ...] = ("clusterManager", "resourceRequirement")
+    if requirement.type == "ResourceRequirement":
+        if requirement.resource_requirements is None:
+            return [Problem((*path, "resourceRequirements"), "is required when type is ResourceRequirement", None, False)]
+        return _check_resources((*path, "resourceRequirements"), requirement.resource_requirements)
+    if requirement.resource_requirements is not None:
+        return [
+            Problem((*path, "resourceRequirements"), f"is only used when type is ResourceRequirement (type is {requirement.type})", None, False)
+        ]
+    return []
+
+
+def _check_tolerations(path: tuple[str | int, ...], tolerations: list[Toleration]) -> list[Problem]:
+    problems = []
+    for index, toleration in enumerate(tolerations):
+        if toleration.operator == "Exists" and toleration.value:
+            problems.append(Problem((*path, index, "value"), "must be empty when operator is Exists", toleration.value))
+        if toleration.operator == "Equal" and not toleration.key:
+            problems.append(Problem((*path, index, "key"), "is required when operator is Equal", None, False))
+        if toleration.toleration_seconds is not None and toleration.effect != "NoExecute":
+            problems.append(
+                Problem((*path, index, "tolerationSeconds"), "is only allowed with effect NoExecute", toleration.toleration_seconds)
+            )
+    return problems
+
+
+def _check_unique(path: tuple[str | int, ...], values: list[str]) -> list[Problem]:
+    seen: set[str] = set()
+    problems = []
+    for index, value in enumerate(values):
+        if value in seen:
+            problems.append(Problem((*path, index), "is listed twice", value))
+        seen.add(value)
+    return problems

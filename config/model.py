@@ -1,0 +1,227 @@
+"""Stack configuration for ocm-hub, as pydantic models.
+
+Keys are camelCase in Pulumi.<stack>.yaml (Kubernetes style) and snake_case in Python.
+Unknown keys are errors so a typo can never pass silently. Rules that need more than one
+field (feature gates known to the chosen release, auto-approval users needing their gate)
+live in `checks.py` so that every message can name the exact key.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from config.quantity import parse_quantity
+from config.versions import DEFAULT_REGISTRY, DEFAULT_VERSION, IMAGE_NAMES
+
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# A registry host (with optional port) followed by repository path components.
+_REPOSITORY = r"[a-zA-Z0-9][a-zA-Z0-9.-]*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"sha256:[a-f0-9]{64}"
+_IMAGE_REF = re.compile(rf"^{_REPOSITORY}(:{_TAG}(@{_DIGEST})?|@{_DIGEST})$")
+_REGISTRY = re.compile(rf"^{_REPOSITORY}$|^[a-zA-Z0-9][a-zA-Z0-9.-]*(:[0-9]+)?$")
+_TAG_ONLY = re.compile(rf"^{_TAG}$")
+_LABEL_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        raise ValueError("must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253)")
+    return value
+
+
+def _image_ref(value: str) -> str:
+    if not _IMAGE_REF.match(value):
+        raise ValueError(
+            "must be a full image reference with an explicit tag or digest, "
+            "e.g. registry.example.com/ocm/registration:v1.3.1 (an untagged image pulls :latest)"
+        )
+    return value
+
+
+def _registry(value: str) -> str:
+    if value.endswith("/") or not _REGISTRY.match(value):
+        raise ValueError(
+            "must be a registry host with an optional path and no tag or trailing '/', "
+            "e.g. quay.io/open-cluster-management or mirror.example.com:5000/ocm"
+        )
+    return value
+
+
+def _tag(value: str) -> str:
+    if not _TAG_ONLY.match(value):
+        raise ValueError("must be an image tag (letters, digits, '_', '.', '-'; at most 128)")
+    return value
+
+
+def _quantity(value: str) -> str:
+    parse_quantity(value)
+    return value
+
+
+def _label_key(value: str) -> str:
+    if not _LABEL_NAME.match(value):
+        raise ValueError("must be a Kubernetes label key ([prefix/]name, name at most 63 characters)")
+    return value
+
+
+def _label_value(value: str) -> str:
+    if not _LABEL_VALUE.match(value):
+        raise ValueError("must be a Kubernetes label value (at most 63 alphanumerics, '-', '_', '.')")
+    return value
+
+
+def _duration_seconds(value: str | int) -> int:
+    """Accepts Go-style durations ("10m", "1h30m", "90s") or whole seconds."""
+    if isinstance(value, int):
+        seconds = value
+    else:
+        match = _DURATION.match(value.strip())
+        if not value.strip() or not match:
+            raise ValueError("must be a duration such as 90s, 10m or 1h30m, or a number of seconds")
+        hours, minutes, secs = (int(g) if g else 0 for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if not 30 <= seconds <= 6 * 3600:
+        raise ValueError("must be between 30s and 6h")
+    return seconds
+
+
+DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
+ImageRef = Annotated[str, AfterValidator(_image_ref)]
+Registry = Annotated[str, AfterValidator(_registry)]
+ImageTag = Annotated[str, AfterValidator(_tag)]
+Quantity = Annotated[str, AfterValidator(_quantity)]
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+Seconds = Annotated[int | str, AfterValidator(_duration_seconds)]
+GateMode = Literal["Enable", "Disable"]
+ResourceName = Literal["cpu", "memory", "ephemeral-storage"]
+
+
+class Model(BaseModel):
+    """Strict base: camelCase keys, unknown keys rejected, frozen once validated."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+    )
+
+
+class ImageOverrides(Model):
+    registration_operator: ImageRef | None = None
+    registration: ImageRef | None = None
+    work: ImageRef | None = None
+    placement: ImageRef | None = None
+    add_on_manager: ImageRef | None = None
+
+
+class ImagesConfig(Model):
+    registry: Registry = DEFAULT_REGISTRY
+    tag: ImageTag | None = Field(default=None, description="Defaults to the OCM version.")
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    overrides: ImageOverrides = ImageOverrides()
+
+
+class ResourceRequirements(Model):
+    requests: dict[ResourceName, Quantity] = {}
+    limits: dict[ResourceName, Quantity] = {}
+
+
+class Toleration(Model):
+    key: LabelKey | None = None
+    operator: Literal["Exists", "Equal"] = "Equal"
+    value: LabelValue | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: Annotated[int, Field(ge=0)] | None = None
+
+
+class OperatorConfig(Model):
+    replicas: Annotated[int, Field(ge=1, le=10)] = 3
+    resources: ResourceRequirements = ResourceRequirements(requests={"cpu": "2m", "memory": "16Mi"})
+    node_selector: dict[LabelKey, LabelValue] = {}
+    tolerations: list[Toleration] = []
+    enable_sync_labels: bool = False
+
+
+class RegistrationConfig(Model):
+    feature_gates: dict[str, GateMode] = {}
+    auto_approve_users: list[Annotated[str, Field(min_length=1)]] = []
+
+
+class GatesConfig(Model):
+    feature_gates: dict[str, GateMode] = {}
+
+
+class NodePlacement(Model):
+    node_selector: dict[LabelKey, LabelValue] = {}
+    tolerations: list[Toleration] = []
+
+
+class HubResourceRequirement(Model):
+    type: Literal["Default", "BestEffort", "ResourceRequirement"] = "Default"
+    resource_requirements: ResourceRequirements | None = None
+
+
+class ClusterManagerConfig(Model):
+    deploy_mode: Literal["Default", "Hosted"] = "Default"
+    registration: RegistrationConfig = RegistrationConfig()
+    work: GatesConfig = GatesConfig()
+    add_on_manager: GatesConfig = GatesConfig()
+    placement: GatesConfig = GatesConfig()
+    node_placement: NodePlacement = NodePlacement()
+    resource_requirement: HubResourceRequirement = HubResourceRequirement()
+
+
+class StackConfig(Model):
+    """Everything under the `ocm-hub:` namespace of a stack."""
+
+    ocm_version: str = DEFAULT_VERSION
+    images: ImagesConfig = ImagesConfig()
+    image_pull_secrets: list[DnsSubdomain] = []
+    operator: OperatorConfig = OperatorConfig()
+    cluster_manager: ClusterManagerConfig = ClusterManagerConfig()
+    readiness_timeout: Seconds = 600
+    allow_teardown: bool = Field(
+        default=False,
+        description="When false (default) the ClusterManager CRD and CR survive `pulumi destroy` "
+        "and the operator never removes the hub CRDs, so the fleet cannot be wiped by accident.",
+    )
+
+    @property
+    def readiness_timeout_seconds(self) -> int:
+        return int(self.readiness_timeout)
+
+    def image(self, key: str) -> str:
+        """The image actually deployed for a component, by its config key (see IMAGE_NAMES)."""
+        override: str | None = getattr(self.images.overrides, _snake(key))
+        if override:
+            return override
+        return f"{self.images.registry}/{IMAGE_NAMES[key]}:{self.images.tag or self.ocm_version}"
+
+    def all_images(self) -> dict[str, str]:
+        return {key: self.image(key) for key in IMAGE_NAMES}
+
+
+def _snake(camel: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
+
+
+__all__ = [
+    "ClusterManagerConfig",
+    "DnsSubdomain",
+    "ImagesConfig",
+    "Model",
+    "OperatorConfig",
+    "ResourceRequirements",
+    "StackConfig",
+    "Toleration",
+]

@@ -1,0 +1,136 @@
+"""Run a Pulumi program under Pulumi's own mocks and record every registration request.
+
+The recording is the whole request (parent, dependencies, provider, retainOnDelete, inputs), so
+`make render` and the tests see exactly what the engine would be asked to create.
+"""
+
+from __future__ import annotations
+
+import runpy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from config import RawConfig
+from config.loader import NAMESPACE, encode
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One resource as the engine would receive it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    provider: str
+    dependencies: tuple[str, ...]
+    retain_on_delete: bool
+    delete_before_replace: bool
+    ignore_changes: tuple[str, ...]
+    aliases: tuple[str, ...]
+    inputs: Mapping[str, Any]
+
+
+@dataclass
+class Recording:
+    registrations: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def by_name(self, name: str) -> Registration:
+        matches = [r for r in self.registrations if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} registrations named {name!r}")
+        return matches[0]
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Echo inputs as outputs, with deterministic ids: nothing is invented."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    def __init__(self, recording: Recording) -> None:
+        super().__init__(_Mocks())
+        self.recording = recording
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.recording.registrations.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    custom=bool(request.custom),
+                    parent=request.parent,
+                    provider=request.provider,
+                    dependencies=tuple(request.dependencies),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    ignore_changes=tuple(request.ignoreChanges),
+                    aliases=tuple(a.urn or a.spec.name for a in request.aliases),
+                    inputs=rpc.deserialize_properties(request.object),
+                )
+            )
+        return response
+
+
+
+def run(
+    program: Callable[[], None],
+    raw: RawConfig | None = None,
+    *,
+    stack: str = "test",
+    project: str = "ocm-hub",
+    preview: bool = False,
+) -> Recording:
+    """Run `program` under mocks with `raw` as the `ocm-hub:` config namespace, and record it."""
+    recording = Recording()
+    raw = raw or RawConfig({})
+    set_all_config(
+        {f"{NAMESPACE}:{key}": encode(value) for key, value in raw.values.items()},
+        [f"{NAMESPACE}:{key}" for key in raw.secret_keys],
+    )
+    settings.reset_options(project=project, stack=stack, preview=preview)
+    monitor = _RecordingMonitor(recording)
+    mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+
+    async def body() -> None:
+        program()
+        root = settings.get_root_resource()
+        exported: dict[str, Any] = getattr(root, "outputs", {})
+        for name, value in exported.items():
+            output = pulumi.Output.from_input(value)
+            recording.outputs[name] = await output.future()
+            if await output.is_secret():
+                recording.secret_outputs.add(name)
+
+    _sync_await(run_pulumi_func(body))
+    return recording
+
+
+def run_main(raw: RawConfig | None = None, **kwargs: Any) -> Recording:
+    """The project's own `__main__.py`, exactly as the engine runs it."""
+    return run(lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__") and None, raw, **kwargs)
