@@ -6,6 +6,7 @@ hub's conditions could not reach stack outputs; this class declares it, as gener
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib.metadata import version
 from typing import Any
 
@@ -80,7 +81,7 @@ def cluster_manager_spec(cfg: StackConfig) -> dict[str, Any]:
     return spec
 
 
-def _gates(gates: dict[str, str]) -> list[dict[str, str]]:
+def _gates(gates: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"feature": name, "mode": gates[name]} for name in sorted(gates)]
 
 
@@ -98,4 +99,6 @@ def _toleration(toleration: Toleration) -> dict[str, Any]:
 
 
 def _resources(resources: ResourceRequirements) -> dict[str, Any]:
-    return {key: dict(value) for key, value in (("requests", resources.requests), ("limits", resources.limits)) if value}
+    return {
+        key: dict(value) for key, value in (("requests", resources.requests), ("limits", resources.limits)) if value
+    }

@@ -8,7 +8,8 @@ observed at the ClusterManager's current generation.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, TypedDict
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 # condition type -> the status it must have
 READY_CONDITIONS: Mapping[str, str] = {

@@ -7,7 +7,7 @@ an OCM upgrade changes the release bundle in config/versions.py and, if upstream
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pulumi_kubernetes.apps.v1 import DeploymentSpecArgs
 from pulumi_kubernetes.core.v1 import (
@@ -36,7 +36,7 @@ from pulumi_kubernetes.core.v1 import (
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, LabelSelectorRequirementArgs, ObjectMetaArgs
 from pulumi_kubernetes.rbac.v1 import PolicyRuleArgs
 
-from config.model import StackConfig, Toleration
+from config.model import ResourceName, StackConfig, Toleration
 
 OPERATOR_NAMESPACE = "open-cluster-management"
 HUB_NAMESPACE = "open-cluster-management-hub"
@@ -48,7 +48,9 @@ _ALL = ["create", "get", "list", "update", "watch", "patch", "delete"]
 _READ = ["get", "list", "watch"]
 
 
-def _rule(groups: Sequence[str], resources: Sequence[str], verbs: Sequence[str], names: Sequence[str] = ()) -> PolicyRuleArgs:
+def _rule(
+    groups: Sequence[str], resources: Sequence[str], verbs: Sequence[str], names: Sequence[str] = ()
+) -> PolicyRuleArgs:
     return PolicyRuleArgs(
         api_groups=list(groups), resources=list(resources), verbs=list(verbs), resource_names=list(names) or None
     )
@@ -87,7 +89,11 @@ CLUSTER_ROLE_RULES: list[PolicyRuleArgs] = [
     _rule(["coordination.k8s.io"], ["leases"], _ALL),
     _rule([""], ["nodes"], _READ),
     _rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create", "get"]),
-    _rule(["", "events.k8s.io"], ["events"], ["get", "list", "watch", "create", "patch", "update", "delete", "deletecollection"]),
+    _rule(
+        ["", "events.k8s.io"],
+        ["events"],
+        ["get", "list", "watch", "create", "patch", "update", "delete", "deletecollection"],
+    ),
     _rule(["apps"], ["deployments"], _ALL),
     _rule(["apps"], ["replicasets"], ["get"]),
     _rule(["rbac.authorization.k8s.io"], ["clusterrolebindings", "rolebindings"], _ALL),
@@ -96,7 +102,11 @@ CLUSTER_ROLE_RULES: list[PolicyRuleArgs] = [
     _rule(["apiextensions.k8s.io"], ["customresourcedefinitions/status"], ["update", "patch"]),
     _rule(["apiregistration.k8s.io"], ["apiservices"], _ALL),
     _rule(["admissionregistration.k8s.io"], ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"], _ALL),
-    _rule(["operator.open-cluster-management.io"], ["clustermanagers"], ["get", "list", "watch", "update", "delete", "patch"]),
+    _rule(
+        ["operator.open-cluster-management.io"],
+        ["clustermanagers"],
+        ["get", "list", "watch", "update", "delete", "patch"],
+    ),
     _rule(["operator.open-cluster-management.io"], ["clustermanagers/status"], ["update", "patch"]),
     _rule(["migration.k8s.io"], ["storageversionmigrations"], _ALL),
     _rule(
@@ -104,15 +114,35 @@ CLUSTER_ROLE_RULES: list[PolicyRuleArgs] = [
         ["managedclusteraddons", "clustermanagementaddons"],
         ["create", "update", "patch", "get", "list", "watch", "delete"],
     ),
-    _rule(["addon.open-cluster-management.io"], ["managedclusteraddons/status", "clustermanagementaddons/status"], ["patch", "update"]),
-    _rule(["addon.open-cluster-management.io"], ["managedclusteraddons/finalizers", "clustermanagementaddons/finalizers"], ["update"]),
+    _rule(
+        ["addon.open-cluster-management.io"],
+        ["managedclusteraddons/status", "clustermanagementaddons/status"],
+        ["patch", "update"],
+    ),
+    _rule(
+        ["addon.open-cluster-management.io"],
+        ["managedclusteraddons/finalizers", "clustermanagementaddons/finalizers"],
+        ["update"],
+    ),
     _rule(["addon.open-cluster-management.io"], ["addondeploymentconfigs", "addontemplates"], _READ),
     _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
     _rule(["certificates.k8s.io"], ["certificatesigningrequests"], ["create", "get", "list", "watch"]),
-    _rule(["certificates.k8s.io"], ["certificatesigningrequests/approval", "certificatesigningrequests/status"], ["update"]),
+    _rule(
+        ["certificates.k8s.io"],
+        ["certificatesigningrequests/approval", "certificatesigningrequests/status"],
+        ["update"],
+    ),
     _rule(["certificates.k8s.io"], ["signers"], ["approve", "sign"]),
-    _rule(["cluster.open-cluster-management.io"], ["managedclusters"], ["get", "list", "watch", "create", "update", "patch"]),
-    _rule(["cluster.open-cluster-management.io"], ["managedclustersetbindings", "placements", "addonplacementscores"], _READ),
+    _rule(
+        ["cluster.open-cluster-management.io"],
+        ["managedclusters"],
+        ["get", "list", "watch", "create", "update", "patch"],
+    ),
+    _rule(
+        ["cluster.open-cluster-management.io"],
+        ["managedclustersetbindings", "placements", "addonplacementscores"],
+        _READ,
+    ),
     _rule(
         ["cluster.open-cluster-management.io"],
         ["managedclustersets", "placementdecisions"],
@@ -143,10 +173,16 @@ CLUSTER_ROLE_RULES: list[PolicyRuleArgs] = [
         ["manifestworks"],
         ["get", "list", "watch", "create", "update", "delete", "deletecollection", "patch", "execute-as"],
     ),
-    _rule(["work.open-cluster-management.io"], ["manifestworks/status", "manifestworkreplicasets/status"], ["update", "patch"]),
+    _rule(
+        ["work.open-cluster-management.io"],
+        ["manifestworks/status", "manifestworkreplicasets/status"],
+        ["update", "patch"],
+    ),
     _rule(["flowcontrol.apiserver.k8s.io"], ["flowschemas", "prioritylevelconfigurations"], _READ),
     _rule(["config.openshift.io"], ["infrastructures"], ["get"]),
-    _rule(["multicluster.x-k8s.io"], ["clusterprofiles"], ["get", "list", "watch", "create", "update", "patch", "delete"]),
+    _rule(
+        ["multicluster.x-k8s.io"], ["clusterprofiles"], ["get", "list", "watch", "create", "update", "patch", "delete"]
+    ),
     _rule(["multicluster.x-k8s.io"], ["clusterprofiles/status"], ["update", "patch"]),
     _rule(["cluster.x-k8s.io"], ["clusters"], _READ),
     _rule(["cluster.open-cluster-management.io"], ["managedclustersets/join"], ["create"]),
@@ -175,6 +211,10 @@ def operator_args(cfg: StackConfig) -> list[str]:
     if not cfg.allow_teardown:
         args.append("--skip-remove-crds")
     return args
+
+
+def _quantities(values: Mapping[ResourceName, str]) -> dict[str, str] | None:
+    return {str(name): quantity for name, quantity in values.items()} or None
 
 
 def _anti_affinity_term(weight: int, topology_key: str) -> WeightedPodAffinityTermArgs:
@@ -227,7 +267,9 @@ def deployment_spec(cfg: StackConfig) -> DeploymentSpecArgs:
                         env=[
                             EnvVarArgs(
                                 name="POD_NAME",
-                                value_from=EnvVarSourceArgs(field_ref=ObjectFieldSelectorArgs(field_path="metadata.name")),
+                                value_from=EnvVarSourceArgs(
+                                    field_ref=ObjectFieldSelectorArgs(field_path="metadata.name")
+                                ),
                             ),
                             EnvVarArgs(name="AGENT_IMAGE", value=image),
                         ],
@@ -241,7 +283,7 @@ def deployment_spec(cfg: StackConfig) -> DeploymentSpecArgs:
                         liveness_probe=_probe(period_seconds=10),
                         readiness_probe=_probe(),
                         resources=ResourceRequirementsArgs(
-                            requests=dict(resources.requests) or None, limits=dict(resources.limits) or None
+                            requests=_quantities(resources.requests), limits=_quantities(resources.limits)
                         ),
                         volume_mounts=[VolumeMountArgs(name="tmpdir", mount_path="/tmp")],
                     )

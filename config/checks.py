@@ -9,7 +9,6 @@ from config.quantity import parse_quantity
 from config.versions import RELEASES
 
 
-
 @dataclass(frozen=True)
 class Problem:
     """One bad input: where (a path of keys and indexes), what was given, and what is allowed."""
@@ -30,10 +29,14 @@ def check(cfg: StackConfig) -> list[Problem]:
     problems += _check_deploy_mode(cfg)
     problems += _check_resources(("operator", "resources"), cfg.operator.resources)
     problems += _check_tolerations(("operator", "tolerations"), cfg.operator.tolerations)
-    problems += _check_tolerations(("clusterManager", "nodePlacement", "tolerations"), cfg.cluster_manager.node_placement.tolerations)
+    problems += _check_tolerations(
+        ("clusterManager", "nodePlacement", "tolerations"), cfg.cluster_manager.node_placement.tolerations
+    )
     problems += _check_hub_resources(cfg)
     problems += _check_unique(("imagePullSecrets",), cfg.image_pull_secrets)
-    problems += _check_unique(("clusterManager", "registration", "autoApproveUsers"), cfg.cluster_manager.registration.auto_approve_users)
+    problems += _check_unique(
+        ("clusterManager", "registration", "autoApproveUsers"), cfg.cluster_manager.registration.auto_approve_users
+    )
     return problems
 
 
@@ -93,9 +96,7 @@ def _check_resources(path: tuple[str | int, ...], resources: ResourceRequirement
     for name, limit in resources.limits.items():
         request = resources.requests.get(name)
         if request is not None and parse_quantity(request) > parse_quantity(limit):
-            problems.append(
-                Problem((*path, "requests", name), f"must not exceed its limit {limit}", request)
-            )
+            problems.append(Problem((*path, "requests", name), f"must not exceed its limit {limit}", request))
     return problems
 
 
@@ -104,11 +105,18 @@ def _check_hub_resources(cfg: StackConfig) -> list[Problem]:
     path: tuple[str | int, ...] = ("clusterManager", "resourceRequirement")
     if requirement.type == "ResourceRequirement":
         if requirement.resource_requirements is None:
-            return [Problem((*path, "resourceRequirements"), "is required when type is ResourceRequirement", None, False)]
+            return [
+                Problem((*path, "resourceRequirements"), "is required when type is ResourceRequirement", None, False)
+            ]
         return _check_resources((*path, "resourceRequirements"), requirement.resource_requirements)
     if requirement.resource_requirements is not None:
         return [
-            Problem((*path, "resourceRequirements"), f"is only used when type is ResourceRequirement (type is {requirement.type})", None, False)
+            Problem(
+                (*path, "resourceRequirements"),
+                f"is only used when type is ResourceRequirement (type is {requirement.type})",
+                None,
+                False,
+            )
         ]
     return []
 
@@ -122,7 +130,11 @@ def _check_tolerations(path: tuple[str | int, ...], tolerations: list[Toleration
             problems.append(Problem((*path, index, "key"), "is required when operator is Equal", None, False))
         if toleration.toleration_seconds is not None and toleration.effect != "NoExecute":
             problems.append(
-                Problem((*path, index, "tolerationSeconds"), "is only allowed with effect NoExecute", toleration.toleration_seconds)
+                Problem(
+                    (*path, index, "tolerationSeconds"),
+                    "is only allowed with effect NoExecute",
+                    toleration.toleration_seconds,
+                )
             )
     return problems
 

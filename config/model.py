@@ -18,14 +18,18 @@ from config.quantity import parse_quantity
 from config.versions import DEFAULT_REGISTRY, DEFAULT_VERSION, IMAGE_NAMES
 
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-# A registry host (with optional port) followed by repository path components.
-_REPOSITORY = r"[a-zA-Z0-9][a-zA-Z0-9.-]*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+"
+# Docker reference grammar: an optional registry host (with a dot or port, or localhost), then
+# lowercase path components; the tag or digest is what pins the image.
+_DOMAIN = r"(?:(?:[a-zA-Z0-9-]+\.)+[a-zA-Z0-9-]+(?::[0-9]+)?|localhost(?::[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+)"
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"sha256:[a-f0-9]{64}"
-_IMAGE_REF = re.compile(rf"^{_REPOSITORY}(:{_TAG}(@{_DIGEST})?|@{_DIGEST})$")
-_REGISTRY = re.compile(rf"^{_REPOSITORY}$|^[a-zA-Z0-9][a-zA-Z0-9.-]*(:[0-9]+)?$")
+_IMAGE_REF = re.compile(rf"^(?:{_DOMAIN}/)?{_PATH}(?::{_TAG}(?:@{_DIGEST})?|@{_DIGEST})$")
+_REGISTRY = re.compile(rf"^(?:{_DOMAIN}(?:/{_PATH})?|{_PATH})$")
 _TAG_ONLY = re.compile(rf"^{_TAG}$")
-_LABEL_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_NAME = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -81,6 +85,8 @@ def _duration_seconds(value: str | int) -> int:
     """Accepts Go-style durations ("10m", "1h30m", "90s") or whole seconds."""
     if isinstance(value, int):
         seconds = value
+    elif value.strip().isdigit():
+        seconds = int(value)
     else:
         match = _DURATION.match(value.strip())
         if not value.strip() or not match:

@@ -6,9 +6,9 @@ components/data/<version>/, checked by the conformance test against upstream.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 DEFAULT_REGISTRY = "quay.io/open-cluster-management"
 

@@ -55,10 +55,7 @@ def _mask(value: Any, in_secret_data: bool = False) -> Any:
         if in_secret_data:
             return {key: MASK for key in value}
         is_secret_kind = value.get("kind") == "Secret"
-        return {
-            key: _mask(item, is_secret_kind and key in ("data", "stringData"))
-            for key, item in value.items()
-        }
+        return {key: _mask(item, is_secret_kind and key in ("data", "stringData")) for key, item in value.items()}
     if isinstance(value, list):
         return [_mask(item) for item in value]
     return value

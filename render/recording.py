@@ -74,7 +74,7 @@ class _RecordingMonitor(mocks.MockMonitor):
         self.recording = recording
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             self.recording.registrations.append(
                 Registration(
@@ -93,7 +93,6 @@ class _RecordingMonitor(mocks.MockMonitor):
                 )
             )
         return response
-
 
 
 def run(
@@ -133,4 +132,8 @@ def run(
 
 def run_main(raw: RawConfig | None = None, **kwargs: Any) -> Recording:
     """The project's own `__main__.py`, exactly as the engine runs it."""
-    return run(lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__") and None, raw, **kwargs)
+
+    def program() -> None:
+        runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+
+    return run(program, raw, **kwargs)

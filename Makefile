@@ -1,0 +1,41 @@
+# ocm-hub: the README's commands are the contract. Everything installs itself into .venv.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+CONFIG ?=
+
+.PHONY: help venv test lint typecheck unit render up
+
+help: ## list the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create the virtualenv from the pinned requirements
+
+test: lint typecheck unit ## everything CI runs in the fast suite: ruff, mypy --strict, pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy .
+
+unit: venv
+	$(PY) -m pytest -q
+
+render: venv ## print every object STACK (or CONFIG=path/to/Pulumi.x.yaml) would create, as YAML
+	$(PY) -m render $(if $(CONFIG),--config $(CONFIG),--stack $(STACK))
+
+up: venv ## pulumi up STACK against the current kube context (local file state backend by default)
+	hack/up.sh $(STACK)

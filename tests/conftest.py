@@ -1,0 +1,47 @@
+"""Shared fixtures: the project's stacks, upstream data from ../shared, and program runs under mocks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from config import RawConfig, from_file
+from render import recording
+
+PROJECT_DIR = recording.PROJECT_DIR
+SHARED_DIR = PROJECT_DIR.parent / "shared"
+STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+
+
+def stack_file(stack: str) -> Path:
+    return PROJECT_DIR / f"Pulumi.{stack}.yaml"
+
+
+def run_stack(stack: str) -> recording.Recording:
+    return recording.run_main(from_file(stack_file(stack)), stack=stack)
+
+
+def run_values(values: dict[str, Any], secret_keys: frozenset[str] = frozenset()) -> recording.Recording:
+    return recording.run_main(RawConfig(values, secret_keys))
+
+
+def upstream_docs(relative: str) -> list[dict[str, Any]]:
+    """YAML documents from ../shared (the upstream oracle), empty documents dropped."""
+    path = SHARED_DIR / relative
+    if not path.exists():
+        pytest.fail(f"upstream oracle {path} is missing: these tests need ../shared beside the project")
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+@pytest.fixture(scope="session")
+def dev_recording() -> recording.Recording:
+    return run_stack("dev")
+
+
+@pytest.fixture
+def run() -> Callable[[dict[str, Any]], recording.Recording]:
+    return run_values

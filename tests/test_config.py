@@ -1,0 +1,248 @@
+"""Config validation: every bad input is rejected before any resource, naming its key path."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from config import ConfigError, RawConfig, StackConfig, from_file, from_pulumi, load
+from config.quantity import parse_quantity
+from tests.conftest import STACKS, run_values, stack_file
+
+GOOD_IMAGE = "registry.example.com/ocm/registration:v1.3.1"
+
+# (config under `ocm-hub:`, the key path the message must name, a fragment of what is allowed)
+BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
+    ({"ocmVersoin": "v1.3.1"}, "ocm-hub:ocmVersoin", "allowed here: allowTeardown"),
+    ({"ocmVersion": "v9.9.9"}, "ocm-hub:ocmVersion", "supported: v1.3.1"),
+    ({"ocmVersion": ["v1.3.1"]}, "ocm-hub:ocmVersion", "valid string"),
+    ({"images": {"registry": "quay.io/ocm/"}}, "ocm-hub:images.registry", "no tag or trailing '/'"),
+    ({"images": {"registry": "quay.io/ocm:v1"}}, "ocm-hub:images.registry", "no tag"),
+    ({"images": {"tag": "v1.3.1 beta"}}, "ocm-hub:images.tag", "image tag"),
+    ({"images": {"pullPolicy": "Sometimes"}}, "ocm-hub:images.pullPolicy", "'Always', 'IfNotPresent' or 'Never'"),
+    (
+        {"images": {"overrides": {"work": "quay.io/ocm/work"}}},
+        "ocm-hub:images.overrides.work",
+        "explicit tag or digest",
+    ),
+    ({"images": {"overrides": {"worker": GOOD_IMAGE}}}, "ocm-hub:images.overrides.worker", "addOnManager"),
+    ({"images": {"overrides": {"placement": "UPPER/case:v1"}}}, "ocm-hub:images.overrides.placement", "explicit tag"),
+    ({"imagePullSecrets": ["Bad_Name"]}, "ocm-hub:imagePullSecrets[0]", "DNS-1123 subdomain"),
+    ({"imagePullSecrets": ["a", "a"]}, "ocm-hub:imagePullSecrets[1]", "listed twice"),
+    ({"imagePullSecrets": "regcred"}, "ocm-hub:imagePullSecrets", "valid list"),
+    ({"operator": {"replicas": 0}}, "ocm-hub:operator.replicas", "greater than or equal to 1"),
+    ({"operator": {"replicas": "three"}}, "ocm-hub:operator.replicas", "valid integer"),
+    (
+        {"operator": {"resources": {"requests": {"cpu": "2 cores"}}}},
+        "ocm-hub:operator.resources.requests.cpu",
+        "quantity",
+    ),
+    ({"operator": {"resources": {"requests": {"gpu": "1"}}}}, "ocm-hub:operator.resources.requests.gpu", "'cpu'"),
+    (
+        {"operator": {"resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "512Mi"}}}},
+        "ocm-hub:operator.resources.requests.memory",
+        "must not exceed its limit 512Mi",
+    ),
+    ({"operator": {"nodeSelector": {"bad key!": "x"}}}, "ocm-hub:operator.nodeSelector.bad key!", "label key"),
+    ({"operator": {"nodeSelector": {"zone": "a b"}}}, "ocm-hub:operator.nodeSelector.zone", "label value"),
+    (
+        {"operator": {"tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]}},
+        "ocm-hub:operator.tolerations[0].value",
+        "must be empty when operator is Exists",
+    ),
+    (
+        {"operator": {"tolerations": [{"operator": "Equal", "value": "v"}]}},
+        "ocm-hub:operator.tolerations[0].key",
+        "required when operator is Equal",
+    ),
+    (
+        {"operator": {"tolerations": [{"key": "k", "effect": "NoSchedule", "tolerationSeconds": 5}]}},
+        "ocm-hub:operator.tolerations[0].tolerationSeconds",
+        "only allowed with effect NoExecute",
+    ),
+    (
+        {"operator": {"tolerations": [{"key": "k", "effect": "Never"}]}},
+        "ocm-hub:operator.tolerations[0].effect",
+        "NoExecute",
+    ),
+    ({"operator": {"replica": 1}}, "ocm-hub:operator.replica", "enableSyncLabels, nodeSelector, replicas"),
+    (
+        {"clusterManager": {"registration": {"featureGates": {"AutoApprove": "Enable"}}}},
+        "ocm-hub:clusterManager.registration.featureGates.AutoApprove",
+        "ManagedClusterAutoApproval",
+    ),
+    (
+        {"clusterManager": {"registration": {"featureGates": {"DefaultClusterSet": "true"}}}},
+        "ocm-hub:clusterManager.registration.featureGates.DefaultClusterSet",
+        "'Enable' or 'Disable'",
+    ),
+    (
+        {"clusterManager": {"work": {"featureGates": {"DefaultClusterSet": "Enable"}}}},
+        "ocm-hub:clusterManager.work.featureGates.DefaultClusterSet",
+        "ManifestWorkReplicaSet",
+    ),
+    (
+        {"clusterManager": {"addOnManager": {"featureGates": {"AddonManagment": "Disable"}}}},
+        "ocm-hub:clusterManager.addOnManager.featureGates.AddonManagment",
+        "AddonManagement",
+    ),
+    (
+        {"clusterManager": {"placement": {"featureGates": {"Debug": "Enable"}}}},
+        "ocm-hub:clusterManager.placement.featureGates.Debug",
+        "PlacementDebugServer",
+    ),
+    (
+        {"clusterManager": {"registration": {"autoApproveUsers": ["system:serviceaccount:a:b"]}}},
+        "ocm-hub:clusterManager.registration.autoApproveUsers",
+        "ManagedClusterAutoApproval is Enable",
+    ),
+    (
+        {"clusterManager": {"registration": {"autoApproveUsers": [""]}}},
+        "ocm-hub:clusterManager.registration.autoApproveUsers[0]",
+        "at least 1 character",
+    ),
+    ({"clusterManager": {"deployMode": "Hosted"}}, "ocm-hub:clusterManager.deployMode", "allowed: Default"),
+    ({"clusterManager": {"deployMode": "Singleton"}}, "ocm-hub:clusterManager.deployMode", "'Default' or 'Hosted'"),
+    (
+        {"clusterManager": {"resourceRequirement": {"type": "ResourceRequirement"}}},
+        "ocm-hub:clusterManager.resourceRequirement.resourceRequirements",
+        "required when type is ResourceRequirement",
+    ),
+    (
+        {"clusterManager": {"resourceRequirement": {"resourceRequirements": {"requests": {"cpu": "1"}}}}},
+        "ocm-hub:clusterManager.resourceRequirement.resourceRequirements",
+        "only used when type is ResourceRequirement",
+    ),
+    (
+        {"clusterManager": {"nodePlacement": {"tolerations": [{"key": "a", "operator": "Exists", "value": "b"}]}}},
+        "ocm-hub:clusterManager.nodePlacement.tolerations[0].value",
+        "must be empty",
+    ),
+    (
+        {"clusterManager": {"registrationConfiguration": {}}},
+        "ocm-hub:clusterManager.registrationConfiguration",
+        "registration",
+    ),
+    ({"readinessTimeout": "ten minutes"}, "ocm-hub:readinessTimeout", "duration such as 90s"),
+    ({"readinessTimeout": "5s"}, "ocm-hub:readinessTimeout", "between 30s and 6h"),
+    ({"readinessTimeout": "12h"}, "ocm-hub:readinessTimeout", "between 30s and 6h"),
+    ({"allowTeardown": "maybe"}, "ocm-hub:allowTeardown", "valid boolean"),
+]
+
+
+def _ids() -> list[str]:
+    return [f"{i:02d}-{path.removeprefix('ocm-hub:')}" for i, (_, path, _) in enumerate(BAD_CONFIGS)]
+
+
+def test_bad_configs_are_distinct_and_numerous() -> None:
+    assert len({json.dumps(values, sort_keys=True) for values, _, _ in BAD_CONFIGS}) == len(BAD_CONFIGS) >= 25
+
+
+@pytest.mark.parametrize(("values", "path", "allowed"), BAD_CONFIGS, ids=_ids())
+def test_bad_config_is_rejected_naming_the_key(values: dict[str, Any], path: str, allowed: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(RawConfig(values))
+    message = str(caught.value)
+    assert f"{path}:" in message
+    assert allowed in message
+
+
+@pytest.mark.parametrize(("values", "path", "allowed"), BAD_CONFIGS[::4], ids=_ids()[::4])
+def test_bad_config_stops_the_program_before_any_resource(values: dict[str, Any], path: str, allowed: str) -> None:
+    with pytest.raises(pulumi.RunError) as caught:
+        run_values(values)
+    assert path in str(caught.value)
+
+
+def test_bad_config_declares_nothing() -> None:
+    from render import recording
+
+    seen = recording.Recording()
+    with pytest.raises(pulumi.RunError):
+        seen = recording.run_main(RawConfig({"operator": {"replicas": -1}}))
+    assert seen.registrations == []
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(RawConfig({"operator": {"replicas": 0}, "images": {"tag": "a b"}, "bogus": 1}))
+    assert len(caught.value.problems) == 3
+
+
+def test_secret_values_never_appear_in_messages() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(RawConfig({"imagePullSecrets": ["Hunter2-Secret"]}, frozenset({"imagePullSecrets"})))
+    assert "Hunter2" not in str(caught.value)
+    assert "[secret]" in str(caught.value)
+
+
+def test_defaults_are_upstream_defaults() -> None:
+    cfg = load(RawConfig({}))
+    assert cfg.ocm_version == "v1.3.1"
+    assert cfg.operator.replicas == 3
+    assert dict(cfg.operator.resources.requests) == {"cpu": "2m", "memory": "16Mi"}
+    assert cfg.allow_teardown is False
+    assert cfg.readiness_timeout_seconds == 600
+
+
+def test_images_follow_registry_tag_and_overrides() -> None:
+    cfg = load(
+        RawConfig(
+            {"images": {"registry": "mirror.local:5000/ocm", "tag": "v1.3.1-fix", "overrides": {"work": GOOD_IMAGE}}}
+        )
+    )
+    images = cfg.all_images()
+    assert images["registration"] == "mirror.local:5000/ocm/registration:v1.3.1-fix"
+    assert images["addOnManager"] == "mirror.local:5000/ocm/addon-manager:v1.3.1-fix"
+    assert images["work"] == GOOD_IMAGE
+    assert all(":" in image.rsplit("/", 1)[1] for image in images.values())
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("10m", 600), ("1h30m", 5400), (45, 45), ("120", 120)])
+def test_readiness_timeout_accepts_durations(text: str | int, seconds: int) -> None:
+    assert load(RawConfig({"readinessTimeout": text})).readiness_timeout_seconds == seconds
+
+
+@pytest.mark.parametrize(("text", "value"), [("2m", "0.002"), ("16Mi", "16777216"), ("1e3", "1000"), ("1.5", "1.5")])
+def test_quantities_parse(text: str, value: str) -> None:
+    assert str(parse_quantity(text).normalize()) == str(type(parse_quantity(text))(value).normalize())
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_example_stacks_are_valid(stack: str) -> None:
+    assert isinstance(load(from_file(stack_file(stack))), StackConfig)
+
+
+def test_stack_file_values_arrive_as_the_engine_sends_them(tmp_path: Any) -> None:
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text("config:\n  ocm-hub:allowTeardown: true\n  ocm-hub:readinessTimeout: 90\n  other:key: 1\n")
+    raw = from_file(path)
+    assert raw.values == {"allowTeardown": "true", "readinessTimeout": "90"}
+    cfg = load(raw)
+    assert cfg.allow_teardown is True
+    assert cfg.readiness_timeout_seconds == 90
+
+
+def test_secure_values_in_stack_files_are_masked(tmp_path: Any) -> None:
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text("config:\n  ocm-hub:imagePullSecrets:\n    secure: v1:abc\n")
+    raw = from_file(path)
+    assert raw.secret_keys == {"imagePullSecrets"}
+    with pytest.raises(ConfigError) as caught:
+        load(raw)
+    assert "v1:abc" not in str(caught.value)
+
+
+def test_runtime_config_is_read_from_the_engine() -> None:
+    from pulumi.runtime.config import set_all_config
+
+    set_all_config(
+        {"ocm-hub:operator": json.dumps({"replicas": 2}), "ocm-hub:ocmVersion": "v1.3.1", "kubernetes:context": "x"},
+        ["ocm-hub:operator"],
+    )
+    raw = from_pulumi()
+    assert raw.values == {"operator": {"replicas": 2}, "ocmVersion": "v1.3.1"}
+    assert raw.secret_keys == {"operator"}
