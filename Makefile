@@ -32,7 +32,7 @@ typecheck: venv
 	$(VENV)/bin/mypy .
 
 unit: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --ignore=tests/e2e
 
 render: venv ## print every object STACK (or CONFIG=path/to/Pulumi.x.yaml) would create, as YAML
 	$(PY) -m render $(if $(CONFIG),--config $(CONFIG),--stack $(STACK))

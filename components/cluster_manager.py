@@ -14,7 +14,8 @@ import pulumi
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from components.hub_status import wait_for_annotation
-from config.model import NodePlacement, ResourceRequirements, StackConfig, Toleration
+from config.model import NodePlacement, ResourceRequirements, Toleration
+from config.stack import StackConfig
 
 API_VERSION = "operator.open-cluster-management.io/v1"
 KIND = "ClusterManager"

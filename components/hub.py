@@ -8,6 +8,7 @@ import pulumi
 
 from components import hub_status
 from components.cluster_manager import ClusterManager
+from components.hub_addons import AddonStatus, HubAddons, statuses
 from components.operator_manifests import HUB_NAMESPACE, OPERATOR_NAMESPACE
 from components.registration_operator import RegistrationOperator
 from config import StackConfig
@@ -25,6 +26,8 @@ class OcmHub(pulumi.ComponentResource):
 
     operator: RegistrationOperator
     cluster_manager: ClusterManager
+    addons: HubAddons | None
+    addon_status: pulumi.Output[dict[str, AddonStatus]]
     ready: pulumi.Output[bool]
     conditions: pulumi.Output[list[hub_status.Condition]]
     not_ready_reasons: pulumi.Output[list[str]]
@@ -45,6 +48,13 @@ class OcmHub(pulumi.ComponentResource):
                 retain_on_delete=not cfg.allow_teardown,
             ),
         )
+        releases = cfg.addon_releases()
+        self.addons = (
+            HubAddons(f"{name}-addons", releases, self.cluster_manager, pulumi.ResourceOptions(parent=self))
+            if releases
+            else None
+        )
+        self.addon_status = self.addons.status if self.addons else pulumi.Output.from_input(statuses([], {}))
         live = pulumi.Output.all(self.cluster_manager.metadata, self.cluster_manager.status)
         self.not_ready_reasons = live.apply(lambda v: hub_status.not_ready_reasons({"metadata": v[0], "status": v[1]}))
         self.ready = self.not_ready_reasons.apply(lambda reasons: not reasons)
@@ -67,4 +77,5 @@ class OcmHub(pulumi.ComponentResource):
             "images": self.images,
             "namespaces": self.namespaces,
             "relatedResources": self.related_resources,
+            "addons": self.addon_status,
         }

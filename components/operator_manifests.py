@@ -36,7 +36,8 @@ from pulumi_kubernetes.core.v1 import (
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, LabelSelectorRequirementArgs, ObjectMetaArgs
 from pulumi_kubernetes.rbac.v1 import PolicyRuleArgs
 
-from config.model import ResourceName, StackConfig, Toleration
+from config.model import ResourceName, Toleration
+from config.stack import StackConfig
 
 OPERATOR_NAMESPACE = "open-cluster-management"
 HUB_NAMESPACE = "open-cluster-management-hub"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.model import ResourceRequirements, StackConfig, Toleration
+from config.addons import CHARTS, VELA_NAMESPACE, chart_value_keys
+from config.model import ResourceRequirements, Toleration
 from config.quantity import parse_quantity
+from config.stack import StackConfig
 from config.versions import RELEASES
 
 
@@ -34,6 +36,7 @@ def check(cfg: StackConfig) -> list[Problem]:
     )
     problems += _check_hub_resources(cfg)
     problems += _check_unique(("imagePullSecrets",), cfg.image_pull_secrets)
+    problems += _check_addons(cfg)
     problems += _check_unique(
         ("clusterManager", "registration", "autoApproveUsers"), cfg.cluster_manager.registration.auto_approve_users
     )
@@ -146,4 +149,63 @@ def _check_unique(path: tuple[str | int, ...], values: list[str]) -> list[Proble
         if value in seen:
             problems.append(Problem((*path, index), "is listed twice", value))
         seen.add(value)
+    return problems
+
+
+def _check_addons(cfg: StackConfig) -> list[Problem]:
+    problems = []
+    addons = cfg.addons.by_key()
+    for key, addon in addons.items():
+        known = chart_value_keys(key)
+        for name in addon.values:
+            if name not in known:
+                problems.append(
+                    Problem(
+                        ("addons", key, "values", name),
+                        f"is not a value of chart {CHARTS[key].chart} {CHARTS[key].default_version}; "
+                        f"known: {', '.join(sorted(known))}",
+                        name,
+                    )
+                )
+        if addon.enabled:
+            missing = [need for need in CHARTS[key].requires if not addons[need].enabled]
+            if missing:
+                needs = " and ".join(f"addons.{need}.enabled: true" for need in missing)
+                problems.append(
+                    Problem(
+                        ("addons", key, "enabled"),
+                        f"{CHARTS[key].chart} needs {needs} (it uses their APIs and agents)",
+                        True,
+                    )
+                )
+    return problems + _check_gateway(cfg)
+
+
+def _check_gateway(cfg: StackConfig) -> list[Problem]:
+    """The gateway must keep reading the secrets vela writes, and must not overwrite them."""
+    release = next((r for r in cfg.addon_releases() if r.key == "clusterGateway"), None)
+    if release is None:
+        return []
+    gateway = release.values.get("clusterGateway") or {}
+    path: tuple[str | int, ...] = ("addons", "clusterGateway", "values", "clusterGateway")
+    install, secrets = gateway.get("installNamespace"), gateway.get("secretNamespace")
+    problems = []
+    if install != secrets:
+        problems.append(
+            Problem(
+                (*path, "secretNamespace"),
+                f"must equal installNamespace ({install}): `vela cluster join` writes secrets to the namespace of the "
+                "gateway Service the APIService points at, so a different secretNamespace hides every cluster vela joins",
+                secrets,
+            )
+        )
+    if secrets == VELA_NAMESPACE and release.values.get("manualSecretManagement") is False:
+        problems.append(
+            Problem(
+                ("addons", "clusterGateway", "values", "manualSecretManagement"),
+                f"must stay true while secretNamespace is {VELA_NAMESPACE}: the addon-manager would overwrite "
+                "vela's cluster secrets with its own",
+                False,
+            )
+        )
     return problems

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from config.checks import Problem, check
-from config.model import StackConfig
+from config.stack import StackConfig
 
 NAMESPACE = "ocm-hub"
 SECRET_PLACEHOLDER = "[secret]"

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from config.quantity import parse_quantity
-from config.versions import DEFAULT_REGISTRY, DEFAULT_VERSION, IMAGE_NAMES
+from config.versions import DEFAULT_REGISTRY
 
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # Docker reference grammar: an optional registry host (with a dot or port, or localhost), then
@@ -187,40 +187,6 @@ class ClusterManagerConfig(Model):
     resource_requirement: HubResourceRequirement = HubResourceRequirement()
 
 
-class StackConfig(Model):
-    """Everything under the `ocm-hub:` namespace of a stack."""
-
-    ocm_version: str = DEFAULT_VERSION
-    images: ImagesConfig = ImagesConfig()
-    image_pull_secrets: list[DnsSubdomain] = []
-    operator: OperatorConfig = OperatorConfig()
-    cluster_manager: ClusterManagerConfig = ClusterManagerConfig()
-    readiness_timeout: Seconds = 600
-    allow_teardown: bool = Field(
-        default=False,
-        description="When false (default) the ClusterManager CRD and CR survive `pulumi destroy` "
-        "and the operator never removes the hub CRDs, so the fleet cannot be wiped by accident.",
-    )
-
-    @property
-    def readiness_timeout_seconds(self) -> int:
-        return int(self.readiness_timeout)
-
-    def image(self, key: str) -> str:
-        """The image actually deployed for a component, by its config key (see IMAGE_NAMES)."""
-        override: str | None = getattr(self.images.overrides, _snake(key))
-        if override:
-            return override
-        return f"{self.images.registry}/{IMAGE_NAMES[key]}:{self.images.tag or self.ocm_version}"
-
-    def all_images(self) -> dict[str, str]:
-        return {key: self.image(key) for key in IMAGE_NAMES}
-
-
-def _snake(camel: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
-
-
 __all__ = [
     "ClusterManagerConfig",
     "DnsSubdomain",
@@ -228,6 +194,5 @@ __all__ = [
     "Model",
     "OperatorConfig",
     "ResourceRequirements",
-    "StackConfig",
     "Toleration",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -23,17 +24,36 @@ _KIND_ORDER = [
     "RoleBinding",
     "Service",
     "Deployment",
+    "ClusterManager",
+    "Release",
 ]
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def objects(recording: Recording) -> list[dict[str, Any]]:
     """Every Kubernetes object the program declares (provider resources excluded)."""
     found = [
-        _mask(dict(r.inputs))
+        _mask(_helm_release(r.inputs) if r.type == HELM_RELEASE else dict(r.inputs))
         for r in recording.registrations
-        if r.custom and r.type.startswith("kubernetes:") and not r.type.startswith("pulumi:providers:")
+        if r.custom and r.type.startswith("kubernetes:")
     ]
     return sorted(found, key=_sort_key)
+
+
+def _helm_release(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A Helm release as a document of its own, so reviewers see chart, repo, version and values."""
+    return {
+        "apiVersion": "helm.sh/v3",
+        "kind": "Release",
+        "metadata": {"name": inputs.get("name"), "namespace": inputs.get("namespace")},
+        "spec": {
+            "chart": inputs.get("chart"),
+            "repository": (inputs.get("repositoryOpts") or {}).get("repo"),
+            "version": inputs.get("version"),
+            "values": inputs.get("values") or {},
+            "timeoutSeconds": int(inputs.get("timeout") or 0),
+        },
+    }
 
 
 def to_yaml(docs: list[dict[str, Any]]) -> str:
@@ -48,7 +68,8 @@ def _sort_key(obj: dict[str, Any]) -> tuple[int, str, str, str]:
 
 
 def _mask(value: Any, in_secret_data: bool = False) -> Any:
-    """Mask Pulumi secrets anywhere, and every value of a Secret's data, whatever its marking."""
+    """Mask Pulumi secrets anywhere, and every value of a Secret's data, whatever its marking;
+    give integers back their type."""
     if rpc.is_rpc_secret(value):
         return MASK
     if isinstance(value, dict):
@@ -58,4 +79,6 @@ def _mask(value: Any, in_secret_data: bool = False) -> Any:
         return {key: _mask(item, is_secret_kind and key in ("data", "stringData")) for key, item in value.items()}
     if isinstance(value, list):
         return [_mask(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the engine's wire format carries every number as a double
     return value

@@ -1,0 +1,161 @@
+"""Optional OCM addons, installed as Helm releases: their config, chart facts and rules.
+
+Chart facts (names, default versions, known top-level values) come from the published charts
+copied into config/charts/ (see PROVENANCE.md there), so values can be checked before any resource.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any
+
+import yaml
+from pydantic import AfterValidator, Field
+
+from config.model import Model, Seconds
+
+ADDON_NAMESPACE = "open-cluster-management-addon"
+DEFAULT_REPOSITORY = "https://open-cluster-management.io/helm-charts"
+CHARTS_DIR = Path(__file__).parent / "charts"
+# vela-core's cluster-gateway reads cluster secrets from here, and `vela cluster join` writes them here.
+VELA_NAMESPACE = "vela-system"
+
+_SEMVER = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+_REPOSITORY = re.compile(r"^(?:https?|oci)://[^\s/$.?#][^\s]*$")
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One addon chart as published in the OCM Helm repository."""
+
+    key: str  # config key under ocm-hub:addons
+    chart: str  # chart name, also the Helm release name
+    default_version: str
+    subcharts: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+
+    @property
+    def values_file(self) -> Path:
+        return CHARTS_DIR / f"{self.chart}-{self.default_version}.values.yaml"
+
+
+CHARTS: Mapping[str, Chart] = MappingProxyType(
+    {
+        "clusterProxy": Chart("clusterProxy", "cluster-proxy", "0.11.0", subcharts=("cluster-proxy-common",)),
+        "managedServiceAccount": Chart("managedServiceAccount", "managed-serviceaccount", "0.10.0"),
+        "clusterGateway": Chart(
+            "clusterGateway",
+            "cluster-gateway-addon-manager",
+            "1.4.0",
+            requires=("clusterProxy", "managedServiceAccount"),
+        ),
+    }
+)
+
+
+@cache
+def chart_value_keys(key: str) -> frozenset[str]:
+    """Top-level keys the chart's values.yaml declares (plus subchart names and `global`)."""
+    chart = CHARTS[key]
+    values: dict[str, Any] = yaml.safe_load(chart.values_file.read_text()) or {}
+    return frozenset(values) | frozenset(chart.subcharts) | {"global"}
+
+
+def _version(value: str) -> str:
+    if not _SEMVER.match(value):
+        raise ValueError("must be a chart version such as 0.11.0")
+    return value
+
+
+def _repository(value: str) -> str:
+    if not _REPOSITORY.match(value):
+        raise ValueError("must be an http(s):// or oci:// Helm repository URL")
+    return value.rstrip("/")
+
+
+ChartVersion = Annotated[str, AfterValidator(_version)]
+Repository = Annotated[str, AfterValidator(_repository)]
+
+
+class AddonConfig(Model):
+    enabled: bool = False
+    version: ChartVersion | None = Field(
+        default=None, description="Defaults to the chart version ocm-hub ships facts for."
+    )
+    repository: Repository | None = Field(default=None, description="Defaults to addons.repository.")
+    values: dict[str, Any] = {}
+    timeout: Seconds = 600
+
+
+class AddonsConfig(Model):
+    repository: Repository = DEFAULT_REPOSITORY
+    cluster_proxy: AddonConfig = AddonConfig()
+    managed_service_account: AddonConfig = AddonConfig()
+    cluster_gateway: AddonConfig = AddonConfig()
+
+    def by_key(self) -> dict[str, AddonConfig]:
+        return {
+            "clusterProxy": self.cluster_proxy,
+            "managedServiceAccount": self.managed_service_account,
+            "clusterGateway": self.cluster_gateway,
+        }
+
+    def enabled(self) -> dict[str, AddonConfig]:
+        return {key: addon for key, addon in self.by_key().items() if addon.enabled}
+
+
+@dataclass(frozen=True)
+class Release:
+    """A resolved Helm release: what the component declares and the render shows."""
+
+    key: str
+    chart: str
+    version: str
+    repository: str
+    namespace: str
+    values: Mapping[str, Any]
+    timeout_seconds: int
+
+
+def gateway_defaults() -> dict[str, Any]:
+    """cluster-gateway addon-manager values that keep every vela cluster reachable.
+
+    The addon-manager re-points APIService v1alpha1.cluster.core.oam.dev at the gateway it runs in
+    `installNamespace`, and `vela cluster` derives its secret namespace from that Service. With both
+    namespaces `vela-system`, vela keeps writing and the new gateway keeps reading the same secrets.
+    Manual secret management stops the addon-manager from writing its own secrets over vela's, and
+    direct egress reaches clusters the way vela-core's gateway does today.
+    """
+    return {
+        "clusterGateway": {"installNamespace": VELA_NAMESPACE, "secretNamespace": VELA_NAMESPACE},
+        "manualSecretManagement": True,
+        "konnectivityEgress": False,
+    }
+
+
+def image_defaults(key: str, registry: str | None) -> dict[str, Any]:
+    """Point the OCM addon images at the hub's registry override, where the chart lets us."""
+    if registry is None:
+        return {}
+    if key == "clusterProxy":
+        image = f"{registry}/cluster-proxy"
+        return {"registry": registry, "proxyServerImage": image, "proxyAgentImage": image}
+    if key == "managedServiceAccount":
+        return {"image": f"{registry}/managed-serviceaccount"}
+    return {}
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's own rule: maps merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

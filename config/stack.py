@@ -1,0 +1,74 @@
+"""The whole `ocm-hub:` namespace of a stack, and the values derived from it in one place."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from config.addons import (
+    ADDON_NAMESPACE,
+    CHARTS,
+    AddonsConfig,
+    Release,
+    gateway_defaults,
+    image_defaults,
+    merge,
+)
+from config.model import ClusterManagerConfig, DnsSubdomain, ImagesConfig, Model, OperatorConfig, Seconds
+from config.versions import DEFAULT_REGISTRY, DEFAULT_VERSION, IMAGE_NAMES
+
+
+class StackConfig(Model):
+    """Everything under the `ocm-hub:` namespace of a stack."""
+
+    ocm_version: str = DEFAULT_VERSION
+    images: ImagesConfig = ImagesConfig()
+    image_pull_secrets: list[DnsSubdomain] = []
+    operator: OperatorConfig = OperatorConfig()
+    cluster_manager: ClusterManagerConfig = ClusterManagerConfig()
+    addons: AddonsConfig = AddonsConfig()
+    readiness_timeout: Seconds = 600
+    allow_teardown: bool = Field(
+        default=False,
+        description="When false (default) the ClusterManager CRD and CR survive `pulumi destroy` "
+        "and the operator never removes the hub CRDs, so the fleet cannot be wiped by accident.",
+    )
+
+    @property
+    def readiness_timeout_seconds(self) -> int:
+        return int(self.readiness_timeout)
+
+    def image(self, key: str) -> str:
+        """The image actually deployed for a component, by its config key (see IMAGE_NAMES)."""
+        override: str | None = getattr(self.images.overrides, _snake(key))
+        if override:
+            return override
+        return f"{self.images.registry}/{IMAGE_NAMES[key]}:{self.images.tag or self.ocm_version}"
+
+    def all_images(self) -> dict[str, str]:
+        return {key: self.image(key) for key in IMAGE_NAMES}
+
+    def addon_releases(self) -> list[Release]:
+        """Enabled addons as Helm releases: chart defaults, then ocm-hub's, then the stack's values."""
+        registry = self.images.registry if self.images.registry != DEFAULT_REGISTRY else None
+        releases = []
+        for key, addon in self.addons.enabled().items():
+            chart = CHARTS[key]
+            ours = merge(image_defaults(key, registry), gateway_defaults() if key == "clusterGateway" else {})
+            releases.append(
+                Release(
+                    key=key,
+                    chart=chart.chart,
+                    version=addon.version or chart.default_version,
+                    repository=addon.repository or self.addons.repository,
+                    namespace=ADDON_NAMESPACE,
+                    values=merge(ours, addon.values),
+                    timeout_seconds=int(addon.timeout),
+                )
+            )
+        return releases
+
+
+def _snake(camel: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
