@@ -4,12 +4,20 @@ import pulumi
 
 from components import OcmHub
 from config import ConfigError, from_pulumi, load
+from providers.discovery import DiscoveryError, fetch_vela_secrets
+from providers.kube import KubeError
 
 try:
     settings = load(from_pulumi())
-except ConfigError as err:
+    kubernetes = pulumi.Config("kubernetes")
+    secrets = fetch_vela_secrets(
+        settings.registration, {"kubeconfig": kubernetes.get("kubeconfig"), "context": kubernetes.get("context")}
+    )
+    hub = OcmHub("ocm-hub", settings, vela_secrets=secrets)
+except (ConfigError, DiscoveryError) as err:
     raise pulumi.RunError(str(err)) from None
+except KubeError as err:
+    raise pulumi.RunError(f"cannot list vela's cluster secrets on the hub: {err}") from None
 
-hub = OcmHub("ocm-hub", settings)
 for name, value in hub.outputs().items():
     pulumi.export(name, value)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
 
 from components import hub_status
 from components.cluster_manager import ClusterManager
+from components.fleet_registration import FleetRegistration
 from components.hub_addons import AddonStatus, HubAddons, statuses
 from components.operator_manifests import HUB_NAMESPACE, OPERATOR_NAMESPACE
 from components.registration_operator import RegistrationOperator
 from config import StackConfig
+from providers.discovery import plan
 
 TYPE = "ocm-hub:index:OcmHub"
 
@@ -27,6 +30,8 @@ class OcmHub(pulumi.ComponentResource):
     operator: RegistrationOperator
     cluster_manager: ClusterManager
     addons: HubAddons | None
+    registration: FleetRegistration | None
+    clusters: pulumi.Output[dict[str, Any]]
     addon_status: pulumi.Output[dict[str, AddonStatus]]
     ready: pulumi.Output[bool]
     conditions: pulumi.Output[list[hub_status.Condition]]
@@ -36,7 +41,16 @@ class OcmHub(pulumi.ComponentResource):
     images: dict[str, str]
     namespaces: dict[str, str]
 
-    def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        opts: pulumi.ResourceOptions | None = None,
+        vela_secrets: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """`vela_secrets`: vela's cluster Secrets as the hub returned them (see
+        providers.discovery.fetch_vela_secrets); None plans only the clusters the config lists."""
+        planned = plan(cfg, vela_secrets) if cfg.registration.active else []
         super().__init__(TYPE, name, None, opts)
         self.operator = RegistrationOperator(f"{name}-operator", cfg, pulumi.ResourceOptions(parent=self))
         self.cluster_manager = ClusterManager(
@@ -55,6 +69,18 @@ class OcmHub(pulumi.ComponentResource):
             else None
         )
         self.addon_status = self.addons.status if self.addons else pulumi.Output.from_input(statuses([], {}))
+        self.registration = (
+            FleetRegistration(
+                f"{name}-registration",
+                planned,
+                self.cluster_manager,
+                cfg.allow_teardown,
+                pulumi.ResourceOptions(parent=self),
+            )
+            if planned
+            else None
+        )
+        self.clusters = self.registration.status if self.registration else pulumi.Output.from_input({})
         live = pulumi.Output.all(self.cluster_manager.metadata, self.cluster_manager.status)
         self.not_ready_reasons = live.apply(lambda v: hub_status.not_ready_reasons({"metadata": v[0], "status": v[1]}))
         self.ready = self.not_ready_reasons.apply(lambda reasons: not reasons)
@@ -78,4 +104,5 @@ class OcmHub(pulumi.ComponentResource):
             "namespaces": self.namespaces,
             "relatedResources": self.related_resources,
             "addons": self.addon_status,
+            "clusters": self.clusters,
         }

@@ -16,6 +16,7 @@ from config.addons import (
     merge,
 )
 from config.model import ClusterManagerConfig, DnsSubdomain, ImagesConfig, Model, OperatorConfig, Seconds
+from config.registration import RegistrationConfig
 from config.versions import DEFAULT_REGISTRY, DEFAULT_VERSION, IMAGE_NAMES
 
 
@@ -28,6 +29,7 @@ class StackConfig(Model):
     operator: OperatorConfig = OperatorConfig()
     cluster_manager: ClusterManagerConfig = ClusterManagerConfig()
     addons: AddonsConfig = AddonsConfig()
+    registration: RegistrationConfig = RegistrationConfig()
     readiness_timeout: Seconds = 600
     allow_teardown: bool = Field(
         default=False,

@@ -26,18 +26,32 @@ _KIND_ORDER = [
     "Deployment",
     "ClusterManager",
     "Release",
+    "ManagedClusterRegistration",
 ]
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+REGISTRATION = "pulumi-python:dynamic/ocm-hub:ManagedClusterRegistration"
 
 
 def objects(recording: Recording) -> list[dict[str, Any]]:
     """Every Kubernetes object the program declares (provider resources excluded)."""
-    found = [
-        _mask(_helm_release(r.inputs) if r.type == HELM_RELEASE else dict(r.inputs))
-        for r in recording.registrations
-        if r.custom and r.type.startswith("kubernetes:")
-    ]
+    found = []
+    for r in recording.registrations:
+        if r.type == REGISTRATION:
+            found.append(_mask(_registration(r.inputs)))
+        elif r.custom and r.type.startswith("kubernetes:"):
+            found.append(_mask(_helm_release(r.inputs) if r.type == HELM_RELEASE else dict(r.inputs)))
     return sorted(found, key=_sort_key)
+
+
+def _registration(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A cluster registration (a dynamic resource): what it will join, and never a credential."""
+    spec = {key: value for key, value in inputs.items() if key not in ("__provider", "status", "clusterName")}
+    return {
+        "apiVersion": "ocm-hub/v1",
+        "kind": "ManagedClusterRegistration",
+        "metadata": {"name": inputs.get("clusterName")},
+        "spec": spec,
+    }
 
 
 def _helm_release(inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,8 @@ class Registration:
     ignore_changes: tuple[str, ...]
     aliases: tuple[str, ...]
     inputs: Mapping[str, Any]
+    deleted_with: str = ""
+    import_id: str = ""
 
 
 @dataclass
@@ -90,6 +92,8 @@ class _RecordingMonitor(mocks.MockMonitor):
                     ignore_changes=tuple(request.ignoreChanges),
                     aliases=tuple(a.urn or a.spec.name for a in request.aliases),
                     inputs=rpc.deserialize_properties(request.object),
+                    deleted_with=request.deletedWith,
+                    import_id=request.importId,
                 )
             )
         return response

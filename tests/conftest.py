@@ -11,6 +11,7 @@ import yaml
 
 from config import RawConfig, from_file
 from render import recording
+from tests.pki import Pki, make_pki
 
 PROJECT_DIR = recording.PROJECT_DIR
 SHARED_DIR = PROJECT_DIR.parent / "shared"
@@ -45,3 +46,8 @@ def dev_recording() -> recording.Recording:
 @pytest.fixture
 def run() -> Callable[[dict[str, Any]], recording.Recording]:
     return run_values
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))

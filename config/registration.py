@@ -1,0 +1,119 @@
+"""Which vela clusters become OCM ManagedClusters, and how each one joins."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from config.model import DnsSubdomain, LabelKey, LabelValue, Model, Seconds
+
+VELA_SECRET_NAMESPACE = "vela-system"
+CREDENTIAL_TYPE_LABEL = "cluster.core.oam.dev/cluster-credential-type"
+CLUSTERSET_LABEL = "cluster.open-cluster-management.io/clusterset"
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SELECTOR_TERM = re.compile(
+    r"^\s*(?:!?[A-Za-z0-9./_-]+|[A-Za-z0-9./_-]+\s*(?:==?|!=)\s*[A-Za-z0-9._-]*"
+    r"|[A-Za-z0-9./_-]+\s+(?:in|notin)\s+\([A-Za-z0-9._,\s-]*\))\s*$"
+)
+_HTTPS_URL = re.compile(r"^https://[^\s/]+(?::\d+)?(?:/\S*)?$")
+
+
+def cluster_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a ManagedCluster (OCM makes a namespace of it), or None."""
+    if len(name) > 63:
+        return f"is {len(name)} characters; a ManagedCluster name becomes a namespace, at most 63"
+    if not _DNS1123_LABEL.match(name):
+        return "must be a DNS-1123 label (lowercase letters, digits and '-'), since OCM makes a namespace of it"
+    return None
+
+
+def _cluster_name(value: str) -> str:
+    problem = cluster_name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _selector(value: str) -> str:
+    for term in _split_selector(value):
+        if not _SELECTOR_TERM.match(term):
+            raise ValueError(f"term {term.strip()!r} is not a Kubernetes label selector (a=b, a!=b, a in (x,y), !a)")
+    return value.strip()
+
+
+def _split_selector(value: str) -> list[str]:
+    """Commas separate terms, except inside `in (...)` sets."""
+    terms, depth, current = [], 0, ""
+    for char in value:
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            terms.append(current)
+            current = ""
+        else:
+            current += char
+    terms.append(current)
+    return terms
+
+
+def _pattern(value: str) -> str:
+    if not re.match(r"^[a-z0-9.*?\[\]-]+$", value):
+        raise ValueError("must be a secret name or a glob pattern of one (letters a-z, digits, '.', '-', '*', '?')")
+    return value
+
+
+def _https(value: str) -> str:
+    if not _HTTPS_URL.match(value):
+        raise ValueError("must be an https:// URL of the hub API server, reachable from the agents")
+    return value.rstrip("/")
+
+
+ClusterName = Annotated[str, AfterValidator(_cluster_name)]
+NamePattern = Annotated[str, AfterValidator(_pattern)]
+Selector = Annotated[str, AfterValidator(_selector)]
+HttpsUrl = Annotated[str, AfterValidator(_https)]
+KlusterletMode = Literal["Default", "Hosted"]
+
+
+class ClusterDefaults(Model):
+    labels: dict[LabelKey, LabelValue] = {}
+    cluster_set: ClusterName = "default"
+    mode: KlusterletMode = "Default"
+
+
+class ClusterEntry(Model):
+    """One vela cluster, by its secret name, with optional per-cluster settings."""
+
+    name: DnsSubdomain = Field(description="Name of the vela cluster Secret.")
+    managed_cluster_name: ClusterName | None = None
+    labels: dict[LabelKey, LabelValue] = {}
+    cluster_set: ClusterName | None = None
+    mode: KlusterletMode | None = None
+    import_: bool = Field(
+        default=False,
+        alias="import",
+        description="Adopt a ManagedCluster ocm-hub registered before (state lost): read it instead of creating it.",
+    )
+
+
+class RegistrationConfig(Model):
+    discover: bool = False
+    secret_namespace: DnsSubdomain = VELA_SECRET_NAMESPACE
+    include: list[NamePattern] = Field(default=[], description="Discovered secret names (globs) to keep; all if empty.")
+    exclude: list[NamePattern] = Field(default=[], description="Secret names (globs) never registered.")
+    selector: Selector | None = None
+    clusters: list[ClusterEntry] = Field(
+        default=[], description="Clusters registered even without discover, and overrides."
+    )
+    defaults: ClusterDefaults = ClusterDefaults()
+    hub_api_server: HttpsUrl | None = Field(
+        default=None, description="Hub API URL the agents dial; defaults to the hub kubeconfig's server."
+    )
+    join_timeout: Seconds = 900
+
+    @property
+    def active(self) -> bool:
+        return self.discover or bool(self.clusters)

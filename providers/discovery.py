@@ -1,0 +1,139 @@
+"""Which vela clusters to register: list vela's Secrets on the hub and apply the stack's selection.
+
+Runs while the program is evaluated (one resource per cluster needs the list up front). Every bad
+secret is reported at once, by name, before any resource is declared.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from config.registration import CREDENTIAL_TYPE_LABEL, ClusterEntry, RegistrationConfig
+from config.stack import StackConfig
+from providers.join import Registration
+from providers.klusterlet import Images
+from providers.vela import VelaSecretError, check_cluster_name, parse_secret
+
+OFFLINE_ENV = "OCM_HUB_OFFLINE"
+# What an offline render shows where the vela secret would supply a value.
+FROM_SECRET = "(read from the vela secret at deploy time)"
+
+
+class DiscoveryError(Exception):
+    """One or more vela clusters cannot be registered; one line per secret and problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            f"cannot register {len(problems)} vela cluster{'s' if len(problems) != 1 else ''}:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+            + "\n(fix the secret, or leave it out with ocm-hub:registration.exclude)"
+        )
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A cluster to register, and whether to adopt an existing registration instead of creating it."""
+
+    registration: Registration
+    adopt: bool
+
+
+def fetch_vela_secrets(registration: RegistrationConfig, kube_config: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """Vela's cluster Secrets from the hub, or None when rendering offline (no cluster to ask)."""
+    if not registration.active or os.environ.get(OFFLINE_ENV):
+        return None
+    from providers.managed_cluster import hub_client
+
+    selector = CREDENTIAL_TYPE_LABEL
+    if registration.selector:
+        selector += "," + registration.selector
+    hub = hub_client(kube_config)
+    names = {entry.name for entry in registration.clusters}
+    secrets = hub.list("v1", "Secret", registration.secret_namespace, selector) if registration.discover else []
+    found = {s["metadata"]["name"] for s in secrets}
+    for name in sorted(names - found):
+        secret = hub.get("v1", "Secret", name, registration.secret_namespace)
+        if secret is not None:
+            secrets.append(secret)
+    return secrets
+
+
+def plan(cfg: StackConfig, secrets: Iterable[Mapping[str, Any]] | None) -> list[Planned]:
+    """The registrations, sorted by ManagedCluster name; DiscoveryError lists every bad secret."""
+    registration = cfg.registration
+    entries = {entry.name: entry for entry in registration.clusters}
+    if secrets is None:
+        return [_offline(cfg, entry) for entry in sorted(entries.values(), key=lambda e: _target(e, e.name))]
+    by_name = {str(s["metadata"]["name"]): s for s in secrets}
+    selected = {name for name in by_name if registration.discover and _selected(registration, name)}
+    selected |= set(entries)
+    problems: list[str] = []
+    planned: dict[str, Planned] = {}
+    for name in sorted(selected):
+        entry = entries.get(name)
+        secret = by_name.get(name)
+        if secret is None:
+            problems.append(
+                f"vela cluster secret {registration.secret_namespace}/{name} (listed in registration.clusters) does not exist"
+            )
+            continue
+        try:
+            vela = parse_secret(dict(secret))
+            target = _target(entry, name)
+            check_cluster_name(
+                registration.secret_namespace,
+                name,
+                target,
+                entry is not None and entry.managed_cluster_name is not None,
+            )
+        except VelaSecretError as err:
+            problems.append(str(err))
+            continue
+        if target in planned:
+            other = planned[target].registration.secret_name
+            problems.append(
+                f"vela cluster secrets {registration.secret_namespace}/{other} and {registration.secret_namespace}/{name} "
+                f"both become ManagedCluster {target!r}; set managedClusterName for one of them"
+            )
+            continue
+        planned[target] = Planned(_registration(cfg, entry, name, target, vela.endpoint), bool(entry and entry.import_))
+    if problems:
+        raise DiscoveryError(problems)
+    return [planned[key] for key in sorted(planned)]
+
+
+def _selected(registration: RegistrationConfig, name: str) -> bool:
+    if registration.include and not any(fnmatch.fnmatchcase(name, p) for p in registration.include):
+        return False
+    return not any(fnmatch.fnmatchcase(name, p) for p in registration.exclude)
+
+
+def _target(entry: ClusterEntry | None, name: str) -> str:
+    return entry.managed_cluster_name if entry and entry.managed_cluster_name else name
+
+
+def _offline(cfg: StackConfig, entry: ClusterEntry) -> Planned:
+    return Planned(_registration(cfg, entry, entry.name, _target(entry, entry.name), FROM_SECRET), entry.import_)
+
+
+def _registration(
+    cfg: StackConfig, entry: ClusterEntry | None, secret: str, target: str, endpoint: str
+) -> Registration:
+    defaults = cfg.registration.defaults
+    return Registration(
+        cluster=target,
+        secret_namespace=cfg.registration.secret_namespace,
+        secret_name=secret,
+        endpoint=endpoint,
+        labels={**defaults.labels, **(entry.labels if entry else {})},
+        cluster_set=(entry.cluster_set if entry and entry.cluster_set else None) or defaults.cluster_set,
+        mode=(entry.mode if entry and entry.mode else None) or defaults.mode,
+        images=Images(cfg.image("registrationOperator"), cfg.image("registration"), cfg.image("work")),
+        hub_api_server=cfg.registration.hub_api_server,
+        timeout_seconds=int(cfg.registration.join_timeout),
+    )

@@ -1,0 +1,350 @@
+"""Join and unjoin one vela cluster, as `clusteradm join` + `clusteradm accept` and `unjoin` do.
+
+Every step is idempotent (server-side apply, delete treating 404 as done), so a create that failed
+half-way converges on the next `pulumi up`. Every wait is bounded and says what it waited for.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from config.registration import CLUSTERSET_LABEL
+from providers import klusterlet as kl
+from providers.kube import Kube
+from providers.vela import VelaCluster, parse_secret
+
+MANAGED_CLUSTER = ("cluster.open-cluster-management.io/v1", "ManagedCluster")
+MANAGED_CLUSTER_SET = ("cluster.open-cluster-management.io/v1beta2", "ManagedClusterSet")
+KLUSTERLET = ("operator.open-cluster-management.io/v1", "Klusterlet")
+CSR = ("certificates.k8s.io/v1", "CertificateSigningRequest")
+SECRET_ANNOTATION = "ocm-hub.io/vela-secret"
+MODE_ANNOTATION = "ocm-hub.io/klusterlet-mode"
+JOINED = "ManagedClusterJoined"
+AVAILABLE = "ManagedClusterConditionAvailable"
+ACCEPTED = "HubAcceptedManagedCluster"
+# Sets the hub manages itself; joining them needs no ManagedClusterSet from us.
+HUB_MANAGED_SETS = frozenset({"default", "global"})
+TOKEN_SECONDS = 3600
+
+
+class JoinError(Exception):
+    """A join or unjoin that cannot finish; the message names the cluster and the step."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The inputs of one registration, typed. Holds a reference to the vela secret, never its data."""
+
+    cluster: str
+    secret_namespace: str
+    secret_name: str
+    endpoint: str
+    labels: Mapping[str, str]
+    cluster_set: str
+    mode: kl.Mode
+    images: kl.Images
+    hub_api_server: str | None
+    timeout_seconds: int
+
+    def props(self) -> dict[str, Any]:
+        return {
+            "clusterName": self.cluster,
+            "secretNamespace": self.secret_namespace,
+            "secretName": self.secret_name,
+            "endpoint": self.endpoint,
+            "labels": dict(self.labels),
+            "clusterSet": self.cluster_set,
+            "mode": self.mode,
+            "images": {
+                "operator": self.images.operator,
+                "registration": self.images.registration,
+                "work": self.images.work,
+            },
+            "hubApiServer": self.hub_api_server or "",
+            "timeoutSeconds": self.timeout_seconds,
+        }
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any]) -> Registration:
+        images = props["images"]
+        return cls(
+            cluster=str(props["clusterName"]),
+            secret_namespace=str(props["secretNamespace"]),
+            secret_name=str(props["secretName"]),
+            endpoint=str(props["endpoint"]),
+            labels={str(k): str(v) for k, v in (props.get("labels") or {}).items()},
+            cluster_set=str(props["clusterSet"]),
+            mode="Hosted" if props["mode"] == "Hosted" else "Default",
+            images=kl.Images(str(images["operator"]), str(images["registration"]), str(images["work"])),
+            hub_api_server=str(props.get("hubApiServer") or "") or None,
+            timeout_seconds=int(props["timeoutSeconds"]),
+        )
+
+
+def condition(obj: Mapping[str, Any] | None, kind: str) -> dict[str, str]:
+    """One status condition as the outputs show it; `Missing` when the cluster never reported it."""
+    for item in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if item.get("type") == kind:
+            return {
+                "status": str(item.get("status", "Unknown")),
+                "reason": str(item.get("reason", "")),
+                "message": str(item.get("message", "")),
+                "since": str(item.get("lastTransitionTime", "")),
+            }
+    return {"status": "Missing", "reason": "", "message": "", "since": ""}
+
+
+def cluster_status(obj: Mapping[str, Any] | None, mode: str) -> dict[str, Any]:
+    """What `kubectl get managedclusters` shows, from the live object."""
+    spec = (obj or {}).get("spec") or {}
+    return {
+        "hubAccepted": bool(spec.get("hubAcceptsClient", False)),
+        "clientUrls": [str(c.get("url", "")) for c in spec.get("managedClusterClientConfigs") or []],
+        "joined": condition(obj, JOINED),
+        "available": condition(obj, AVAILABLE),
+        "klusterletMode": mode,
+    }
+
+
+def _log(message: str) -> None:
+    """Progress on stderr: the engine keeps provider output in its logs (`pulumi up -v=3`)."""
+    print(f"ocm-hub: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Joiner:
+    """The join protocol against one hub; `connect` opens a managed cluster from its kubeconfig."""
+
+    hub: Kube
+    connect: Callable[[Mapping[str, Any]], Kube] = Kube.from_kubeconfig
+    poll_seconds: float = 2.0
+    progress_seconds: float = 15.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    log: Callable[[str], None] = _log
+    _vela: dict[str, VelaCluster] = field(default_factory=dict)
+
+    # -- the vela side -------------------------------------------------------------------------
+
+    def vela_cluster(self, reg: Registration) -> VelaCluster:
+        secret = self.hub.get("v1", "Secret", reg.secret_name, reg.secret_namespace)
+        if secret is None:
+            raise JoinError(
+                f"cluster {reg.cluster}: vela cluster secret {reg.secret_namespace}/{reg.secret_name} does not exist"
+            )
+        return parse_secret(secret)
+
+    # -- create / update -----------------------------------------------------------------------
+
+    def join(self, reg: Registration) -> dict[str, Any]:
+        """Register the cluster and wait, bounded, until it is Joined and Available."""
+        vela = self.vela_cluster(reg)
+        self.log(f"cluster {reg.cluster}: registering ({reg.mode} klusterlet)")
+        self.apply_hub_side(reg, vela)
+        token = self._bootstrap_token(reg)
+        self.apply_klusterlet(reg, vela, token)
+        return self.wait_joined(reg)
+
+    def apply_hub_side(self, reg: Registration, vela: VelaCluster) -> None:
+        if reg.cluster_set not in HUB_MANAGED_SETS:
+            self.hub.apply(
+                {
+                    "apiVersion": MANAGED_CLUSTER_SET[0],
+                    "kind": MANAGED_CLUSTER_SET[1],
+                    "metadata": {"name": reg.cluster_set},
+                }
+            )
+        self.hub.apply(self.managed_cluster(reg, vela))
+        for obj in kl.bootstrap_objects(reg.cluster):
+            self.hub.apply(obj)
+
+    @staticmethod
+    def managed_cluster(reg: Registration, vela: VelaCluster) -> dict[str, Any]:
+        return {
+            "apiVersion": MANAGED_CLUSTER[0],
+            "kind": MANAGED_CLUSTER[1],
+            "metadata": {
+                "name": reg.cluster,
+                "labels": {**reg.labels, CLUSTERSET_LABEL: reg.cluster_set},
+                "annotations": {
+                    SECRET_ANNOTATION: f"{reg.secret_namespace}/{reg.secret_name}",
+                    MODE_ANNOTATION: reg.mode,
+                },
+            },
+            "spec": {
+                "hubAcceptsClient": True,
+                "managedClusterClientConfigs": [{"url": vela.endpoint, "caBundle": base64.b64encode(vela.ca).decode()}],
+            },
+        }
+
+    def apply_klusterlet(self, reg: Registration, vela: VelaCluster, token: str | None) -> None:
+        """The klusterlet operator and CR: on the managed cluster (Default) or on the hub (Hosted)."""
+        target = self.hub if reg.mode == "Hosted" else self.connect(vela.kubeconfig())
+        if reg.mode == "Default":
+            existing = target.get(*KLUSTERLET, kl.klusterlet_name(reg.cluster, reg.mode))
+            joined_as = ((existing or {}).get("spec") or {}).get("clusterName")
+            if joined_as and joined_as != reg.cluster:
+                raise JoinError(
+                    f"cluster {reg.cluster}: the managed cluster already runs a klusterlet for cluster {joined_as!r}; "
+                    "unjoin it first (clusteradm unjoin) or register it under that name"
+                )
+        for obj in kl.operator_objects(reg.images):
+            target.apply(obj)
+        namespace = kl.agent_namespace(reg.cluster, reg.mode)
+        target.apply(kl.namespace(namespace))
+        if token is not None:
+            server, ca = self._hub_endpoint(reg)
+            target.apply(
+                kl.kubeconfig_secret(kl.BOOTSTRAP_SECRET, namespace, kl.bootstrap_kubeconfig(server, ca, token))
+            )
+        if reg.mode == "Hosted":
+            target.apply(kl.kubeconfig_secret(kl.EXTERNAL_MANAGED_SECRET, namespace, vela.kubeconfig()))
+        target.apply(kl.klusterlet(reg.cluster, reg.mode, reg.images, vela.endpoint))
+
+    def update(self, reg: Registration) -> dict[str, Any]:
+        """Labels, cluster set, endpoint and klusterlet images, in place; no new bootstrap token."""
+        vela = self.vela_cluster(reg)
+        self.apply_hub_side(reg, vela)
+        self.apply_klusterlet(reg, vela, None)
+        return self.wait_joined(reg)
+
+    def _bootstrap_token(self, reg: Registration) -> str:
+        account = kl.bootstrap_account(reg.cluster)
+        response = self.hub.post(
+            f"/api/v1/namespaces/{kl.OPERATOR_NAMESPACE}/serviceaccounts/{account}/token",
+            {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
+                "spec": {"expirationSeconds": TOKEN_SECONDS},
+            },
+        )
+        token = str((response.get("status") or {}).get("token") or "")
+        if not token:
+            raise JoinError(f"cluster {reg.cluster}: the hub issued no bootstrap token for {account}")
+        return token
+
+    def _hub_endpoint(self, reg: Registration) -> tuple[str, bytes]:
+        """Where agents dial the hub, and the CA that proves it (kubeconfig's, else kube-root-ca.crt)."""
+        if reg.mode == "Hosted":
+            server = reg.hub_api_server or "https://kubernetes.default.svc:443"
+        else:
+            server = reg.hub_api_server or self.hub.server
+        ca = self.hub.ca_data
+        if not ca:
+            root = self.hub.get("v1", "ConfigMap", "kube-root-ca.crt", kl.OPERATOR_NAMESPACE)
+            ca = str(((root or {}).get("data") or {}).get("ca.crt", "")).encode()
+        return server, ca
+
+    # -- approval and waiting ------------------------------------------------------------------
+
+    def approve_pending(self, reg: Registration) -> int:
+        """Approve this cluster's CSRs from its own bootstrap identity; nobody else's."""
+        approved = 0
+        username = kl.bootstrap_username(reg.cluster)
+        for csr in self.hub.list(*CSR, label_selector=f"{kl.CLUSTER_NAME_LABEL}={reg.cluster}"):
+            if (csr.get("spec") or {}).get("username") != username:
+                continue
+            conditions = (csr.get("status") or {}).get("conditions") or []
+            if any(c.get("type") in ("Approved", "Denied") for c in conditions):
+                continue
+            csr.setdefault("status", {})["conditions"] = [
+                *conditions,
+                {
+                    "type": "Approved",
+                    "status": "True",
+                    "reason": "ApprovedByOcmHub",
+                    "message": f"ocm-hub approved the bootstrap request of cluster {reg.cluster}",
+                },
+            ]
+            name = csr["metadata"]["name"]
+            self.hub.put(self.hub.path(*CSR, name) + "/approval", csr)
+            self.log(f"cluster {reg.cluster}: approved CSR {name}")
+            approved += 1
+        return approved
+
+    def wait_joined(self, reg: Registration) -> dict[str, Any]:
+        deadline = self.clock() + reg.timeout_seconds
+        next_report = self.clock() + self.progress_seconds
+        while True:
+            self.approve_pending(reg)
+            live = self.hub.get(*MANAGED_CLUSTER, reg.cluster)
+            joined, available = condition(live, JOINED), condition(live, AVAILABLE)
+            if joined["status"] == "True" and available["status"] == "True":
+                self.log(f"cluster {reg.cluster}: joined and available")
+                return cluster_status(live, reg.mode)
+            now = self.clock()
+            if now >= deadline:
+                waiting = JOINED if joined["status"] != "True" else AVAILABLE
+                state = joined if waiting == JOINED else available
+                raise JoinError(
+                    f"cluster {reg.cluster}: not {waiting.removeprefix('ManagedCluster').removeprefix('Condition')} after "
+                    f"{reg.timeout_seconds}s: condition {waiting} is {state['status']}"
+                    + (f" ({state['reason']}: {state['message']})" if state["reason"] else "")
+                    + "; check the klusterlet agents and that they reach the hub API"
+                )
+            if now >= next_report:
+                self.log(
+                    f"cluster {reg.cluster}: waiting for {JOINED}={joined['status']}, {AVAILABLE}={available['status']}"
+                )
+                next_report = now + self.progress_seconds
+            self.sleep(self.poll_seconds)
+
+    # -- read / delete -------------------------------------------------------------------------
+
+    def read(self, cluster: str) -> dict[str, Any] | None:
+        return self.hub.get(*MANAGED_CLUSTER, cluster)
+
+    def unjoin(self, reg: Registration) -> None:
+        """Remove the klusterlet, then the ManagedCluster and the bootstrap identity. Gone is done."""
+        self.log(f"cluster {reg.cluster}: unjoining")
+        try:
+            vela: VelaCluster | None = self.vela_cluster(reg)
+        except JoinError:
+            vela = None
+        if reg.mode == "Hosted":
+            self._remove_klusterlet(self.hub, reg, purge_operator=False)
+        elif vela is None:
+            self.log(
+                f"cluster {reg.cluster}: vela secret {reg.secret_namespace}/{reg.secret_name} is gone, so the klusterlet "
+                "on the managed cluster cannot be reached; remove it there with `clusteradm unjoin`"
+            )
+        else:
+            self._remove_klusterlet(self.connect(vela.kubeconfig()), reg, purge_operator=True)
+        self.hub.delete(*MANAGED_CLUSTER, reg.cluster)
+        self._wait_gone(self.hub, MANAGED_CLUSTER, reg.cluster, None, reg)
+        for obj in reversed(kl.bootstrap_objects(reg.cluster)):
+            metadata = obj["metadata"]
+            self.hub.delete(obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace"))
+
+    def _remove_klusterlet(self, target: Kube, reg: Registration, *, purge_operator: bool) -> None:
+        name = kl.klusterlet_name(reg.cluster, reg.mode)
+        target.delete(*KLUSTERLET, name)
+        self._wait_gone(target, KLUSTERLET, name, None, reg)
+        target.delete("v1", "Namespace", kl.agent_namespace(reg.cluster, reg.mode))
+        if purge_operator and not target.list(*KLUSTERLET):
+            for obj in reversed(kl.operator_objects(reg.images)):
+                if obj["kind"] in ("Namespace", "CustomResourceDefinition"):
+                    continue
+                metadata = obj["metadata"]
+                target.delete(obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace"))
+
+    def _wait_gone(
+        self, kube: Kube, kind: tuple[str, str], name: str, namespace: str | None, reg: Registration
+    ) -> None:
+        deadline = self.clock() + reg.timeout_seconds
+        while True:
+            live = kube.get(*kind, name, namespace)
+            if live is None:
+                return
+            if self.clock() >= deadline:
+                finalizers = ", ".join((live.get("metadata") or {}).get("finalizers") or []) or "none"
+                raise JoinError(
+                    f"cluster {reg.cluster}: {kind[1]} {name} still exists after {reg.timeout_seconds}s "
+                    f"(finalizers: {finalizers}); is the operator that removes it running?"
+                )
+            self.sleep(self.poll_seconds)
