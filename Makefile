@@ -39,3 +39,5 @@ render: venv ## print every object STACK (or CONFIG=path/to/Pulumi.x.yaml) would
 
 up: venv ## pulumi up STACK against the current kube context (local file state backend by default)
 	hack/up.sh $(STACK)
+
+include hack/e2e.mk

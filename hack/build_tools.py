@@ -1,0 +1,179 @@
+"""Build the end-to-end tools (Kubernetes control plane, etcd, kwok) from pinned Go modules.
+
+Each tool is built once per machine from a wrapper module in hack/tools/<module>/, whose go.mod is
+the single source of truth for its version; binaries go to a cache outside the repository, keyed
+by version, so a version bump rebuilds and everything else is reused.
+
+    python hack/build_tools.py [--only NAME ...]   build what is missing, print where each binary is
+    python hack/build_tools.py --print-paths       print a JSON map tool -> binary path, no build
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+TOOLS_DIR = Path(__file__).resolve().parent / "tools"
+HEARTBEAT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A binary built from one package of a module required by a wrapper module."""
+
+    name: str
+    wrapper: str
+    module: str
+    package: str
+    ldflags: Callable[[str], list[str]]
+
+    @property
+    def wrapper_dir(self) -> Path:
+        return TOOLS_DIR / self.wrapper
+
+    def version(self) -> str:
+        """Read the pinned version from the wrapper's go.mod, so it is declared only there."""
+        gomod = (self.wrapper_dir / "go.mod").read_text(encoding="utf-8")
+        match = re.search(rf"^\s*(?:require[ \t]+)?{re.escape(self.module)}[ \t]+(v\S+)", gomod, re.MULTILINE)
+        if match is None:
+            raise SystemExit(f"{self.module} is not required in {self.wrapper_dir / 'go.mod'}")
+        return match.group(1)
+
+    def path(self) -> Path:
+        return cache_dir() / "bin" / f"{self.name}-{self.version()}" / self.name
+
+
+def _kube_ldflags(version: str) -> list[str]:
+    """Stamp the release the way Kubernetes' own build does, so /version reports it."""
+    major, minor = version.removeprefix("v").split(".")[:2]
+    flags = []
+    for pkg in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version"):
+        flags += [
+            f"-X {pkg}.gitVersion={version}",
+            f"-X {pkg}.gitMajor={major}",
+            f"-X {pkg}.gitMinor={minor}",
+            f"-X {pkg}.gitTreeState=clean",
+        ]
+    return flags
+
+
+def _no_ldflags(_version: str) -> list[str]:
+    return []
+
+
+TOOLS: tuple[Tool, ...] = (
+    *(
+        Tool(name, "kubernetes", "k8s.io/kubernetes", f"k8s.io/kubernetes/cmd/{name}", _kube_ldflags)
+        for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+    ),
+    Tool("etcd", "etcd", "go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/server/v3", _no_ldflags),
+    Tool("kwok", "kwok", "sigs.k8s.io/kwok", "sigs.k8s.io/kwok/cmd/kwok", _no_ldflags),
+    Tool("kwokctl", "kwok", "sigs.k8s.io/kwok", "sigs.k8s.io/kwok/cmd/kwokctl", _no_ldflags),
+)
+TOOL_NAMES = tuple(tool.name for tool in TOOLS)
+
+
+def cache_dir() -> Path:
+    """Keep binaries out of the repository, shared by every checkout on the machine."""
+    root = os.environ.get("OCM_HUB_CACHE") or str(Path.home() / ".cache" / "ocm-hub")
+    return Path(root) / "e2e"
+
+
+def select(names: Iterable[str] | None = None) -> list[Tool]:
+    wanted = set(names) if names else set(TOOL_NAMES)
+    unknown = wanted - set(TOOL_NAMES)
+    if unknown:
+        raise SystemExit(f"unknown tool(s) {sorted(unknown)}; known: {', '.join(TOOL_NAMES)}")
+    return [tool for tool in TOOLS if tool.name in wanted]
+
+
+def paths(names: Iterable[str] | None = None) -> dict[str, Path]:
+    return {tool.name: tool.path() for tool in select(names)}
+
+
+def missing(names: Iterable[str] | None = None) -> list[str]:
+    return [tool.name for tool in select(names) if not tool.path().is_file()]
+
+
+def _go_env() -> dict[str, str]:
+    """Never fetch another Go toolchain; ignore any go.work and this repository's git state."""
+    return {**os.environ, "GOTOOLCHAIN": "local", "GOWORK": "off", "GOFLAGS": "-mod=readonly -buildvcs=false"}
+
+
+def _check_staging_pins(tool: Tool) -> None:
+    """k8s.io/kubernetes vX.Y.Z needs its staging modules at v0.Y.Z: a bump must move both."""
+    expected = "v0." + tool.version().removeprefix("v1.")
+    gomod = (tool.wrapper_dir / "go.mod").read_text(encoding="utf-8")
+    stale = [line.strip() for line in gomod.splitlines() if "=> k8s.io/" in line and not line.endswith(expected)]
+    if stale:
+        raise SystemExit(f"{tool.wrapper_dir / 'go.mod'}: staging modules not at {expected}: {stale}")
+
+
+def build(tool: Tool) -> float:
+    """Build into a temporary name and rename, so an interrupted build never counts as done."""
+    if tool.module == "k8s.io/kubernetes":
+        _check_staging_pins(tool)
+    target = tool.path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    ldflags = " ".join(["-s", "-w", *tool.ldflags(tool.version())])
+    cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(partial), tool.package]
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=tool.wrapper_dir, env=_go_env())
+    while True:  # go build is silent for minutes: show it is alive
+        try:
+            returncode = proc.wait(timeout=HEARTBEAT_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            print(f"[build_tools]   still building {tool.name} ({time.monotonic() - started:.0f}s)", flush=True)
+    if returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise SystemExit(f"building {tool.name} failed (exit {returncode}): {' '.join(cmd)}")
+    partial.replace(target)
+    return time.monotonic() - started
+
+
+def ensure(names: Iterable[str] | None = None) -> dict[str, Path]:
+    """Build the selected tools that are not in the cache yet; return every selected path."""
+    tools = select(names)
+    for tool in tools:
+        if tool.path().is_file():
+            continue
+        print(f"[build_tools] building {tool.name} {tool.version()} ...", flush=True)
+        elapsed = build(tool)
+        print(f"[build_tools] built {tool.name} in {elapsed:.0f}s -> {tool.path()}", flush=True)
+    return {tool.name: tool.path() for tool in tools}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument(
+        "--only",
+        action="extend",
+        nargs="+",
+        choices=TOOL_NAMES,
+        metavar="NAME",
+        help=f"only these tools: {', '.join(TOOL_NAMES)}",
+    )
+    parser.add_argument(
+        "--print-paths", action="store_true", help="print a JSON map tool -> binary path without building"
+    )
+    args = parser.parse_args(argv)
+    if args.print_paths:
+        print(json.dumps({name: str(path) for name, path in paths(args.only).items()}, indent=2))
+        return 0
+    for name, path in ensure(args.only).items():
+        print(f"{name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

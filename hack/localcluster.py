@@ -1,0 +1,563 @@
+"""Start and stop the local Kubernetes clusters the end-to-end tests run against.
+
+The one place that owns local clusters: `make cluster-up`/`cluster-down`, `make up` without a
+reachable cluster, and the e2e fixtures all come through here. Each cluster is a real etcd,
+kube-apiserver, kube-controller-manager and kube-scheduler plus kwok (fake nodes, so workloads
+become Available without a container runtime), started by kwokctl's binary runtime from the
+binaries hack/build_tools.py built: nothing is downloaded, everything listens on 127.0.0.1 only.
+
+    python hack/localcluster.py up [NAME ...]      start, or reuse when already healthy
+    python hack/localcluster.py down [NAME ...]    stop and remove the data
+    python hack/localcluster.py status [NAME ...]
+
+Kubeconfigs land in .e2e/<name>.kubeconfig (self-contained: certificates inline). A detached
+watchdog runs `down` after OCM_HUB_E2E_TTL seconds (default 2 h; re-armed by every `up`), so a
+crashed test run never leaves servers running forever.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+import build_tools
+import yaml
+from kubeapi import ApiError, KubeClient, condition
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STATE_DIR = REPO_ROOT / ".e2e"
+KWOK_WORKDIR = STATE_DIR / "kwok"
+CLUSTERS = ("hub", "managed-1")
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller")
+FAKE_NODE = "kwok-node-0"
+TTL_ENV = "OCM_HUB_E2E_TTL"
+DEFAULT_TTL = 2 * 60 * 60
+CREATE_TIMEOUT = 180.0
+READY_TIMEOUT = 60.0
+LOG_TAIL_LINES = 40
+
+
+class ClusterError(RuntimeError):
+    """A cluster did not come up; the message carries the tail of the failing component's log."""
+
+
+def log(message: str) -> None:
+    print(f"[localcluster] {message}", file=sys.stderr, flush=True)
+
+
+def kubeconfig_path(name: str) -> Path:
+    return STATE_DIR / f"{name}.kubeconfig"
+
+
+def cluster_dir(name: str) -> Path:
+    return KWOK_WORKDIR / "clusters" / name
+
+
+def kube_version() -> str:
+    """The Kubernetes release the clusters run, as pinned in hack/tools/kubernetes/go.mod."""
+    return next(tool for tool in build_tools.TOOLS if tool.name == "kube-apiserver").version()
+
+
+def start(names: Iterable[str] = CLUSTERS, *, build: bool = False, ttl: float | None = None) -> dict[str, Path]:
+    """Make each named cluster healthy (reusing a healthy one) and return its kubeconfig path.
+
+    Without build=True missing binaries are an error rather than a half-hour build, so a test
+    fixture fails fast and says what to run.
+    """
+    binaries = _binaries(build=build)
+    lifetime = ttl if ttl is not None else float(os.environ.get(TTL_ENV, DEFAULT_TTL))
+    result = {}
+    with _locked():
+        for name in names:
+            started = time.monotonic()
+            if is_healthy(name):
+                log(f"{name}: reusing healthy cluster at {_server(name)}")
+            else:
+                _create(name, binaries)
+                log(f"{name}: up at {_server(name)} in {time.monotonic() - started:.1f}s")
+            _arm_watchdog(name, lifetime)
+            result[name] = kubeconfig_path(name)
+    return result
+
+
+def stop(names: Iterable[str] = CLUSTERS) -> None:
+    """Stop each named cluster and delete its data; safe to call for clusters that are down."""
+    with _locked():
+        for name in names:
+            _stop(name)
+
+
+def status(names: Iterable[str] = CLUSTERS) -> dict[str, str]:
+    states = {}
+    for name in names:
+        if not cluster_dir(name).exists():
+            states[name] = "down"
+        elif is_healthy(name):
+            remaining = _watchdog_deadline(name) - time.time()
+            left = f"{remaining:.0f} s" if remaining < 120 else f"{remaining / 60:.0f} min"
+            expiry = f", stops in {left}" if remaining > 0 else ""
+            states[name] = f"running at {_server(name)} ({kube_version()}{expiry})"
+        else:
+            dead = [c for c in COMPONENTS if not _component_running(name, c)]
+            reason = "not running: " + ", ".join(dead) if dead else "/readyz failing"
+            states[name] = f"unhealthy ({reason})"
+    return states
+
+
+def is_healthy(name: str) -> bool:
+    """All component processes alive and the API server ready: safe to reuse."""
+    if not kubeconfig_path(name).is_file() or not cluster_dir(name).is_dir():
+        return False
+    if not all(_component_running(name, component) for component in COMPONENTS):
+        return False
+    try:
+        client = KubeClient.from_kubeconfig(kubeconfig_path(name))
+        return client.request("GET", "/readyz", timeout=5) == b"ok"
+    except (OSError, ValueError, KeyError, ApiError, yaml.YAMLError):
+        return False
+
+
+def component_pids(name: str) -> dict[str, int]:
+    """Process ids kwokctl recorded for the cluster's components that are still running."""
+    pids = {}
+    for component in COMPONENTS:
+        pid = _read_pid(cluster_dir(name) / "pids" / f"{component}.pid")
+        if pid is not None and _alive(pid):
+            pids[component] = pid
+    return pids
+
+
+def _binaries(*, build: bool) -> dict[str, Path]:
+    if build:
+        return build_tools.ensure()
+    missing = build_tools.missing()
+    if missing:
+        raise ClusterError(f"missing e2e binaries {missing}: run `make e2e-tools` (python hack/build_tools.py)")
+    return build_tools.paths()
+
+
+def _create(name: str, binaries: dict[str, Path]) -> None:
+    """Create a cluster from scratch; a half-started one is torn down, its log tails in the error."""
+    if cluster_dir(name).exists() or kubeconfig_path(name).exists():
+        log(f"{name}: removing a stale or unhealthy cluster")
+        _stop(name)
+    try:
+        _install(name, binaries)
+    except BaseException:
+        _stop(name)
+        raise
+
+
+def _install(name: str, binaries: dict[str, Path]) -> None:
+    config_path = STATE_DIR / f"{name}.kwokctl.yaml"
+    port = _free_port()
+    config_path.write_text(yaml.safe_dump(_kwokctl_config(name, port, binaries)), encoding="utf-8")
+    log(f"{name}: creating (kube-apiserver on 127.0.0.1:{port})")
+    cmd = [
+        str(binaries["kwokctl"]),
+        "create",
+        "cluster",
+        f"--name={name}",
+        f"--config={config_path}",
+        "--runtime=binary",
+        "--kubeconfig=",  # do not add a context to ~/.kube/config
+    ]
+    output = STATE_DIR / f"{name}.kwokctl.log"
+    try:
+        with output.open("w", encoding="utf-8") as out:
+            proc = subprocess.run(
+                cmd,
+                env=_kwokctl_env(binaries),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=CREATE_TIMEOUT,
+                check=False,
+            )
+    except subprocess.TimeoutExpired:
+        raise ClusterError(f"{name}: kwokctl create timed out\n{_tail(output)}{_logs(name)}") from None
+    if proc.returncode != 0:
+        raise ClusterError(f"{name}: kwokctl create failed\n{_tail(output)}{_logs(name)}")
+    _check_offline(name, binaries)
+    _write_kubeconfig(name, port)
+    client = KubeClient.from_kubeconfig(kubeconfig_path(name))
+    _await(name, "kube-apiserver /readyz", ("kube-apiserver", "etcd"), lambda: _readyz(client))
+    _await(
+        name,
+        "default ServiceAccount",
+        ("kube-controller-manager",),
+        lambda: client.exists("/api/v1/namespaces/default/serviceaccounts/default"),
+    )
+    _ensure_fake_node(name, client)
+
+
+def _stop(name: str) -> None:
+    _disarm_watchdog(name)
+    if cluster_dir(name).exists():
+        _kwokctl_delete(name)
+        _kill_components(name)
+        shutil.rmtree(cluster_dir(name), ignore_errors=True)
+        log(f"{name}: stopped and removed")
+    for path in _state_files(name):
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """Serialise start/stop across processes (make, fixtures, watchdogs) sharing .e2e/."""
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    with (STATE_DIR / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _kwokctl_config(name: str, port: int, binaries: dict[str, Path]) -> dict[str, object]:
+    """Every binary is a local path, so kwokctl never needs to download anything."""
+    pki = cluster_dir(name) / "pki"
+    return {
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "kind": "KwokctlConfiguration",
+        "options": {
+            "runtime": "binary",
+            "kubeVersion": kube_version(),
+            "bindAddress": "127.0.0.1",
+            "kubeApiserverPort": port,
+            "securePort": True,
+            "kubeAuthorization": True,
+            "kubeAdmission": True,
+            "quietPull": True,
+            "cacheDir": str(KWOK_WORKDIR / "cache"),
+            "etcdBinary": str(binaries["etcd"]),
+            "kubeApiserverBinary": str(binaries["kube-apiserver"]),
+            "kubeControllerManagerBinary": str(binaries["kube-controller-manager"]),
+            "kubeSchedulerBinary": str(binaries["kube-scheduler"]),
+            "kubectlBinary": str(binaries["kubectl"]),
+            "kwokControllerBinary": str(binaries["kwok"]),
+        },
+        # kwokctl does not enable CSR signing; OCM agents get their hub client certificates
+        # through kubernetes.io/kube-apiserver-client CSRs, which need it.
+        "componentsPatches": [
+            {
+                "name": "kube-controller-manager",
+                "extraArgs": [
+                    {"key": "cluster-signing-cert-file", "value": str(pki / "ca.crt")},
+                    {"key": "cluster-signing-key-file", "value": str(pki / "ca.key")},
+                ],
+            }
+        ],
+    }
+
+
+def _kwokctl_env(binaries: dict[str, Path]) -> dict[str, str]:
+    """Isolate kwokctl: our workdir, no inherited KWOK_* settings, and our kubectl first on PATH.
+
+    kwokctl runs `kubectl` to see whether the API server serves and downloads it when none is on
+    PATH; putting the one we built first rules that out.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KWOK_")}
+    env["KWOK_WORKDIR"] = str(KWOK_WORKDIR)
+    env["PATH"] = os.pathsep.join([str(binaries["kubectl"].parent), env.get("PATH", "")])
+    return env
+
+
+def _kwokctl_delete(name: str) -> None:
+    kwokctl = build_tools.paths(["kwokctl"])["kwokctl"]
+    if not kwokctl.is_file():
+        return
+    # kwokctl insists on a kubeconfig to remove its context from: give it ours, not ~/.kube/config.
+    scratch = KWOK_WORKDIR / "kubeconfig"
+    cmd = [str(kwokctl), "delete", "cluster", f"--name={name}", f"--kubeconfig={scratch}"]
+    env = _kwokctl_env(build_tools.paths(["kubectl"]))
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        log(f"{name}: kwokctl delete timed out; killing the components directly")
+        return
+    if proc.returncode != 0:
+        log(f"{name}: kwokctl delete failed; killing the components directly\n{proc.stdout}{proc.stderr}")
+
+
+def _kill_components(name: str) -> None:
+    """Fallback when kwokctl could not stop a component: kill the recorded pids, and only those."""
+    for component, pid in component_pids(name).items():
+        if _is_cluster_process(pid):
+            log(f"{name}: killing leftover {component} (pid {pid})")
+            os.kill(pid, signal.SIGKILL)
+
+
+def _is_cluster_process(pid: int) -> bool:
+    try:
+        exe = Path(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return False
+    return exe in {path.resolve() for path in build_tools.paths().values()}
+
+
+def _check_offline(name: str, binaries: dict[str, Path]) -> None:
+    """Prove kwokctl used our binaries and fetched nothing (its download cache stays empty)."""
+    cache = KWOK_WORKDIR / "cache"
+    fetched = [str(p) for p in cache.rglob("*") if p.is_file()] if cache.exists() else []
+    if fetched:
+        raise ClusterError(f"{name}: kwokctl downloaded files: {fetched}")
+    ours = {path.resolve() for path in binaries.values()}
+    for link in (cluster_dir(name) / "bin").iterdir():
+        if link.resolve() not in ours:
+            raise ClusterError(f"{name}: kwokctl used {link} -> {link.resolve()}, not a built binary")
+
+
+def _write_kubeconfig(name: str, port: int) -> None:
+    pki = cluster_dir(name) / "pki"
+
+    def inline(filename: str) -> str:
+        return base64.b64encode((pki / filename).read_bytes()).decode()
+
+    context = f"ocm-hub-e2e-{name}"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": context,
+                "cluster": {
+                    "server": f"https://127.0.0.1:{port}",
+                    "certificate-authority-data": inline("ca.crt"),
+                },
+            }
+        ],
+        "users": [
+            {
+                "name": context,
+                "user": {
+                    "client-certificate-data": inline("admin.crt"),
+                    "client-key-data": inline("admin.key"),
+                },
+            }
+        ],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
+        "current-context": context,
+    }
+    path = kubeconfig_path(name)
+    path.touch(mode=0o600)
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+
+
+def _ensure_fake_node(name: str, client: KubeClient) -> None:
+    """One kwok node with room for the OCM workloads; kwok keeps it Ready and runs its pods."""
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": FAKE_NODE,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "type": "kwok",
+                "kubernetes.io/hostname": FAKE_NODE,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+            },
+        },
+        "status": {
+            "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+            "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+        },
+    }
+    path = f"/api/v1/nodes/{FAKE_NODE}"
+    if not client.exists(path):
+        client.create("/api/v1/nodes", node)
+    _await(
+        name, f"node {FAKE_NODE} Ready", ("kwok-controller",), lambda: condition(client.get(path), "Ready") == "True"
+    )
+
+
+def _await(name: str, what: str, suspects: Sequence[str], check: Callable[[], bool]) -> None:
+    """Poll check for READY_TIMEOUT; on timeout fail with the logs of the suspect components."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    error = ""
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (OSError, ApiError) as err:
+            error = f" (last error: {err})"
+        time.sleep(0.5)
+    raise ClusterError(f"{name}: {what} not reached within {READY_TIMEOUT:.0f}s{error}\n" + _logs(name, suspects))
+
+
+def _readyz(client: KubeClient) -> bool:
+    return client.request("GET", "/readyz", timeout=5) == b"ok"
+
+
+def _logs(name: str, components: Sequence[str] = COMPONENTS) -> str:
+    """Tails of the given components' logs, dead components first, for failure messages."""
+    dead = [c for c in COMPONENTS if not _component_running(name, c)]
+    ordered = [c for c in COMPONENTS if c in dead] + [c for c in components if c not in dead]
+    parts = []
+    for component in ordered:
+        state = "NOT RUNNING" if component in dead else "running"
+        log_file = cluster_dir(name) / "logs" / f"{component}.log"
+        parts.append(f"--- {name}/{component} ({state}): {log_file}\n{_tail(log_file)}")
+    return "\n".join(parts)
+
+
+def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        content = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return "(no log)\n"
+    return "\n".join(content[-lines:]) + "\n"
+
+
+def _server(name: str) -> str:
+    try:
+        return KubeClient.from_kubeconfig(kubeconfig_path(name)).server
+    except (OSError, ValueError, KeyError):
+        return "?"
+
+
+def _component_running(name: str, component: str) -> bool:
+    pid = _read_pid(cluster_dir(name) / "pids" / f"{component}.pid")
+    return pid is not None and _alive(pid)
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _state_files(name: str) -> list[Path]:
+    suffixes = (".kubeconfig", ".kwokctl.yaml", ".kwokctl.log", ".watchdog.json", ".watchdog.log")
+    return [STATE_DIR / f"{name}{suffix}" for suffix in suffixes]
+
+
+def _watchdog_file(name: str) -> Path:
+    return STATE_DIR / f"{name}.watchdog.json"
+
+
+def _watchdog_deadline(name: str) -> float:
+    try:
+        return float(json.loads(_watchdog_file(name).read_text(encoding="utf-8"))["deadline"])
+    except (OSError, ValueError, KeyError):
+        return 0.0
+
+
+def _watchdog_pid(name: str) -> int | None:
+    try:
+        pid = int(json.loads(_watchdog_file(name).read_text(encoding="utf-8"))["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    is_ours = any(arg.endswith(b"localcluster.py") for arg in cmdline) and b"watchdog" in cmdline
+    return pid if is_ours and _alive(pid) else None
+
+
+def _arm_watchdog(name: str, ttl: float) -> None:
+    """(Re)start the detached process that tears the cluster down once its lifetime is over."""
+    _disarm_watchdog(name)
+    deadline = time.time() + ttl
+    with (STATE_DIR / f"{name}.watchdog.log").open("a", encoding="utf-8") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "watchdog", f"--deadline={deadline}", name],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _watchdog_file(name).write_text(json.dumps({"pid": proc.pid, "deadline": deadline}), encoding="utf-8")
+
+
+def _disarm_watchdog(name: str) -> None:
+    pid = _watchdog_pid(name)
+    if pid is not None and pid != os.getpid():
+        os.kill(pid, signal.SIGTERM)
+    _watchdog_file(name).unlink(missing_ok=True)
+
+
+def _watchdog(name: str, deadline: float) -> None:
+    """Sleep until the deadline, then stop the cluster unless a newer watchdog replaced us."""
+    while (remaining := deadline - time.time()) > 0:
+        time.sleep(min(remaining, 60.0))
+    if _watchdog_pid(name) == os.getpid():
+        log(f"{name}: lifetime over, stopping")
+        stop([name])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command, help_text in (
+        ("up", "start the clusters (building missing binaries), or reuse healthy ones"),
+        ("down", "stop the clusters and remove their data"),
+        ("status", "print the state of each cluster"),
+    ):
+        cmd = sub.add_parser(command, help=help_text)
+        cmd.add_argument("names", nargs="*", default=list(CLUSTERS), metavar="NAME")
+    watchdog = sub.add_parser("watchdog", help=argparse.SUPPRESS)
+    watchdog.add_argument("--deadline", type=float, required=True)
+    watchdog.add_argument("name")
+    args = parser.parse_args(argv)
+
+    if args.command == "watchdog":
+        _watchdog(args.name, args.deadline)
+    elif args.command == "up":
+        started = time.monotonic()
+        try:
+            paths = start(args.names, build=True)
+        except ClusterError as err:
+            log(str(err))
+            return 1
+        except KeyboardInterrupt:
+            return 130
+        for name, path in paths.items():
+            print(f"{name}: {path}")
+        log(f"ready in {time.monotonic() - started:.1f}s")
+    elif args.command == "down":
+        stop(args.names)
+    else:
+        for name, state in status(args.names).items():
+            print(f"{name}: {state}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""End-to-end fixtures: live hub and managed clusters, started once per session.
+
+Clusters come from hack/localcluster.py, the one owner of local clusters: healthy ones (from
+`make cluster-up`) are reused and left running, the ones started here are stopped at the end even
+when tests fail. OCM_HUB_TEST_KUBECONFIG points the hub at an existing cluster instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "hack"))
+
+import localcluster  # noqa: E402  (lives in hack/, which is not a package)
+from kubeapi import KubeClient  # noqa: E402
+
+SHARED_DIR = REPO_ROOT.parent / "shared"
+EXTERNAL_HUB_ENV = "OCM_HUB_TEST_KUBECONFIG"
+E2E_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    kubeconfig: Path
+    client: KubeClient
+    local: bool  # started by hack/localcluster.py: pinned version, loopback-only, pids known
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark everything under tests/e2e, so `-m "not e2e"` keeps fast runs free of clusters."""
+    for item in items:
+        if E2E_DIR in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def clusters() -> Iterator[dict[str, Cluster]]:
+    external_hub = os.environ.get(EXTERNAL_HUB_ENV)
+    local_names = [name for name in localcluster.CLUSTERS if not (external_hub and name == "hub")]
+    reused = {name for name in local_names if localcluster.is_healthy(name)}
+    try:
+        try:
+            kubeconfigs = localcluster.start(local_names)
+        except localcluster.ClusterError as err:
+            pytest.fail(str(err), pytrace=False)
+        found = {
+            name: Cluster(name, path, KubeClient.from_kubeconfig(path), local=True)
+            for name, path in kubeconfigs.items()
+        }
+        if external_hub:
+            path = Path(external_hub).expanduser()
+            found["hub"] = Cluster("hub", path, KubeClient.from_kubeconfig(path), local=False)
+        yield found
+    finally:
+        localcluster.stop([name for name in local_names if name not in reused])
+
+
+@pytest.fixture(scope="session")
+def hub(clusters: dict[str, Cluster]) -> Cluster:
+    return clusters["hub"]
+
+
+@pytest.fixture(scope="session")
+def managed(clusters: dict[str, Cluster]) -> Cluster:
+    return clusters["managed-1"]
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED_DIR.is_dir():
+        pytest.fail(f"{SHARED_DIR} is missing: the e2e tests need ../shared beside the project")
+    return SHARED_DIR
