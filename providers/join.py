@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,7 +122,7 @@ class Joiner:
 
     hub: Kube
     connect: Callable[[Mapping[str, Any]], Kube] = Kube.from_kubeconfig
-    poll_seconds: float = 2.0
+    poll_seconds: float = 2.0  # the longest pause between two looks; the first ones are quicker
     progress_seconds: float = 15.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
@@ -267,9 +267,17 @@ class Joiner:
             approved += 1
         return approved
 
+    def _pauses(self) -> Iterator[float]:
+        """0.1 s, growing by half each time, up to poll_seconds: quick joins are seen quickly."""
+        pause = 0.1
+        while True:
+            yield min(pause, self.poll_seconds)
+            pause *= 1.5
+
     def wait_joined(self, reg: Registration) -> dict[str, Any]:
         deadline = self.clock() + reg.timeout_seconds
         next_report = self.clock() + self.progress_seconds
+        pauses = self._pauses()
         while True:
             self.approve_pending(reg)
             live = self.hub.get(*MANAGED_CLUSTER, reg.cluster)
@@ -292,7 +300,7 @@ class Joiner:
                     f"cluster {reg.cluster}: waiting for {JOINED}={joined['status']}, {AVAILABLE}={available['status']}"
                 )
                 next_report = now + self.progress_seconds
-            self.sleep(self.poll_seconds)
+            self.sleep(next(pauses))
 
     # -- read / delete -------------------------------------------------------------------------
 
@@ -337,6 +345,7 @@ class Joiner:
         self, kube: Kube, kind: tuple[str, str], name: str, namespace: str | None, reg: Registration
     ) -> None:
         deadline = self.clock() + reg.timeout_seconds
+        pauses = self._pauses()
         while True:
             live = kube.get(*kind, name, namespace)
             if live is None:
@@ -347,4 +356,4 @@ class Joiner:
                     f"cluster {reg.cluster}: {kind[1]} {name} still exists after {reg.timeout_seconds}s "
                     f"(finalizers: {finalizers}); is the operator that removes it running?"
                 )
-            self.sleep(self.poll_seconds)
+            self.sleep(next(pauses))

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 
 FIELD_MANAGER = "ocm-hub"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+APPLY = "application/apply-patch+yaml"
 
 # (apiVersion, kind) -> (plural, namespaced)
 KINDS: dict[tuple[str, str], tuple[str, bool]] = {
@@ -127,16 +128,20 @@ class Kube:
         return items
 
     def apply(self, obj: Mapping[str, Any]) -> dict[str, Any]:
-        """Server-side apply: one call creates or converges the object, whatever state it is in."""
+        """Server-side apply: one call creates or converges the object, whatever state it is in.
+
+        A 409 (another writer won a race) is answered by reading the object and applying once more.
+        """
         metadata = obj["metadata"]
         path = self.path(obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace"))
-        return self.request(
-            "PATCH",
-            path,
-            {"fieldManager": FIELD_MANAGER, "force": "true"},
-            body=dict(obj),
-            content_type="application/apply-patch+yaml",
-        )
+        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        try:
+            return self.request("PATCH", path, query, body=dict(obj), content_type=APPLY)
+        except KubeError as err:
+            if err.status != 409:
+                raise
+        self.get(obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace"))
+        return self.request("PATCH", path, query, body=dict(obj), content_type=APPLY)
 
     def create(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         metadata = obj["metadata"]

@@ -32,11 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[OFFLINE_ENV] = "1"  # no cluster: vela secrets are not listed, registrations come from config
     try:
         raw = from_file(path)
-        load(raw)
+        settings = load(raw)
         result = recording.run_main(raw, stack=stack)
     except (ConfigError, pulumi.RunError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if settings.registration.discover:
+        print(
+            "note: registration.discover lists vela's cluster Secrets on the hub at deploy time; "
+            "this offline render shows only the clusters named in registration.clusters",
+            file=sys.stderr,
+        )
     sys.stdout.write(documents.to_yaml(documents.objects(result)))
     return 0
 

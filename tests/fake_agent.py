@@ -1,0 +1,133 @@
+"""Plays what the provider waits for, on the fake API servers: the klusterlet agents (bootstrap with the
+secret's token, ask for a certificate, join once approved) and the operators' finalizer cleanup.
+
+The CSR carries the username the token really belongs to (FakeKube.token_owner), the way an API
+server fills `spec.username`, so a token for the wrong account is never approved.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+
+from providers import klusterlet as kl
+from tests.fakekube import FakeKube
+
+CSR = ("certificates.k8s.io/v1", "CertificateSigningRequest")
+MANAGED_CLUSTER = ("cluster.open-cluster-management.io/v1", "ManagedCluster")
+KLUSTERLET = ("operator.open-cluster-management.io/v1", "Klusterlet")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class FakeAgent:
+    """Watches `targets` (where klusterlets run) and `hub`; `available` is what the agent reports."""
+
+    hub: FakeKube
+    targets: list[FakeKube]
+    available: str = "True"
+    join: bool = True
+    interval: float = 0.02
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def __enter__(self) -> FakeAgent:
+        self._thread = threading.Thread(target=self._run, name="fake-agent", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                for target in self.targets:
+                    self._step(target)
+            except Exception as err:
+                self.errors.append(repr(err))
+
+    def _step(self, target: FakeKube) -> None:
+        for klusterlet in target.list_objects(*KLUSTERLET):
+            metadata = klusterlet["metadata"]
+            if metadata.get("deletionTimestamp"):
+                # the klusterlet operator removes its agents, then its finalizer
+                metadata["finalizers"] = []
+                target.put_object(klusterlet)
+                target.delete_object(*KLUSTERLET, metadata["name"])
+                continue
+            if self.join:
+                self._join(target, klusterlet)
+        for cluster in self.hub.list_objects(*MANAGED_CLUSTER):
+            if cluster["metadata"].get("deletionTimestamp"):
+                self.hub.delete_object(*MANAGED_CLUSTER, cluster["metadata"]["name"])
+
+    def _join(self, target: FakeKube, klusterlet: dict[str, Any]) -> None:
+        cluster = klusterlet["spec"]["clusterName"]
+        mode = klusterlet["spec"]["deployOption"]["mode"]
+        secret = target.get_object("v1", "Secret", kl.BOOTSTRAP_SECRET, kl.agent_namespace(cluster, mode))
+        if secret is None:
+            return
+        kubeconfig = yaml.safe_load(_secret_value(secret, "kubeconfig"))
+        owner = self.hub.token_owner(kubeconfig["users"][0]["user"]["token"])
+        username = f"system:serviceaccount:{owner[0]}:{owner[1]}" if owner else "system:anonymous"
+        csrs = [
+            c
+            for c in self.hub.list_objects(*CSR)
+            if c["metadata"].get("labels", {}).get(kl.CLUSTER_NAME_LABEL) == cluster
+            and c["spec"]["username"] == username
+        ]
+        if not csrs:
+            self.hub.put_object(
+                {
+                    "apiVersion": CSR[0],
+                    "kind": CSR[1],
+                    "metadata": {"name": f"{cluster}-csr", "labels": {kl.CLUSTER_NAME_LABEL: cluster}},
+                    "spec": {"username": username, "signerName": "kubernetes.io/kube-apiserver-client", "request": ""},
+                }
+            )
+            return
+        approved = any(
+            c.get("type") == "Approved" for csr in csrs for c in (csr.get("status") or {}).get("conditions") or []
+        )
+        live = self.hub.get_object(*MANAGED_CLUSTER, cluster)
+        if not approved or live is None or not live["spec"].get("hubAcceptsClient"):
+            return
+        conditions = {c["type"]: c for c in (live.get("status") or {}).get("conditions") or []}
+        wanted = {
+            "HubAcceptedManagedCluster": "True",
+            "ManagedClusterJoined": "True",
+            "ManagedClusterConditionAvailable": self.available,
+        }
+        if all(conditions.get(k, {}).get("status") == v for k, v in wanted.items()):
+            return
+        live["status"] = {
+            "conditions": [
+                {
+                    "type": kind,
+                    "status": status,
+                    "reason": f"Fake{kind}",
+                    "message": "set by the fake agent",
+                    "lastTransitionTime": _now(),
+                }
+                for kind, status in wanted.items()
+            ]
+        }
+        self.hub.put_object(live)
+
+
+def _secret_value(secret: dict[str, Any], key: str) -> str:
+    if key in (secret.get("stringData") or {}):
+        return str(secret["stringData"][key])
+    return base64.b64decode(secret["data"][key]).decode()

@@ -1,0 +1,334 @@
+"""The registration provider as the engine runs it: the SDK's `python -m pulumi.dynamic` server, driven
+over gRPC with the serialized provider, against fake API servers for the hub and a managed cluster
+(TLS, as vela's endpoints are), with a fake agent playing the klusterlet.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from providers import klusterlet as kl
+from providers.join import Registration
+from tests.dynamic_server import DynamicServer, ProviderError, dynamic_server
+from tests.fake_agent import KLUSTERLET, MANAGED_CLUSTER, FakeAgent
+from tests.fakekube import DEFAULT_NAMESPACES, FakeKube
+from tests.pki import Pki, vela_secret
+
+TOKEN = "vela-test-token-0123456789"
+
+
+@pytest.fixture
+def hub() -> Iterator[FakeKube]:
+    """A hub as ocm-hub leaves it: vela's namespace and the operator namespace exist."""
+    with FakeKube(namespaces=[*DEFAULT_NAMESPACES, "vela-system", "open-cluster-management"]) as kube:
+        yield kube
+
+
+@pytest.fixture
+def managed(pki: Pki) -> Iterator[FakeKube]:
+    with FakeKube(tls=(pki.server_cert, pki.server_key)) as kube:
+        yield kube
+
+
+@pytest.fixture
+def server(hub: FakeKube, tmp_path: Path) -> Iterator[DynamicServer]:
+    with dynamic_server(tmp_path / "provider.log") as provider:
+        provider.configure({"kubernetes:kubeconfig": yaml.safe_dump(hub.kubeconfig())})
+        yield provider
+
+
+def _inputs(cluster: str = "prod-eu", mode: str = "Default", timeout: int = 20, **changes: Any) -> dict[str, Any]:
+    reg = Registration(
+        cluster=cluster,
+        secret_namespace="vela-system",
+        secret_name=cluster,
+        endpoint="",
+        labels={"env": "prod"},
+        cluster_set="default",
+        mode="Hosted" if mode == "Hosted" else "Default",
+        images=kl.Images(
+            "quay.io/open-cluster-management/registration-operator:v1.3.1",
+            "quay.io/open-cluster-management/registration:v1.3.1",
+            "quay.io/open-cluster-management/work:v1.3.1",
+        ),
+        hub_api_server=None,
+        timeout_seconds=timeout,
+    )
+    return {**reg.props(), **changes}
+
+
+def _add_vela_cluster(
+    hub: FakeKube, managed: FakeKube, pki: Pki, name: str = "prod-eu", kind: str = "X509Certificate"
+) -> dict[str, Any]:
+    secret = vela_secret(name, managed.url, pki, kind, token=TOKEN)
+    hub.put_object(secret)
+    return secret
+
+
+def _no_credentials(pki: Pki, *texts: str) -> None:
+    for text in texts:
+        for needle in (pki.read("client_key").decode(), pki.read("client_cert").decode(), TOKEN):
+            assert needle not in text
+        for line in pki.read("client_key").decode().splitlines()[1:-1]:
+            assert line not in text
+
+
+# -- pure parts: no API calls ---------------------------------------------------------------------
+
+
+def test_check_reports_bad_inputs(server: DynamicServer, hub: FakeKube) -> None:
+    assert server.check(_inputs()) == []
+    failures = dict(server.check({**_inputs(clusterName="Prod_EU", timeoutSeconds=0), "mode": "Singleton"}))
+    assert "DNS-1123 label" in failures["clusterName"]
+    assert "Default or Hosted" in failures["mode"]
+    assert "positive" in failures["timeoutSeconds"]
+    long = "a" * 60
+    assert "too long for Hosted mode" in dict(server.check(_inputs(cluster=long, mode="Hosted")))["clusterName"]
+
+
+def test_diff_is_pure_and_replaces_only_on_identity(server: DynamicServer, hub: FakeKube) -> None:
+    hub.clear_requests()
+    olds = {**_inputs(), "status": {"joined": {"status": "True"}}}
+    none = server.diff("prod-eu", olds, _inputs(timeoutSeconds=20.0))
+    assert none.changes == none.DIFF_NONE
+    labels = server.diff("prod-eu", olds, _inputs(labels={"env": "staging"}))
+    assert labels.changes == labels.DIFF_SOME
+    assert list(labels.replaces) == []
+    moved = server.diff("prod-eu", olds, _inputs(mode="Hosted"))
+    assert list(moved.replaces) == ["mode"]
+    assert moved.deleteBeforeReplace
+    assert hub.requests == []  # diff never calls the API
+
+
+# -- create / read / update / delete --------------------------------------------------------------
+
+
+def test_create_default_mode_joins_through_the_managed_cluster(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    _add_vela_cluster(hub, managed, pki)
+    with FakeAgent(hub, [managed]) as agent:
+        id_, outs = server.create(_inputs())
+    assert agent.errors == []
+    assert id_ == "prod-eu"
+    assert outs["status"]["joined"]["status"] == "True"
+    assert outs["status"]["available"]["status"] == "True"
+    assert outs["status"]["hubAccepted"] is True
+    assert outs["status"]["clientUrls"] == [managed.url]
+    live = hub.get_object(*MANAGED_CLUSTER, "prod-eu")
+    assert live is not None
+    assert live["metadata"]["labels"] == {"env": "prod", "cluster.open-cluster-management.io/clusterset": "default"}
+    assert live["metadata"]["annotations"]["ocm-hub.io/vela-secret"] == "vela-system/prod-eu"
+    assert base64.b64decode(live["spec"]["managedClusterClientConfigs"][0]["caBundle"]) == pki.read("ca_cert")
+    klusterlet = managed.get_object(*KLUSTERLET, "klusterlet")
+    assert klusterlet is not None
+    assert klusterlet["spec"]["clusterName"] == "prod-eu"
+    assert managed.get_object("apps/v1", "Deployment", "klusterlet", "open-cluster-management") is not None
+    assert hub.get_object("v1", "ServiceAccount", "ocm-hub-bootstrap-prod-eu", "open-cluster-management") is not None
+    assert hub.list_objects(*KLUSTERLET) == []  # Default mode puts nothing of the agent on the hub
+    _no_credentials(pki, repr(outs), server.log())
+
+
+def test_create_hosted_mode_keeps_the_agent_on_the_hub(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    _add_vela_cluster(hub, managed, pki, "edge-1", "ServiceAccountToken")
+    managed.clear_requests()
+    with FakeAgent(hub, [hub]):
+        _, outs = server.create(_inputs("edge-1", mode="Hosted"))
+    assert outs["status"]["klusterletMode"] == "Hosted"
+    assert hub.get_object(*KLUSTERLET, "klusterlet-edge-1") is not None
+    external = hub.get_object("v1", "Secret", "external-managed-kubeconfig", "klusterlet-edge-1")
+    assert external is not None
+    assert managed.requests == []  # nothing runs on, or is written to, the managed cluster
+    _no_credentials(pki, repr(outs), server.log())
+
+
+def test_only_this_clusters_bootstrap_csr_is_approved(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    _add_vela_cluster(hub, managed, pki)
+    intruder = {
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {"name": "prod-eu-intruder", "labels": {kl.CLUSTER_NAME_LABEL: "prod-eu"}},
+        "spec": {
+            "username": "system:serviceaccount:default:someone-else",
+            "signerName": "kubernetes.io/kube-apiserver-client",
+            "request": "",
+        },
+    }
+    hub.put_object(intruder)
+    with FakeAgent(hub, [managed]):
+        server.create(_inputs())
+    left = hub.get_object("certificates.k8s.io/v1", "CertificateSigningRequest", "prod-eu-intruder")
+    assert left is not None
+    assert not (left.get("status") or {}).get("conditions")
+
+
+def test_read_refreshes_status_and_reports_a_deleted_cluster(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    _add_vela_cluster(hub, managed, pki)
+    with FakeAgent(hub, [managed]):
+        id_, outs = server.create(_inputs())
+    live = hub.get_object(*MANAGED_CLUSTER, id_)
+    assert live is not None
+    live["status"]["conditions"] = [
+        {
+            "type": "ManagedClusterConditionAvailable",
+            "status": "Unknown",
+            "reason": "ManagedClusterLeaseUpdateStopped",
+            "message": "lease",
+        }
+    ]
+    live["metadata"]["labels"].pop("env")
+    hub.put_object(live)
+    read_id, refreshed = server.read(id_, outs)
+    assert read_id == id_
+    assert refreshed["status"]["available"]["status"] == "Unknown"
+    assert refreshed["status"]["available"]["reason"] == "ManagedClusterLeaseUpdateStopped"
+    assert refreshed["labels"] == {}  # drift shows, so the next up puts the label back
+    hub.delete_object(*MANAGED_CLUSTER, id_)
+    gone_id, _ = server.read(id_, outs)
+    assert gone_id == ""
+
+
+def test_read_of_an_unknown_state_imports_from_the_live_object(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    _add_vela_cluster(hub, managed, pki)
+    with FakeAgent(hub, [managed]):
+        _, outs = server.create(_inputs())
+    inputs = {k: v for k, v in outs.items() if k not in ("status", "__provider")}
+    _, imported = server.read("prod-eu", inputs)
+    assert imported["secretName"] == "prod-eu"
+    assert imported["mode"] == "Default"
+    assert imported["status"]["joined"]["status"] == "True"
+
+
+def test_update_changes_labels_and_versions_in_place(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    _add_vela_cluster(hub, managed, pki)
+    with FakeAgent(hub, [managed]):
+        id_, outs = server.create(_inputs())
+        news = _inputs(labels={"env": "prod", "tier": "gold"})
+        news["images"] = {**news["images"], "work": "quay.io/open-cluster-management/work:v1.3.2"}
+        updated = server.update(id_, outs, news)
+    assert updated["labels"] == {"env": "prod", "tier": "gold"}
+    live = hub.get_object(*MANAGED_CLUSTER, id_)
+    assert live is not None
+    assert live["metadata"]["labels"]["tier"] == "gold"
+    klusterlet = managed.get_object(*KLUSTERLET, "klusterlet")
+    assert klusterlet is not None
+    assert klusterlet["spec"]["workImagePullSpec"].endswith(":v1.3.2")
+    assert len(hub.list_objects("certificates.k8s.io/v1", "CertificateSigningRequest")) == 1
+
+
+def test_delete_unjoins_both_sides_and_is_idempotent(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    _add_vela_cluster(hub, managed, pki)
+    with FakeAgent(hub, [managed]):
+        id_, outs = server.create(_inputs())
+        server.delete(id_, outs)
+        server.delete(id_, outs)  # already gone is success
+    assert hub.get_object(*MANAGED_CLUSTER, id_) is None
+    assert managed.get_object(*KLUSTERLET, "klusterlet") is None
+    assert managed.get_object("apps/v1", "Deployment", "klusterlet", "open-cluster-management") is None
+    assert managed.get_object("v1", "Namespace", "open-cluster-management-agent") is None
+    assert hub.get_object("v1", "ServiceAccount", "ocm-hub-bootstrap-prod-eu", "open-cluster-management") is None
+    assert hub.get_object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "ocm-hub:bootstrap:prod-eu") is None
+
+
+def test_delete_without_the_vela_secret_still_cleans_the_hub(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    _add_vela_cluster(hub, managed, pki)
+    with FakeAgent(hub, [managed]):
+        id_, outs = server.create(_inputs())
+        hub.delete_object("v1", "Secret", "prod-eu", "vela-system")
+        server.delete(id_, outs)
+    assert hub.get_object(*MANAGED_CLUSTER, id_) is None
+    assert "cannot be reached; remove it there with `clusteradm unjoin`" in server.log()
+
+
+# -- failures are clear, bounded, and converge -----------------------------------------------------
+
+
+def test_missing_secret_is_a_clear_error(server: DynamicServer, hub: FakeKube) -> None:
+    with pytest.raises(ProviderError, match="vela cluster secret vela-system/prod-eu does not exist"):
+        server.create(_inputs())
+
+
+def test_join_timeout_names_the_condition(server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki) -> None:
+    _add_vela_cluster(hub, managed, pki)
+    with pytest.raises(ProviderError, match="condition ManagedClusterJoined is Missing"):
+        server.create(_inputs(timeout=2))
+
+
+def test_unavailable_cluster_times_out_naming_available(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    _add_vela_cluster(hub, managed, pki)
+    with FakeAgent(hub, [managed], available="False"), pytest.raises(ProviderError) as caught:
+        server.create(_inputs(timeout=6))
+    assert "condition ManagedClusterConditionAvailable is False (FakeManagedClusterConditionAvailable" in str(
+        caught.value
+    )
+    _no_credentials(pki, str(caught.value), server.log())
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "fault"),
+    [
+        ("PATCH", r"/managedclusters/prod-eu$", {"status": 429, "retry_after": 1}),
+        ("POST", r"/serviceaccounts/.*/token$", {"status": 500, "times": 2}),
+        ("GET", r"/certificatesigningrequests$", {"drop": True}),
+        ("PATCH", r"/managedclusters/prod-eu$", {"status": 503, "after_write": True}),
+        ("PATCH", r"/managedclusters/prod-eu$", {"status": 409}),
+        ("GET", r"/secrets/prod-eu$", {"delay": 0.2}),
+    ],
+    ids=["429-retry-after", "500-twice", "connection-drop", "5xx-after-write", "409-conflict", "slow-answer"],
+)
+def test_transient_api_errors_are_survived(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki, method: str, path: str, fault: dict[str, Any]
+) -> None:
+    _add_vela_cluster(hub, managed, pki)
+    hub.inject(method, path, **fault)
+    with FakeAgent(hub, [managed]):
+        _, outs = server.create(_inputs())
+    assert outs["status"]["joined"]["status"] == "True"
+    assert hub.internal_errors == []
+
+
+def test_a_half_done_create_converges_on_the_next_up(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    _add_vela_cluster(hub, managed, pki)
+    managed.inject("PATCH", r"/klusterlets/klusterlet$", status=500, times=None)
+    with pytest.raises(ProviderError, match="500"):
+        server.create(_inputs())
+    assert hub.get_object(*MANAGED_CLUSTER, "prod-eu") is not None  # the hub side was done
+    managed.clear_faults()
+    with FakeAgent(hub, [managed]):
+        _, outs = server.create(_inputs())
+    assert outs["status"]["available"]["status"] == "True"
+    assert len(hub.list_objects(*MANAGED_CLUSTER)) == 1
+
+
+def test_hub_access_comes_from_configuration_not_the_pickle(hub: FakeKube, tmp_path: Path) -> None:
+    with dynamic_server(tmp_path / "provider.log") as provider:
+        assert hub.url.encode() not in base64.b64decode(provider.provider)
+        path = hub.write_kubeconfig(tmp_path / "hub.kubeconfig")
+        provider.configure({"kubernetes:kubeconfig": str(path)})
+        with pytest.raises(ProviderError, match="does not exist"):
+            provider.create(_inputs())
+    assert hub.count(method="GET", path=r"/secrets/prod-eu$") >= 1
