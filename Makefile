@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 CONFIG ?=
 
-.PHONY: help venv test lint typecheck unit render up
+.PHONY: help venv test lint typecheck unit render up status
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,5 +39,8 @@ render: venv ## print every object STACK (or CONFIG=path/to/Pulumi.x.yaml) would
 
 up: venv ## pulumi up STACK against the current kube context (local file state backend by default)
 	hack/up.sh $(STACK)
+
+status: venv ## the hub and its fleet as a table, live from the hub or from STACK's last outputs (JSON=1 for JSON)
+	$(PY) -m fleetstatus --stack $(STACK) $(if $(JSON),--json)
 
 include hack/e2e.mk

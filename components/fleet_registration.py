@@ -29,7 +29,9 @@ class FleetRegistration(pulumi.ComponentResource):
         hub_ready: pulumi.Resource,
         allow_teardown: bool,
         opts: pulumi.ResourceOptions | None = None,
+        addons: pulumi.Resource | None = None,
     ) -> None:
+        """`addons`: the addon releases, when any; a join then waits for their agents."""
         super().__init__("ocm-hub:index:FleetRegistration", name, None, opts)
         role = bootstrap_role()
         bootstrap = ClusterRole(
@@ -50,7 +52,7 @@ class FleetRegistration(pulumi.ComponentResource):
                 item.registration,
                 pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=[hub_ready, bootstrap],
+                    depends_on=[hub_ready, bootstrap, *([addons] if addons else [])],
                     deleted_with=None if allow_teardown else hub_ready,
                     import_=cluster if item.adopt else None,
                 ),

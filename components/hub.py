@@ -10,6 +10,7 @@ import pulumi
 from components import hub_status
 from components.cluster_manager import ClusterManager
 from components.fleet_registration import FleetRegistration
+from components.fleet_status import summarize
 from components.hub_addons import AddonStatus, HubAddons, statuses
 from components.operator_manifests import HUB_NAMESPACE, OPERATOR_NAMESPACE
 from components.registration_operator import RegistrationOperator
@@ -32,6 +33,7 @@ class OcmHub(pulumi.ComponentResource):
     addons: HubAddons | None
     registration: FleetRegistration | None
     clusters: pulumi.Output[dict[str, Any]]
+    summary: pulumi.Output[dict[str, Any]]
     addon_status: pulumi.Output[dict[str, AddonStatus]]
     ready: pulumi.Output[bool]
     conditions: pulumi.Output[list[hub_status.Condition]]
@@ -76,11 +78,14 @@ class OcmHub(pulumi.ComponentResource):
                 self.cluster_manager,
                 cfg.allow_teardown,
                 pulumi.ResourceOptions(parent=self),
+                addons=self.addons,
             )
             if planned
             else None
         )
         self.clusters = self.registration.status if self.registration else pulumi.Output.from_input({})
+        addon_count = len(cfg.addon_releases())
+        self.summary = self.clusters.apply(lambda clusters: summarize(clusters, len(planned), addon_count))
         live = pulumi.Output.all(self.cluster_manager.metadata, self.cluster_manager.status)
         self.not_ready_reasons = live.apply(lambda v: hub_status.not_ready_reasons({"metadata": v[0], "status": v[1]}))
         self.ready = self.not_ready_reasons.apply(lambda reasons: not reasons)
@@ -105,4 +110,5 @@ class OcmHub(pulumi.ComponentResource):
             "relatedResources": self.related_resources,
             "addons": self.addon_status,
             "clusters": self.clusters,
+            "fleetSummary": self.summary,
         }

@@ -35,6 +35,7 @@ class Chart:
 
     key: str  # config key under ocm-hub:addons
     chart: str  # chart name, also the Helm release name
+    addon: str  # the ClusterManagementAddOn / ManagedClusterAddOn name the chart installs
     default_version: str
     subcharts: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
@@ -46,11 +47,16 @@ class Chart:
 
 CHARTS: Mapping[str, Chart] = MappingProxyType(
     {
-        "clusterProxy": Chart("clusterProxy", "cluster-proxy", "0.11.0", subcharts=("cluster-proxy-common",)),
-        "managedServiceAccount": Chart("managedServiceAccount", "managed-serviceaccount", "0.10.0"),
+        "clusterProxy": Chart(
+            "clusterProxy", "cluster-proxy", "cluster-proxy", "0.11.0", subcharts=("cluster-proxy-common",)
+        ),
+        "managedServiceAccount": Chart(
+            "managedServiceAccount", "managed-serviceaccount", "managed-serviceaccount", "0.10.0"
+        ),
         "clusterGateway": Chart(
             "clusterGateway",
             "cluster-gateway-addon-manager",
+            "cluster-gateway",
             "1.4.0",
             requires=("clusterProxy", "managedServiceAccount"),
         ),

@@ -113,6 +113,10 @@ class RegistrationConfig(Model):
         default=None, description="Hub API URL the agents dial; defaults to the hub kubeconfig's server."
     )
     join_timeout: Seconds = 900
+    wait_for_addons: bool = Field(
+        default=True, description="Wait until each enabled addon is Available on each cluster a run registers."
+    )
+    addon_timeout: Seconds = 600
 
     @property
     def active(self) -> bool:

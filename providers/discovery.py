@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from config.addons import CHARTS
 from config.registration import CREDENTIAL_TYPE_LABEL, ClusterEntry, RegistrationConfig
 from config.stack import StackConfig
 from providers.join import Registration
@@ -136,4 +137,7 @@ def _registration(
         images=Images(cfg.image("registrationOperator"), cfg.image("registration"), cfg.image("work")),
         hub_api_server=cfg.registration.hub_api_server,
         timeout_seconds=int(cfg.registration.join_timeout),
+        addons=tuple(CHARTS[release.key].addon for release in cfg.addon_releases()),
+        wait_for_addons=cfg.registration.wait_for_addons,
+        addon_timeout_seconds=int(cfg.registration.addon_timeout),
     )

@@ -15,13 +15,15 @@ from typing import Any
 
 from config.registration import CLUSTERSET_LABEL
 from providers import klusterlet as kl
-from providers.kube import Kube
+from providers.kube import Kube, KubeError
 from providers.vela import VelaCluster, parse_secret
 
 MANAGED_CLUSTER = ("cluster.open-cluster-management.io/v1", "ManagedCluster")
 MANAGED_CLUSTER_SET = ("cluster.open-cluster-management.io/v1beta2", "ManagedClusterSet")
 KLUSTERLET = ("operator.open-cluster-management.io/v1", "Klusterlet")
 CSR = ("certificates.k8s.io/v1", "CertificateSigningRequest")
+ADDON = ("addon.open-cluster-management.io/v1alpha1", "ManagedClusterAddOn")
+ADDON_CONDITIONS = {"available": "Available", "degraded": "Degraded", "progressing": "Progressing"}
 SECRET_ANNOTATION = "ocm-hub.io/vela-secret"
 MODE_ANNOTATION = "ocm-hub.io/klusterlet-mode"
 JOINED = "ManagedClusterJoined"
@@ -50,6 +52,9 @@ class Registration:
     images: kl.Images
     hub_api_server: str | None
     timeout_seconds: int
+    addons: tuple[str, ...] = ()
+    wait_for_addons: bool = False
+    addon_timeout_seconds: int = 600
 
     def props(self) -> dict[str, Any]:
         return {
@@ -67,6 +72,9 @@ class Registration:
             },
             "hubApiServer": self.hub_api_server or "",
             "timeoutSeconds": self.timeout_seconds,
+            "addons": list(self.addons),
+            "waitForAddons": self.wait_for_addons,
+            "addonTimeoutSeconds": self.addon_timeout_seconds,
         }
 
     @classmethod
@@ -83,6 +91,9 @@ class Registration:
             images=kl.Images(str(images["operator"]), str(images["registration"]), str(images["work"])),
             hub_api_server=str(props.get("hubApiServer") or "") or None,
             timeout_seconds=int(props["timeoutSeconds"]),
+            addons=tuple(str(a) for a in props.get("addons") or ()),
+            wait_for_addons=bool(props.get("waitForAddons", False)),
+            addon_timeout_seconds=int(props.get("addonTimeoutSeconds") or 600),
         )
 
 
@@ -99,8 +110,10 @@ def condition(obj: Mapping[str, Any] | None, kind: str) -> dict[str, str]:
     return {"status": "Missing", "reason": "", "message": "", "since": ""}
 
 
-def cluster_status(obj: Mapping[str, Any] | None, mode: str) -> dict[str, Any]:
-    """What `kubectl get managedclusters` shows, from the live object."""
+def cluster_status(
+    obj: Mapping[str, Any] | None, mode: str, addons: Mapping[str, Mapping[str, Any] | None] | None = None
+) -> dict[str, Any]:
+    """What `kubectl get managedclusters` and `kubectl get managedclusteraddon -n <cluster>` show."""
     spec = (obj or {}).get("spec") or {}
     return {
         "hubAccepted": bool(spec.get("hubAcceptsClient", False)),
@@ -108,7 +121,13 @@ def cluster_status(obj: Mapping[str, Any] | None, mode: str) -> dict[str, Any]:
         "joined": condition(obj, JOINED),
         "available": condition(obj, AVAILABLE),
         "klusterletMode": mode,
+        "addons": {name: addon_status(live) for name, live in sorted((addons or {}).items())},
     }
+
+
+def addon_status(obj: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
+    """AVAILABLE / DEGRADED / PROGRESSING of one ManagedClusterAddOn (Missing when not reported)."""
+    return {key: condition(obj, kind) for key, kind in ADDON_CONDITIONS.items()}
 
 
 def _log(message: str) -> None:
@@ -148,7 +167,8 @@ class Joiner:
         self.apply_hub_side(reg, vela)
         token = self._bootstrap_token(reg)
         self.apply_klusterlet(reg, vela, token)
-        return self.wait_joined(reg)
+        self.wait_joined(reg)
+        return self.status(reg, wait_addons=reg.wait_for_addons)
 
     def apply_hub_side(self, reg: Registration, vela: VelaCluster) -> None:
         if reg.cluster_set not in HUB_MANAGED_SETS:
@@ -211,7 +231,8 @@ class Joiner:
         vela = self.vela_cluster(reg)
         self.apply_hub_side(reg, vela)
         self.apply_klusterlet(reg, vela, None)
-        return self.wait_joined(reg)
+        self.wait_joined(reg)
+        return self.status(reg, wait_addons=reg.wait_for_addons)
 
     def _bootstrap_token(self, reg: Registration) -> str:
         account = kl.bootstrap_account(reg.cluster)
@@ -274,7 +295,7 @@ class Joiner:
             yield min(pause, self.poll_seconds)
             pause *= 1.5
 
-    def wait_joined(self, reg: Registration) -> dict[str, Any]:
+    def wait_joined(self, reg: Registration) -> None:
         deadline = self.clock() + reg.timeout_seconds
         next_report = self.clock() + self.progress_seconds
         pauses = self._pauses()
@@ -284,7 +305,7 @@ class Joiner:
             joined, available = condition(live, JOINED), condition(live, AVAILABLE)
             if joined["status"] == "True" and available["status"] == "True":
                 self.log(f"cluster {reg.cluster}: joined and available")
-                return cluster_status(live, reg.mode)
+                return
             now = self.clock()
             if now >= deadline:
                 waiting = JOINED if joined["status"] != "True" else AVAILABLE
@@ -301,6 +322,60 @@ class Joiner:
                 )
                 next_report = now + self.progress_seconds
             self.sleep(next(pauses))
+
+    def status(self, reg: Registration, *, wait_addons: bool = False) -> dict[str, Any]:
+        """The cluster's status with its addons'; with `wait_addons`, first wait (bounded) until each
+        enabled addon is Available, creating a ManagedClusterAddOn no install strategy has made."""
+        if wait_addons and reg.addons:
+            self._wait_addons(reg)
+        live = self.hub.get(*MANAGED_CLUSTER, reg.cluster)
+        return cluster_status(live, reg.mode, self.addons(reg.cluster, reg.addons))
+
+    def addons(self, cluster: str, names: tuple[str, ...]) -> dict[str, dict[str, Any] | None]:
+        if not names:
+            return {}
+        found = {item["metadata"]["name"]: item for item in self.hub.list(*ADDON, namespace=cluster)}
+        return {name: found.get(name) for name in names}
+
+    def _wait_addons(self, reg: Registration) -> None:
+        deadline = self.clock() + reg.addon_timeout_seconds
+        next_report = self.clock() + self.progress_seconds
+        pauses = self._pauses()
+        while True:
+            live = self.addons(reg.cluster, reg.addons)
+            for name, obj in live.items():
+                if obj is None:
+                    self._create_addon(reg.cluster, name)
+            waiting = {name: condition(obj, "Available") for name, obj in live.items()}
+            waiting = {name: state for name, state in waiting.items() if state["status"] != "True"}
+            if not waiting:
+                self.log(f"cluster {reg.cluster}: addons {', '.join(reg.addons)} available")
+                return
+            now = self.clock()
+            if now >= deadline:
+                name, state = sorted(waiting.items())[0]
+                raise JoinError(
+                    f"cluster {reg.cluster}: addon {name} not Available after {reg.addon_timeout_seconds}s: "
+                    f"condition Available is {state['status']}"
+                    + (f" ({state['reason']}: {state['message']})" if state["reason"] else "")
+                    + f"; other addons still waiting: {', '.join(sorted(waiting)[1:]) or 'none'}"
+                )
+            if now >= next_report:
+                self.log(f"cluster {reg.cluster}: waiting for addons {', '.join(sorted(waiting))} to be Available")
+                next_report = now + self.progress_seconds
+            self.sleep(next(pauses))
+
+    def _create_addon(self, cluster: str, name: str) -> None:
+        """Only where no install strategy made one; the hub makes the cluster namespace on acceptance."""
+        try:
+            self.hub.create(
+                {"apiVersion": ADDON[0], "kind": ADDON[1], "metadata": {"name": name, "namespace": cluster}, "spec": {}}
+            )
+        except KubeError as err:
+            if err.status not in (404, 409):  # namespace not there yet, or the addon-manager was quicker
+                raise
+        else:
+            self.log(f"cluster {cluster}: created ManagedClusterAddOn {name} (no install strategy had)")
 
     # -- read / delete -------------------------------------------------------------------------
 

@@ -34,7 +34,17 @@ from providers.kube import Kube
 
 # Changing these points the resource at another cluster (or agent): unjoin first, then join.
 REPLACE_KEYS = ("clusterName", "secretNamespace", "secretName", "mode")
-UPDATE_KEYS = ("endpoint", "labels", "clusterSet", "images", "hubApiServer", "timeoutSeconds")
+UPDATE_KEYS = (
+    "endpoint",
+    "labels",
+    "clusterSet",
+    "images",
+    "hubApiServer",
+    "timeoutSeconds",
+    "addons",
+    "waitForAddons",
+    "addonTimeoutSeconds",
+)
 INPUT_KEYS = REPLACE_KEYS + UPDATE_KEYS
 
 
@@ -88,12 +98,15 @@ class ManagedClusterProvider(ResourceProvider):
         return UpdateResult({**reg.props(), "status": status})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = self._joiner().read(id_)
+        joiner = self._joiner()
+        live = joiner.read(id_)
         if live is None:
             return ReadResult(None, {})
         inputs = {key: props[key] for key in INPUT_KEYS if key in props}
         refreshed = {**inputs, **_inputs_from_live(id_, live, inputs)}
-        return ReadResult(id_, {**refreshed, "status": cluster_status(live, str(refreshed.get("mode", "Default")))})
+        addons = tuple(str(name) for name in refreshed.get("addons") or ())
+        status = cluster_status(live, str(refreshed.get("mode", "Default")), joiner.addons(id_, addons))
+        return ReadResult(id_, {**refreshed, "status": status})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         self._joiner().unjoin(Registration.from_props(props))

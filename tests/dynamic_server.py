@@ -35,7 +35,12 @@ def serialized_provider() -> str:
 
 
 def _struct(props: Mapping[str, Any]) -> Any:
-    return asyncio.run(rpc.serialize_properties(dict(props), {}))
+    # A private loop: asyncio.run would unset the main thread's loop, which Pulumi's mocks rely on.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(dict(props), {}))
+    finally:
+        loop.close()
 
 
 def _plain(struct: Any) -> dict[str, Any]:

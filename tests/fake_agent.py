@@ -21,6 +21,7 @@ from tests.fakekube import FakeKube
 CSR = ("certificates.k8s.io/v1", "CertificateSigningRequest")
 MANAGED_CLUSTER = ("cluster.open-cluster-management.io/v1", "ManagedCluster")
 KLUSTERLET = ("operator.open-cluster-management.io/v1", "Klusterlet")
+ADDON = ("addon.open-cluster-management.io/v1alpha1", "ManagedClusterAddOn")
 
 
 def _now() -> str:
@@ -35,6 +36,7 @@ class FakeAgent:
     targets: list[FakeKube]
     available: str = "True"
     join: bool = True
+    addon_available: str = "True"  # what the addon agents report on every ManagedClusterAddOn
     interval: float = 0.02
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -72,6 +74,28 @@ class FakeAgent:
         for cluster in self.hub.list_objects(*MANAGED_CLUSTER):
             if cluster["metadata"].get("deletionTimestamp"):
                 self.hub.delete_object(*MANAGED_CLUSTER, cluster["metadata"]["name"])
+        for addon in self.hub.list_objects(*ADDON):
+            conditions = (addon.get("status") or {}).get("conditions") or []
+            if not any(c["type"] == "Available" and c["status"] == self.addon_available for c in conditions):
+                addon["status"] = {
+                    "conditions": [
+                        {
+                            "type": "Available",
+                            "status": self.addon_available,
+                            "reason": "FakeAddonAvailable",
+                            "message": "lease",
+                            "lastTransitionTime": _now(),
+                        },
+                        {
+                            "type": "Degraded",
+                            "status": "False",
+                            "reason": "FakeAddonHealthy",
+                            "message": "",
+                            "lastTransitionTime": _now(),
+                        },
+                    ]
+                }
+                self.hub.put_object(addon)
 
     def _join(self, target: FakeKube, klusterlet: dict[str, Any]) -> None:
         cluster = klusterlet["spec"]["clusterName"]
@@ -112,6 +136,8 @@ class FakeAgent:
         }
         if all(conditions.get(k, {}).get("status") == v for k, v in wanted.items()):
             return
+        if self.hub.get_object("v1", "Namespace", cluster) is None:  # the hub's controller makes it on acceptance
+            self.hub.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": cluster}})
         live["status"] = {
             "conditions": [
                 {
