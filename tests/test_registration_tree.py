@@ -43,7 +43,7 @@ def test_each_cluster_is_registered_after_the_hub(pki: Pki) -> None:
     (cr,) = rec.of_type(CR)
     (role,) = [r for r in rec.registrations if r.name == "ocm-hub-registration-bootstrap-role"]
     registrations = rec.of_type(REGISTRATION)
-    assert [r.name for r in registrations] == [
+    assert sorted(r.name for r in registrations) == [
         "ocm-hub-cluster-cluster-0000",
         "ocm-hub-cluster-cluster-0001",
         "ocm-hub-cluster-cluster-0002",
