@@ -1,4 +1,5 @@
-"""Build the end-to-end tools (Kubernetes control plane, etcd, kwok) from pinned Go modules.
+"""Build the end-to-end tools from pinned Go modules: Kubernetes control plane, etcd, kwok, and
+the Pulumi CLI with its Python language host.
 
 Each tool is built once per machine from a wrapper module in hack/tools/<module>/, whose go.mod is
 the single source of truth for its version; binaries go to a cache outside the repository, keyed
@@ -6,6 +7,8 @@ by version, so a version bump rebuilds and everything else is reused.
 
     python hack/build_tools.py [--only NAME ...]   build what is missing, print where each binary is
     python hack/build_tools.py --print-paths       print a JSON map tool -> binary path, no build
+    python hack/build_tools.py --print-env         print `export` lines that make a shell run the
+                                                   built Pulumi CLI offline (PATH, PULUMI_HOME, ...)
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import argparse
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TOOLS_DIR = Path(__file__).resolve().parent / "tools"
+REPO_ROOT = Path(__file__).resolve().parents[1]
 HEARTBEAT_SECONDS = 30
+PULUMI_VERSION_PACKAGE = "github.com/pulumi/pulumi/sdk/v3/go/common/version"
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,9 @@ class Tool:
     module: str
     package: str
     ldflags: Callable[[str], list[str]]
+    # Files from the module's source installed beside the binary, as distributions do (scripts
+    # the binary runs from its own directory).
+    extras: tuple[str, ...] = ()
 
     @property
     def wrapper_dir(self) -> Path:
@@ -65,6 +75,11 @@ def _kube_ldflags(version: str) -> list[str]:
     return flags
 
 
+def _pulumi_ldflags(version: str) -> list[str]:
+    """Without the stamp the CLI and language host call themselves dev builds of no version."""
+    return [f"-X {PULUMI_VERSION_PACKAGE}.Version={version}"]
+
+
 def _no_ldflags(_version: str) -> list[str]:
     return []
 
@@ -77,8 +92,28 @@ TOOLS: tuple[Tool, ...] = (
     Tool("etcd", "etcd", "go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/server/v3", _no_ldflags),
     Tool("kwok", "kwok", "sigs.k8s.io/kwok", "sigs.k8s.io/kwok/cmd/kwok", _no_ldflags),
     Tool("kwokctl", "kwok", "sigs.k8s.io/kwok", "sigs.k8s.io/kwok/cmd/kwokctl", _no_ldflags),
+    Tool(
+        "pulumi",
+        "pulumi",
+        "github.com/pulumi/pulumi/pkg/v3",
+        "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
+        _pulumi_ldflags,
+    ),
+    Tool(
+        "pulumi-language-python",
+        "pulumi-language-python",
+        "github.com/pulumi/pulumi/sdk/v3",
+        "github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python",
+        _pulumi_ldflags,
+        extras=(
+            "python/cmd/pulumi-language-python-exec",
+            "python/dist/pulumi-resource-pulumi-python",
+            "python/dist/pulumi-analyzer-policy-python",
+        ),
+    ),
 )
 TOOL_NAMES = tuple(tool.name for tool in TOOLS)
+PULUMI_TOOLS = ("pulumi", "pulumi-language-python")
 
 
 def cache_dir() -> Path:
@@ -117,8 +152,26 @@ def _check_staging_pins(tool: Tool) -> None:
         raise SystemExit(f"{tool.wrapper_dir / 'go.mod'}: staging modules not at {expected}: {stale}")
 
 
+def _module_dir(tool: Tool) -> Path:
+    """Where Go unpacked the pinned module, to copy the extras from exactly the source built."""
+    cmd = ["go", "list", "-m", "-f", "{{.Dir}}", tool.module]
+    out = subprocess.run(cmd, cwd=tool.wrapper_dir, env=_go_env(), capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
+def _install_extras(tool: Tool) -> None:
+    source = _module_dir(tool)
+    for extra in tool.extras:
+        target = tool.path().parent / Path(extra).name
+        shutil.copyfile(source / extra, target)
+        target.chmod(0o755)
+
+
 def build(tool: Tool) -> float:
-    """Build into a temporary name and rename, so an interrupted build never counts as done."""
+    """Build into a temporary name and rename, so an interrupted build never counts as done.
+
+    Extras go in first: the binary's presence is what marks the whole install complete.
+    """
     if tool.module == "k8s.io/kubernetes":
         _check_staging_pins(tool)
     target = tool.path()
@@ -137,6 +190,7 @@ def build(tool: Tool) -> float:
     if returncode != 0:
         partial.unlink(missing_ok=True)
         raise SystemExit(f"building {tool.name} failed (exit {returncode}): {' '.join(cmd)}")
+    _install_extras(tool)
     partial.replace(target)
     return time.monotonic() - started
 
@@ -144,13 +198,69 @@ def build(tool: Tool) -> float:
 def ensure(names: Iterable[str] | None = None) -> dict[str, Path]:
     """Build the selected tools that are not in the cache yet; return every selected path."""
     tools = select(names)
-    for tool in tools:
-        if tool.path().is_file():
-            continue
-        print(f"[build_tools] building {tool.name} {tool.version()} ...", flush=True)
+    todo = [tool for tool in tools if not tool.path().is_file()]
+    started = time.monotonic()
+    for index, tool in enumerate(todo, 1):
+        print(f"[build_tools] ({index}/{len(todo)}) building {tool.name} {tool.version()} ...", flush=True)
         elapsed = build(tool)
-        print(f"[build_tools] built {tool.name} in {elapsed:.0f}s -> {tool.path()}", flush=True)
+        print(f"[build_tools] ({index}/{len(todo)}) built {tool.name} in {elapsed:.0f}s -> {tool.path()}", flush=True)
+    if todo:
+        print(f"[build_tools] built {len(todo)} tool(s) in {time.monotonic() - started:.0f}s", flush=True)
+    if set(PULUMI_TOOLS) <= {tool.name for tool in tools}:
+        print(f"[build_tools] Pulumi install root: {install_pulumi_root()}", flush=True)
     return {tool.name: tool.path() for tool in tools}
+
+
+def pulumi_root() -> Path:
+    """A Pulumi install root laid out like the official one: bin/ holds the CLI and, beside it, the
+    language host with its scripts. The CLI looks for language hosts next to itself first (without
+    a warning), and the Automation API takes such a root (`PulumiCommand(root=...)`)."""
+    cli, host = select(PULUMI_TOOLS)
+    return cache_dir() / "pulumi" / f"{cli.version()}-python-{host.version()}"
+
+
+def install_pulumi_root() -> Path:
+    """Hard-link (or copy) the built files into pulumi_root()/bin; the CLI goes last, marking it done.
+
+    Links, not symlinks: Go programs find their neighbours through /proc/self/exe, which resolves
+    symlinks to the build cache directory.
+    """
+    cli, host = select(PULUMI_TOOLS)
+    bin_dir = pulumi_root() / "bin"
+    if (bin_dir / cli.name).is_file():
+        return pulumi_root()
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    files = [host.path(), *(host.path().parent / Path(extra).name for extra in host.extras), cli.path()]
+    for source in files:
+        target = bin_dir / source.name
+        target.unlink(missing_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+    return pulumi_root()
+
+
+def pulumi_home() -> Path:
+    """The built CLI's own PULUMI_HOME: its plugins and credentials never mix with ~/.pulumi."""
+    return cache_dir() / "pulumi-home"
+
+
+def pulumi_env(python: Path = REPO_ROOT / ".venv" / "bin" / "python") -> dict[str, str]:
+    """Environment for running the built Pulumi CLI on this machine, offline.
+
+    - PATH: pulumi_root()/bin, the CLI with the language host and its scripts beside it.
+    - PULUMI_PYTHON_CMD: the language host built here predates runtime options passed over gRPC
+      (the engine no longer passes `virtualenv` on its command line), so name the interpreter.
+    - No update checks and no plugin downloads: a missing plugin is an error, never a fetch.
+    """
+    return {
+        "PATH": os.pathsep.join([str(pulumi_root() / "bin"), os.environ.get("PATH", "")]),
+        "PULUMI_HOME": str(pulumi_home()),
+        "PULUMI_PYTHON_CMD": str(python),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,9 +276,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--print-paths", action="store_true", help="print a JSON map tool -> binary path without building"
     )
+    parser.add_argument(
+        "--print-env",
+        action="store_true",
+        help="print `export` lines for running the built Pulumi CLI offline (exit 1 if it is not built)",
+    )
     args = parser.parse_args(argv)
     if args.print_paths:
         print(json.dumps({name: str(path) for name, path in paths(args.only).items()}, indent=2))
+        return 0
+    if args.print_env:
+        if missing(PULUMI_TOOLS):
+            print(f"[build_tools] not built yet: {missing(PULUMI_TOOLS)}; run `make e2e-tools`", file=sys.stderr)
+            return 1
+        install_pulumi_root()
+        for key, value in pulumi_env().items():
+            print(f"export {key}={shlex.quote(value)}")
         return 0
     for name, path in ensure(args.only).items():
         print(f"{name}: {path}")

@@ -31,15 +31,23 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import build_tools
 import yaml
-from kubeapi import ApiError, KubeClient, condition
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # the project's own Kubernetes API layer, run as a script too
+
+from kubernetes.config.config_exception import ConfigException  # noqa: E402
+
+from providers.kube import Kube, KubeError, RetryPolicy  # noqa: E402
+
 STATE_DIR = REPO_ROOT / ".e2e"
 KWOK_WORKDIR = STATE_DIR / "kwok"
 CLUSTERS = ("hub", "managed-1")
+# The built tools a cluster runs on (the Pulumi ones are not needed to start a cluster).
+CLUSTER_TOOLS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl")
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller")
 FAKE_NODE = "kwok-node-0"
 TTL_ENV = "OCM_HUB_E2E_TTL"
@@ -123,9 +131,8 @@ def is_healthy(name: str) -> bool:
     if not all(_component_running(name, component) for component in COMPONENTS):
         return False
     try:
-        client = KubeClient.from_kubeconfig(kubeconfig_path(name))
-        return client.request("GET", "/readyz", timeout=5) == b"ok"
-    except (OSError, ValueError, KeyError, ApiError, yaml.YAMLError):
+        return _readyz(_probe_client(name))
+    except (OSError, ValueError, KubeError, ConfigException):
         return False
 
 
@@ -141,11 +148,11 @@ def component_pids(name: str) -> dict[str, int]:
 
 def _binaries(*, build: bool) -> dict[str, Path]:
     if build:
-        return build_tools.ensure()
-    missing = build_tools.missing()
+        return build_tools.ensure(CLUSTER_TOOLS)
+    missing = build_tools.missing(CLUSTER_TOOLS)
     if missing:
         raise ClusterError(f"missing e2e binaries {missing}: run `make e2e-tools` (python hack/build_tools.py)")
-    return build_tools.paths()
+    return build_tools.paths(CLUSTER_TOOLS)
 
 
 def _create(name: str, binaries: dict[str, Path]) -> None:
@@ -191,15 +198,15 @@ def _install(name: str, binaries: dict[str, Path]) -> None:
         raise ClusterError(f"{name}: kwokctl create failed\n{_tail(output)}{_logs(name)}")
     _check_offline(name, binaries)
     _write_kubeconfig(name, port)
-    client = KubeClient.from_kubeconfig(kubeconfig_path(name))
-    _await(name, "kube-apiserver /readyz", ("kube-apiserver", "etcd"), lambda: _readyz(client))
+    probe = _probe_client(name)
+    _await(name, "kube-apiserver /readyz", ("kube-apiserver", "etcd"), lambda: _readyz(probe))
     _await(
         name,
         "default ServiceAccount",
         ("kube-controller-manager",),
-        lambda: client.exists("/api/v1/namespaces/default/serviceaccounts/default"),
+        lambda: probe.get("v1", "ServiceAccount", "default", "default") is not None,
     )
-    _ensure_fake_node(name, client)
+    _ensure_fake_node(name, Kube.from_file(str(kubeconfig_path(name))))
 
 
 def _stop(name: str) -> None:
@@ -301,7 +308,7 @@ def _is_cluster_process(pid: int) -> bool:
         exe = Path(os.readlink(f"/proc/{pid}/exe"))
     except OSError:
         return False
-    return exe in {path.resolve() for path in build_tools.paths().values()}
+    return exe in {path.resolve() for path in build_tools.paths(CLUSTER_TOOLS).values()}
 
 
 def _check_offline(name: str, binaries: dict[str, Path]) -> None:
@@ -352,7 +359,7 @@ def _write_kubeconfig(name: str, port: int) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
-def _ensure_fake_node(name: str, client: KubeClient) -> None:
+def _ensure_fake_node(name: str, client: Kube) -> None:
     """One kwok node with room for the OCM workloads; kwok keeps it Ready and runs its pods."""
     node = {
         "apiVersion": "v1",
@@ -372,12 +379,24 @@ def _ensure_fake_node(name: str, client: KubeClient) -> None:
             "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
         },
     }
-    path = f"/api/v1/nodes/{FAKE_NODE}"
-    if not client.exists(path):
-        client.create("/api/v1/nodes", node)
-    _await(
-        name, f"node {FAKE_NODE} Ready", ("kwok-controller",), lambda: condition(client.get(path), "Ready") == "True"
-    )
+    if _node(client) is None:
+        client.post("/api/v1/nodes", node)
+    _await(name, f"node {FAKE_NODE} Ready", ("kwok-controller",), lambda: _node_ready(_node(client)))
+
+
+def _node(client: Kube) -> dict[str, Any] | None:
+    """The fake Node, or None; Nodes are the one kind here that the project's API layer has no use for."""
+    try:
+        return client.request("GET", f"/api/v1/nodes/{FAKE_NODE}")
+    except KubeError as err:
+        if err.status == 404:
+            return None
+        raise
+
+
+def _node_ready(node: dict[str, Any] | None) -> bool:
+    conditions = (node or {}).get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _await(name: str, what: str, suspects: Sequence[str], check: Callable[[], bool]) -> None:
@@ -388,14 +407,21 @@ def _await(name: str, what: str, suspects: Sequence[str], check: Callable[[], bo
         try:
             if check():
                 return
-        except (OSError, ApiError) as err:
+        except (OSError, KubeError) as err:
             error = f" (last error: {err})"
         time.sleep(0.5)
     raise ClusterError(f"{name}: {what} not reached within {READY_TIMEOUT:.0f}s{error}\n" + _logs(name, suspects))
 
 
-def _readyz(client: KubeClient) -> bool:
-    return client.request("GET", "/readyz", timeout=5) == b"ok"
+def _probe_client(name: str) -> Kube:
+    """A client that asks once with a short timeout: health checks must answer fast, not retry."""
+    return Kube.from_file(str(kubeconfig_path(name)), retry=RetryPolicy(attempts=1), timeout=5.0)
+
+
+def _readyz(client: Kube) -> bool:
+    """/readyz answers 200 only when every readiness check passes; anything else raises KubeError."""
+    client.request("GET", "/readyz")
+    return True
 
 
 def _logs(name: str, components: Sequence[str] = COMPONENTS) -> str:
@@ -420,8 +446,8 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 def _server(name: str) -> str:
     try:
-        return KubeClient.from_kubeconfig(kubeconfig_path(name)).server
-    except (OSError, ValueError, KeyError):
+        return Kube.from_file(str(kubeconfig_path(name))).server
+    except (OSError, ValueError, ConfigException):
         return "?"
 
 

@@ -19,9 +19,16 @@ pulumi_version=$(sed -n 's/^pulumi==//p' requirements.txt)
 find_pulumi() {
   command -v pulumi 2>/dev/null && return
   [[ -x "$HOME/.pulumi/bin/pulumi" ]] && { echo "$HOME/.pulumi/bin/pulumi"; return; }
-  "$py" hack/build_tools.py --print-paths 2>/dev/null | "$py" -c 'import json,os,sys; p=json.load(sys.stdin).get("pulumi"); print(p) if p and os.access(p, os.X_OK) else sys.exit(1)'
+  return 1
 }
-if ! pulumi_bin=$(find_pulumi); then
+# The CLI `make e2e-tools` builds: its bin/ (CLI, language host, exec script) on PATH, its own
+# PULUMI_HOME, PULUMI_PYTHON_CMD (that language host ignores Pulumi.yaml's virtualenv), no downloads.
+pulumi_bin=""
+if ! pulumi_bin=$(find_pulumi) && built_env=$("$py" hack/build_tools.py --print-env 2>/dev/null); then
+  eval "$built_env"
+  pulumi_bin=$(command -v pulumi)
+fi
+if [[ -z "$pulumi_bin" ]]; then
   echo "==> Pulumi CLI not found: trying the official installer (pulumi $pulumi_version)"
   if curl -fsSL --max-time 20 https://get.pulumi.com | sh -s -- --version "$pulumi_version" --no-edit-path; then
     pulumi_bin="$HOME/.pulumi/bin/pulumi"

@@ -19,7 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "hack"))
 
 import localcluster  # noqa: E402  (lives in hack/, which is not a package)
-from kubeapi import KubeClient  # noqa: E402
+
+from providers.kube import Kube  # noqa: E402
 
 SHARED_DIR = REPO_ROOT.parent / "shared"
 EXTERNAL_HUB_ENV = "OCM_HUB_TEST_KUBECONFIG"
@@ -30,7 +31,7 @@ E2E_DIR = Path(__file__).resolve().parent
 class Cluster:
     name: str
     kubeconfig: Path
-    client: KubeClient
+    client: Kube
     local: bool  # started by hack/localcluster.py: pinned version, loopback-only, pids known
 
 
@@ -51,13 +52,10 @@ def clusters() -> Iterator[dict[str, Cluster]]:
             kubeconfigs = localcluster.start(local_names)
         except localcluster.ClusterError as err:
             pytest.fail(str(err), pytrace=False)
-        found = {
-            name: Cluster(name, path, KubeClient.from_kubeconfig(path), local=True)
-            for name, path in kubeconfigs.items()
-        }
+        found = {name: Cluster(name, path, Kube.from_file(str(path)), local=True) for name, path in kubeconfigs.items()}
         if external_hub:
             path = Path(external_hub).expanduser()
-            found["hub"] = Cluster("hub", path, KubeClient.from_kubeconfig(path), local=False)
+            found["hub"] = Cluster("hub", path, Kube.from_file(str(path)), local=False)
         yield found
     finally:
         localcluster.stop([name for name in local_names if name not in reused])

@@ -13,7 +13,6 @@ import ipaddress
 import json
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,14 +21,17 @@ from typing import Any
 import localcluster
 import pytest
 import yaml
-from kubeapi import ApiError, KubeClient, condition
+
+from providers.kube import Kube, KubeError
 
 from .conftest import Cluster
+from .kubeutil import condition, get, wait_for, wait_gone
 
 CRD_NAME = "clustermanagers.operator.open-cluster-management.io"
 CRD_DIR = "ocm/v1.3.1/operator/cluster-manager/config/crds"
 CRD_FILE = f"{CRD_DIR}/0000_01_operator.open-cluster-management.io_clustermanagers.crd.yaml"
 CLUSTER_MANAGERS = "/apis/operator.open-cluster-management.io/v1/clustermanagers"
+DRY_RUN = {"dryRun": "All"}
 TIMEOUT = 60.0
 
 
@@ -41,14 +43,14 @@ def cluster(request: pytest.FixtureRequest, clusters: dict[str, Cluster]) -> Clu
 @pytest.fixture
 def namespace(hub: Cluster) -> Iterator[str]:
     name = f"e2e-{uuid.uuid4().hex[:8]}"
-    hub.client.create("/api/v1/namespaces", {"metadata": {"name": name}})
+    hub.client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     yield name
-    hub.client.delete(f"/api/v1/namespaces/{name}")
+    hub.client.delete("v1", "Namespace", name)
 
 
 def test_api_server_is_ready_at_pinned_version(cluster: Cluster) -> None:
-    assert cluster.client.request("GET", "/readyz") == b"ok"
-    version = cluster.client.get("/version")
+    cluster.client.request("GET", "/readyz")  # 200 only when every readiness check passes
+    version = cluster.client.request("GET", "/version")
     if cluster.local:
         assert version["gitVersion"] == localcluster.kube_version()
     else:
@@ -72,16 +74,16 @@ def test_cluster_listens_on_loopback_only(cluster: Cluster) -> None:
 
 
 def test_deployment_becomes_available(hub: Cluster, namespace: str) -> None:
-    deployments = f"/apis/apps/v1/namespaces/{namespace}/deployments"
-    hub.client.create(deployments, _deployment("web", replicas=2))
-    deployment = hub.client.wait_for(
-        f"{deployments}/web",
+    hub.client.create(_deployment("web", namespace, replicas=2))
+    deployment = wait_for(
+        hub.client,
+        hub.client.path("apps/v1", "Deployment", "web", namespace),
         lambda d: condition(d, "Available") == "True" and d["status"].get("availableReplicas") == 2,
         timeout=TIMEOUT,
         what="Deployment web Available with 2 replicas",
     )
     assert deployment["status"]["readyReplicas"] == 2
-    pods = hub.client.get(f"/api/v1/namespaces/{namespace}/pods?labelSelector=app%3Dweb")["items"]
+    pods = hub.client.request("GET", f"/api/v1/namespaces/{namespace}/pods", {"labelSelector": "app=web"})["items"]
     assert {pod["spec"].get("nodeName") for pod in pods} == {localcluster.FAKE_NODE}
     assert {pod["status"].get("phase") for pod in pods} == {"Running"}
 
@@ -92,10 +94,11 @@ def test_approved_client_csr_is_signed_and_authenticates(hub: Cluster, tmp_path:
     openssl = ["openssl", "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
     subj = f"/O=e2e/CN={user}"
     subprocess.run([*openssl, "-keyout", key, "-out", csr_pem, "-subj", subj], check=True, capture_output=True)
-    csrs = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+    csr_path = hub.client.path("certificates.k8s.io/v1", "CertificateSigningRequest", user)
     hub.client.create(
-        csrs,
         {
+            "apiVersion": "certificates.k8s.io/v1",
+            "kind": "CertificateSigningRequest",
             "metadata": {"name": user},
             "spec": {
                 "request": base64.b64encode(csr_pem.read_bytes()).decode(),
@@ -106,7 +109,7 @@ def test_approved_client_csr_is_signed_and_authenticates(hub: Cluster, tmp_path:
         },
     )
     try:
-        csr = hub.client.get(f"{csrs}/{user}")
+        csr = hub.client.request("GET", csr_path)
         csr["status"] = {
             "conditions": [
                 {
@@ -117,20 +120,21 @@ def test_approved_client_csr_is_signed_and_authenticates(hub: Cluster, tmp_path:
                 }
             ]
         }
-        hub.client.put(f"{csrs}/{user}/approval", csr)
-        signed = hub.client.wait_for(
-            f"{csrs}/{user}",
+        hub.client.put(f"{csr_path}/approval", csr)
+        signed = wait_for(
+            hub.client,
+            csr_path,
             lambda c: bool(c.get("status", {}).get("certificate")),
             timeout=TIMEOUT,
             what="certificate issued for the approved CSR",
         )
     finally:
-        hub.client.delete(f"{csrs}/{user}")
+        hub.client.delete("certificates.k8s.io/v1", "CertificateSigningRequest", user)
 
     cert = tmp_path / "agent.crt"
     cert.write_bytes(base64.b64decode(signed["status"]["certificate"]))
-    agent = KubeClient.from_kubeconfig(_kubeconfig_with_client_cert(hub, cert, key, tmp_path))
-    review = agent.create(
+    agent = Kube.from_file(str(_kubeconfig_with_client_cert(hub, cert, key, tmp_path)))
+    review = agent.post(
         "/apis/authentication.k8s.io/v1/selfsubjectreviews",
         {
             "apiVersion": "authentication.k8s.io/v1",
@@ -146,37 +150,38 @@ def test_cluster_manager_crd_is_established_and_enforces_its_schema(hub: Cluster
     """Create the CRD unless the hub has it already, and remove only what this test created."""
     crd = yaml.safe_load((shared_dir / CRD_FILE).read_text(encoding="utf-8"))
     assert crd["metadata"]["name"] == CRD_NAME
-    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-    created = not hub.client.exists(f"{crds}/{CRD_NAME}")
+    crd_path = hub.client.path("apiextensions.k8s.io/v1", "CustomResourceDefinition", CRD_NAME)
+    created = get(hub.client, crd_path) is None
     if created:
-        hub.client.create(crds, crd)
+        hub.client.create(crd)
     try:
-        hub.client.wait_for(
-            f"{crds}/{CRD_NAME}",
+        wait_for(
+            hub.client,
+            crd_path,
             lambda c: condition(c, "Established") == "True",
             timeout=TIMEOUT,
             what=f"CRD {CRD_NAME} Established",
         )
-        accepted = hub.client.create(f"{CLUSTER_MANAGERS}?dryRun=All", _cluster_manager(mode="Default"))
+        accepted = hub.client.request("POST", CLUSTER_MANAGERS, DRY_RUN, body=_cluster_manager(mode="Default"))
         assert accepted["spec"]["deployOption"]["mode"] == "Default"
 
-        with pytest.raises(ApiError) as rejected:
-            hub.client.create(f"{CLUSTER_MANAGERS}?dryRun=All", _cluster_manager(mode="Sideways"))
+        with pytest.raises(KubeError) as rejected:
+            hub.client.request("POST", CLUSTER_MANAGERS, DRY_RUN, body=_cluster_manager(mode="Sideways"))
         assert rejected.value.status == 422
         assert rejected.value.reason == "Invalid"
-        assert "spec.deployOption.mode" in rejected.value.body
+        assert "spec.deployOption.mode" in str(rejected.value)
     finally:
         if created:
-            hub.client.delete(f"{crds}/{CRD_NAME}")
-            _wait_gone(hub.client, f"{crds}/{CRD_NAME}")
+            hub.client.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", CRD_NAME)
+            wait_gone(hub.client, crd_path, timeout=TIMEOUT)
 
 
-def _deployment(name: str, *, replicas: int) -> dict[str, Any]:
+def _deployment(name: str, namespace: str, *, replicas: int) -> dict[str, Any]:
     labels = {"app": name}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "labels": labels},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": labels},
@@ -217,14 +222,6 @@ def _kubeconfig_with_client_cert(cluster: Cluster, cert: Path, key: Path, direct
         encoding="utf-8",
     )
     return path
-
-
-def _wait_gone(client: KubeClient, path: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while client.exists(path):
-        if time.monotonic() > deadline:
-            pytest.fail(f"{path} still present after {TIMEOUT:.0f}s")
-        time.sleep(0.5)
 
 
 def _listening_addresses(pid: int) -> set[tuple[str, int]]:
