@@ -17,6 +17,9 @@ class FleetRegistration(pulumi.ComponentResource):
     """Registrations are deleted (unjoined) when a cluster leaves the config, but survive `pulumi destroy`
     unless teardown is allowed: they are `deletedWith` the retained ClusterManager, so destroying the
     stack skips them while removing one cluster still runs its unjoin.
+
+    Joins run alongside the addon installs rather than after them: each join waits (bounded) for its
+    addons to become Available anyway, and each extra dependency costs every one of 1,000 resources.
     """
 
     clusters: dict[str, ManagedClusterRegistration]
@@ -29,9 +32,7 @@ class FleetRegistration(pulumi.ComponentResource):
         hub_ready: pulumi.Resource,
         allow_teardown: bool,
         opts: pulumi.ResourceOptions | None = None,
-        addons: pulumi.Resource | None = None,
     ) -> None:
-        """`addons`: the addon releases, when any; a join then waits for their agents."""
         super().__init__("ocm-hub:index:FleetRegistration", name, None, opts)
         role = bootstrap_role()
         bootstrap = ClusterRole(
@@ -52,7 +53,7 @@ class FleetRegistration(pulumi.ComponentResource):
                 item.registration,
                 pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=[hub_ready, bootstrap, *([addons] if addons else [])],
+                    depends_on=[hub_ready, bootstrap],
                     deleted_with=None if allow_teardown else hub_ready,
                     import_=cluster if item.adopt else None,
                 ),

@@ -78,7 +78,6 @@ class OcmHub(pulumi.ComponentResource):
                 self.cluster_manager,
                 cfg.allow_teardown,
                 pulumi.ResourceOptions(parent=self),
-                addons=self.addons,
             )
             if planned
             else None

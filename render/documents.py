@@ -45,13 +45,9 @@ def objects(recording: Recording) -> list[dict[str, Any]]:
 
 def _registration(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """A cluster registration (a dynamic resource): what it will join, and never a credential."""
-    spec = {key: value for key, value in inputs.items() if key not in ("__provider", "status", "clusterName")}
-    return {
-        "apiVersion": "ocm-hub/v1",
-        "kind": "ManagedClusterRegistration",
-        "metadata": {"name": inputs.get("clusterName")},
-        "spec": spec,
-    }
+    spec = dict(inputs.get("spec") or {})
+    name = spec.pop("clusterName", None)
+    return {"apiVersion": "ocm-hub/v1", "kind": "ManagedClusterRegistration", "metadata": {"name": name}, "spec": spec}
 
 
 def _helm_release(inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -215,7 +215,5 @@ def test_outputs_have_the_fleet_shape(pki: Pki) -> None:
         "addons": {"declared": 6, "available": 0},
     }
     (registration,) = [r for r in rec.registrations if r.name == "ocm-hub-cluster-c0"]
-    assert registration.inputs["addons"] == ["cluster-proxy", "managed-serviceaccount"]
-    assert registration.inputs["waitForAddons"] is True
-    releases = {r.urn for r in rec.registrations if r.type == "kubernetes:helm.sh/v3:Release"}
-    assert releases <= set(registration.dependencies)
+    assert registration.inputs["spec"]["addons"] == ["cluster-proxy", "managed-serviceaccount"]
+    assert registration.inputs["spec"]["waitForAddons"] is True

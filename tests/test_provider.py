@@ -60,7 +60,7 @@ def _inputs(cluster: str = "prod-eu", mode: str = "Default", timeout: int = 20, 
         hub_api_server=None,
         timeout_seconds=timeout,
     )
-    return {**reg.props(), **changes}
+    return {"spec": {**reg.props(), "mode": mode, **changes}}
 
 
 def _add_vela_cluster(
@@ -84,12 +84,12 @@ def _no_credentials(pki: Pki, *texts: str) -> None:
 
 def test_check_reports_bad_inputs(server: DynamicServer, hub: FakeKube) -> None:
     assert server.check(_inputs()) == []
-    failures = dict(server.check({**_inputs(clusterName="Prod_EU", timeoutSeconds=0), "mode": "Singleton"}))
-    assert "DNS-1123 label" in failures["clusterName"]
-    assert "Default or Hosted" in failures["mode"]
-    assert "positive" in failures["timeoutSeconds"]
+    failures = dict(server.check(_inputs(clusterName="Prod_EU", timeoutSeconds=0, mode="Singleton")))
+    assert "DNS-1123 label" in failures["spec.clusterName"]
+    assert "Default or Hosted" in failures["spec.mode"]
+    assert "positive" in failures["spec.timeoutSeconds"]
     long = "a" * 60
-    assert "too long for Hosted mode" in dict(server.check(_inputs(cluster=long, mode="Hosted")))["clusterName"]
+    assert "too long for Hosted mode" in dict(server.check(_inputs(cluster=long, mode="Hosted")))["spec.clusterName"]
 
 
 def test_diff_is_pure_and_replaces_only_on_identity(server: DynamicServer, hub: FakeKube) -> None:
@@ -101,7 +101,7 @@ def test_diff_is_pure_and_replaces_only_on_identity(server: DynamicServer, hub: 
     assert labels.changes == labels.DIFF_SOME
     assert list(labels.replaces) == []
     moved = server.diff("prod-eu", olds, _inputs(mode="Hosted"))
-    assert list(moved.replaces) == ["mode"]
+    assert list(moved.replaces) == ["spec.mode"]
     assert moved.deleteBeforeReplace
     assert hub.requests == []  # diff never calls the API
 
@@ -194,7 +194,7 @@ def test_read_refreshes_status_and_reports_a_deleted_cluster(
     assert read_id == id_
     assert refreshed["status"]["available"]["status"] == "Unknown"
     assert refreshed["status"]["available"]["reason"] == "ManagedClusterLeaseUpdateStopped"
-    assert refreshed["labels"] == {}  # drift shows, so the next up puts the label back
+    assert refreshed["spec"]["labels"] == {}  # drift shows, so the next up puts the label back
     hub.delete_object(*MANAGED_CLUSTER, id_)
     gone_id, _ = server.read(id_, outs)
     assert gone_id == ""
@@ -206,10 +206,9 @@ def test_read_of_an_unknown_state_imports_from_the_live_object(
     _add_vela_cluster(hub, managed, pki)
     with FakeAgent(hub, [managed]):
         _, outs = server.create(_inputs())
-    inputs = {k: v for k, v in outs.items() if k not in ("status", "__provider")}
-    _, imported = server.read("prod-eu", inputs)
-    assert imported["secretName"] == "prod-eu"
-    assert imported["mode"] == "Default"
+    _, imported = server.read("prod-eu", {"spec": outs["spec"]})
+    assert imported["spec"]["secretName"] == "prod-eu"
+    assert imported["spec"]["mode"] == "Default"
     assert imported["status"]["joined"]["status"] == "True"
 
 
@@ -220,9 +219,9 @@ def test_update_changes_labels_and_versions_in_place(
     with FakeAgent(hub, [managed]):
         id_, outs = server.create(_inputs())
         news = _inputs(labels={"env": "prod", "tier": "gold"})
-        news["images"] = {**news["images"], "work": "quay.io/open-cluster-management/work:v1.3.2"}
+        news["spec"]["images"] = {**news["spec"]["images"], "work": "quay.io/open-cluster-management/work:v1.3.2"}
         updated = server.update(id_, outs, news)
-    assert updated["labels"] == {"env": "prod", "tier": "gold"}
+    assert updated["spec"]["labels"] == {"env": "prod", "tier": "gold"}
     live = hub.get_object(*MANAGED_CLUSTER, id_)
     assert live is not None
     assert live["metadata"]["labels"]["tier"] == "gold"

@@ -69,8 +69,8 @@ def test_inputs_hold_a_reference_never_the_credentials(pki: Pki) -> None:
     for needle in (pki.read("client_key"), pki.read("client_cert"), b"vela-test-token-0123456789"):
         assert needle.decode() not in text
     (first,) = [r for r in rec.of_type(REGISTRATION) if r.name.endswith("0000")]
-    assert first.inputs["secretNamespace"] == "vela-system"
-    assert first.inputs["secretName"] == "cluster-0000"
+    assert first.inputs["spec"]["secretNamespace"] == "vela-system"
+    assert first.inputs["spec"]["secretName"] == "cluster-0000"
 
 
 def test_adopting_an_existing_registration_imports_it(pki: Pki) -> None:

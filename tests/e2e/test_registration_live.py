@@ -199,7 +199,11 @@ def _inputs(labels: dict[str, str]) -> dict[str, Any]:
         "quay.io/open-cluster-management/registration:v1.3.1",
         "quay.io/open-cluster-management/work:v1.3.1",
     )
-    return Registration(CLUSTER, "vela-system", CLUSTER, "", labels, "default", "Default", images, None, 120).props()
+    return {
+        "spec": Registration(
+            CLUSTER, "vela-system", CLUSTER, "", labels, "default", "Default", images, None, 120
+        ).props()
+    }
 
 
 def test_join_update_and_unjoin_against_real_api_servers(
