@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 CONFIG ?=
 
-.PHONY: help venv test lint typecheck unit render up status
+.PHONY: help venv test lint typecheck unit render up status review lint-workflows bench faults
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ typecheck: venv
 	$(VENV)/bin/mypy .
 
 unit: venv
-	$(PY) -m pytest -q --ignore=tests/e2e
+	$(PY) -m pytest -q --ignore=tests/e2e -m "not e2e"
 
 render: venv ## print every object STACK (or CONFIG=path/to/Pulumi.x.yaml) would create, as YAML
 	$(PY) -m render $(if $(CONFIG),--config $(CONFIG),--stack $(STACK))
@@ -42,5 +42,22 @@ up: venv ## pulumi up STACK against the current kube context (local file state b
 
 status: venv ## the hub and its fleet as a table, live from the hub or from STACK's last outputs (JSON=1 for JSON)
 	$(PY) -m fleetstatus --stack $(STACK) $(if $(JSON),--json)
+
+BASE ?=
+ACTIONLINT_VERSION = $(shell sed -n 's|^[[:space:]]*github.com/rhysd/actionlint \(v[^ ]*\).*|\1|p' hack/tools/actionlint/go.mod)
+ACTIONLINT = $(or $(OCM_HUB_CACHE),$(HOME)/.cache/ocm-hub)/bin/actionlint-$(ACTIONLINT_VERSION)/actionlint
+
+review: venv ## change report (Markdown) of every stack, or STACK, between BASE=<git ref> and the working tree
+	@test -n "$(BASE)" || { echo "usage: make review BASE=<git ref> [STACK=<name>]" >&2; exit 2; }
+	@$(PY) -m review --base "$(BASE)" $(if $(filter command line environment,$(origin STACK)),--stack "$(STACK)")
+
+lint-workflows: $(ACTIONLINT) ## check .github/workflows with actionlint (built once from hack/tools/actionlint)
+	$(ACTIONLINT)
+
+$(ACTIONLINT):
+	mkdir -p "$(dir $@)"
+	cd hack/tools/actionlint && GOTOOLCHAIN=local GOWORK=off GOFLAGS="-mod=readonly -buildvcs=false" \
+		go build -trimpath -o "$@.partial" github.com/rhysd/actionlint/cmd/actionlint
+	mv "$@.partial" "$@"
 
 include hack/e2e.mk

@@ -26,4 +26,4 @@ cluster-status: venv ## show whether the local clusters run, where, and for how 
 e2e: e2e-tools ## run tests/e2e against the local clusters, always tearing them down afterwards
 	@trap '$(E2E_PYTHON) hack/localcluster.py down' EXIT; trap 'exit 130' INT TERM; \
 	$(E2E_PYTHON) hack/localcluster.py up && \
-	$(E2E_PYTHON) -m pytest tests/e2e -p no:cacheprovider --timeout=$(E2E_TIMEOUT) $(E2E_PYTEST_ARGS)
+	$(E2E_PYTHON) -m pytest tests/e2e tests/test_policy.py -m e2e -p no:cacheprovider --timeout=$(E2E_TIMEOUT) $(E2E_PYTEST_ARGS)
