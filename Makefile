@@ -43,6 +43,9 @@ up: venv ## pulumi up STACK against the current kube context (local file state b
 status: venv ## the hub and its fleet as a table, live from the hub or from STACK's last outputs (JSON=1 for JSON)
 	$(PY) -m fleetstatus --stack $(STACK) $(if $(JSON),--json)
 
+bench: venv ## benchmarks at fleet scale: prints a table, writes bench/results/bench.json (minutes)
+	$(PY) -m bench.run
+
 BASE ?=
 ACTIONLINT_VERSION = $(shell sed -n 's|^[[:space:]]*github.com/rhysd/actionlint \(v[^ ]*\).*|\1|p' hack/tools/actionlint/go.mod)
 ACTIONLINT = $(or $(OCM_HUB_CACHE),$(HOME)/.cache/ocm-hub)/bin/actionlint-$(ACTIONLINT_VERSION)/actionlint
