@@ -46,6 +46,9 @@ status: venv ## the hub and its fleet as a table, live from the hub or from STAC
 bench: venv ## benchmarks at fleet scale: prints a table, writes bench/results/bench.json (minutes)
 	$(PY) -m bench.run
 
+faults: venv ## reliability report: bad configs/secrets rejected, API faults survived, no credential leaks
+	$(PY) -m bench.faults
+
 BASE ?=
 ACTIONLINT_VERSION = $(shell sed -n 's|^[[:space:]]*github.com/rhysd/actionlint \(v[^ ]*\).*|\1|p' hack/tools/actionlint/go.mod)
 ACTIONLINT = $(or $(OCM_HUB_CACHE),$(HOME)/.cache/ocm-hub)/bin/actionlint-$(ACTIONLINT_VERSION)/actionlint

@@ -137,6 +137,8 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[st
     """Walk the model along an error location to list the keys valid at that point."""
     current: Any = model
     for part in loc:
+        if isinstance(part, int):
+            continue  # an index into a list of models: the keys are those of the item model
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return []
         fields = {(info.alias or name): info for name, info in current.model_fields.items()}

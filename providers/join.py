@@ -408,7 +408,11 @@ class Joiner:
         name = kl.klusterlet_name(reg.cluster, reg.mode)
         target.delete(*KLUSTERLET, name)
         self._wait_gone(target, KLUSTERLET, name, None, reg)
-        target.delete("v1", "Namespace", kl.agent_namespace(reg.cluster, reg.mode))
+        try:
+            target.delete("v1", "Namespace", kl.agent_namespace(reg.cluster, reg.mode))
+        except KubeError as err:
+            if err.status != 409:  # 409: already terminating (a destroy re-run after a half-finished one)
+                raise
         if purge_operator and not target.list(*KLUSTERLET):
             for obj in reversed(kl.operator_objects(reg.images)):
                 if obj["kind"] in ("Namespace", "CustomResourceDefinition"):
