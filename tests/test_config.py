@@ -130,6 +130,11 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
     ({"readinessTimeout": "5s"}, "ocm-hub:readinessTimeout", "between 30s and 6h"),
     ({"readinessTimeout": "12h"}, "ocm-hub:readinessTimeout", "between 30s and 6h"),
     ({"allowTeardown": "maybe"}, "ocm-hub:allowTeardown", "valid boolean"),
+    (
+        {"registration": {"clusters": [{"name": "a", "managedClusterNmae": "b"}]}},
+        "ocm-hub:registration.clusters[0].managedClusterNmae",
+        "allowed here: clusterSet, import, labels, managedClusterName",
+    ),
 ]
 
 

@@ -247,6 +247,19 @@ def test_delete_unjoins_both_sides_and_is_idempotent(
     assert hub.get_object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "ocm-hub:bootstrap:prod-eu") is None
 
 
+def test_delete_rerun_while_the_agent_namespace_terminates(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    _add_vela_cluster(hub, managed, pki)
+    with FakeAgent(hub, [managed]):
+        id_, outs = server.create(_inputs())
+        managed.inject(
+            "DELETE", r"/namespaces/open-cluster-management-agent$", status=409, message="namespace is terminating"
+        )
+        server.delete(id_, outs)
+    assert hub.get_object(*MANAGED_CLUSTER, id_) is None
+
+
 def test_delete_without_the_vela_secret_still_cleans_the_hub(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
