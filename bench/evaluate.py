@@ -22,6 +22,7 @@ from components import OcmHub
 from config import RawConfig, load
 from providers.managed_cluster import _pickler_restored
 from render import recording
+from tests.pki import vela_fleet
 
 
 class _Noop(pulumi.dynamic.ResourceProvider):
@@ -61,7 +62,7 @@ def main() -> None:
     parser.add_argument("--pki", type=Path, required=True)
     parser.add_argument("--kinds", default="[]", help="type counts for the bare program (JSON)")
     args = parser.parse_args()
-    secrets = fleet.secrets(fleet.pki(args.pki), args.clusters)
+    secrets = vela_fleet(fleet.pki(args.pki), args.clusters)
     start = time.perf_counter()
     if args.program == "bare":
         result = recording.run(lambda: _bare([tuple(k) for k in json.loads(args.kinds)]))

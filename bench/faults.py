@@ -30,6 +30,7 @@ from bench import faults_leaks as leaks
 from bench import faults_rejects as rejects
 from bench import fleet
 from render import recording
+from tests.pki import vela_fleet
 from tests.test_provider import TOKEN
 
 RESULTS = Path(__file__).parent / "results" / "faults.json"
@@ -202,7 +203,7 @@ def main() -> int:
         artifacts = leaks.rendered_with_secrets(pki, RENDER_CLUSTERS)
         faults = api.run_all(pki, Path(workdir))
         needles = leaks.needles(pki, {"vela token": TOKEN, **faults.tokens})
-        control = {"vela secrets": json.dumps(fleet.secrets(pki, 2))}
+        control = {"vela secrets": json.dumps(vela_fleet(pki, 2))}
         rendered = renders.result()
     artifacts |= {name: text for name, (_, text) in rendered.items()}
     artifacts |= {f"errors: config {i} {r.case}": r.message for i, (_, r) in enumerate(configs)}

@@ -21,7 +21,7 @@ from bench import fleet
 from components import OcmHub
 from config import RawConfig, load
 from render import documents, recording
-from tests.pki import Pki
+from tests.pki import Pki, vela_fleet
 
 PEM_LINE = 64  # full lines only: a short last line could match anything
 
@@ -86,7 +86,7 @@ def rendered_stacks(stacks: Iterable[str]) -> dict[str, tuple[int, str]]:
 def rendered_with_secrets(pki: Pki, clusters: int) -> dict[str, str]:
     """What a render shows once the program has read vela Secrets holding the test credentials (the
     offline render never reads any): every object and every stack output, with `clusters` clusters."""
-    secrets = fleet.secrets(pki, clusters)
+    secrets = vela_fleet(pki, clusters)
 
     def program() -> None:
         hub = OcmHub("ocm-hub", load(RawConfig(fleet.stack_values(clusters))), vela_secrets=secrets)

@@ -28,7 +28,6 @@ SECRET_ANNOTATION = "ocm-hub.io/vela-secret"
 MODE_ANNOTATION = "ocm-hub.io/klusterlet-mode"
 JOINED = "ManagedClusterJoined"
 AVAILABLE = "ManagedClusterConditionAvailable"
-ACCEPTED = "HubAcceptedManagedCluster"
 # Sets the hub manages itself; joining them needs no ManagedClusterSet from us.
 HUB_MANAGED_SETS = frozenset({"default", "global"})
 TOKEN_SECONDS = 3600

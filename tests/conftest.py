@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,8 @@ import yaml
 
 from config import RawConfig, from_file
 from render import recording
+from tests.dynamic_server import DynamicServer, dynamic_server
+from tests.fakekube import DEFAULT_NAMESPACES, FakeKube
 from tests.pki import Pki, make_pki
 
 PROJECT_DIR = recording.PROJECT_DIR
@@ -51,3 +53,25 @@ def run() -> Callable[[dict[str, Any]], recording.Recording]:
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def hub() -> Iterator[FakeKube]:
+    """A fake hub as ocm-hub leaves it: vela's namespace and the operator namespace exist."""
+    with FakeKube(namespaces=[*DEFAULT_NAMESPACES, "vela-system", "open-cluster-management"]) as kube:
+        yield kube
+
+
+@pytest.fixture
+def managed(pki: Pki) -> Iterator[FakeKube]:
+    """A fake managed cluster serving TLS, as vela's cluster endpoints do."""
+    with FakeKube(tls=(pki.server_cert, pki.server_key)) as kube:
+        yield kube
+
+
+@pytest.fixture
+def server(hub: FakeKube, tmp_path: Path) -> Iterator[DynamicServer]:
+    """The registration provider in the SDK's own server, configured for the fake hub."""
+    with dynamic_server(tmp_path / "provider.log") as provider:
+        provider.configure({"kubernetes:kubeconfig": yaml.safe_dump(hub.kubeconfig())})
+        yield provider

@@ -80,3 +80,16 @@ def vela_secret(
         },
         "data": data,
     }
+
+
+def vela_fleet(pki: Pki, count: int) -> list[dict[str, Any]]:
+    """`count` vela cluster Secrets named cluster-0000…, X509 and token credentials alternating."""
+    return [
+        vela_secret(
+            f"cluster-{i:04d}",
+            f"https://10.{i // 65536}.{i // 256 % 256}.{i % 256}:6443",
+            pki,
+            "ServiceAccountToken" if i % 2 else "X509Certificate",
+        )
+        for i in range(count)
+    ]

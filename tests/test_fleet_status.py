@@ -3,45 +3,23 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-import yaml
 
 from components import OcmHub
 from components.fleet_status import summarize
 from config import RawConfig, load
 from render import recording
-from tests.dynamic_server import DynamicServer, ProviderError, dynamic_server
+from tests.dynamic_server import DynamicServer, ProviderError
 from tests.fake_agent import ADDON, MANAGED_CLUSTER, FakeAgent
-from tests.fakekube import DEFAULT_NAMESPACES, FakeKube
+from tests.fakekube import FakeKube
 from tests.pki import Pki, vela_secret
 from tests.test_provider import _inputs
 
 ADDONS = ["cluster-gateway", "cluster-proxy", "managed-serviceaccount"]
 STATES = ["True", "False", "Unknown", None]  # None: the condition was never reported
-
-
-@pytest.fixture
-def hub() -> Iterator[FakeKube]:
-    with FakeKube(namespaces=[*DEFAULT_NAMESPACES, "vela-system", "open-cluster-management"]) as kube:
-        yield kube
-
-
-@pytest.fixture
-def managed(pki: Pki) -> Iterator[FakeKube]:
-    with FakeKube(tls=(pki.server_cert, pki.server_key)) as kube:
-        yield kube
-
-
-@pytest.fixture
-def server(hub: FakeKube, tmp_path: Path) -> Iterator[DynamicServer]:
-    with dynamic_server(tmp_path / "provider.log") as provider:
-        provider.configure({"kubernetes:kubeconfig": yaml.safe_dump(hub.kubeconfig())})
-        yield provider
 
 
 def _conditions(states: dict[str, str | None]) -> list[dict[str, str]]:

@@ -6,41 +6,19 @@ over gRPC with the serialized provider, against fake API servers for the hub and
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from providers import klusterlet as kl
 from providers.join import Registration
 from tests.dynamic_server import DynamicServer, ProviderError, dynamic_server
 from tests.fake_agent import KLUSTERLET, MANAGED_CLUSTER, FakeAgent
-from tests.fakekube import DEFAULT_NAMESPACES, FakeKube
+from tests.fakekube import FakeKube
 from tests.pki import Pki, vela_secret
 
 TOKEN = "vela-test-token-0123456789"
-
-
-@pytest.fixture
-def hub() -> Iterator[FakeKube]:
-    """A hub as ocm-hub leaves it: vela's namespace and the operator namespace exist."""
-    with FakeKube(namespaces=[*DEFAULT_NAMESPACES, "vela-system", "open-cluster-management"]) as kube:
-        yield kube
-
-
-@pytest.fixture
-def managed(pki: Pki) -> Iterator[FakeKube]:
-    with FakeKube(tls=(pki.server_cert, pki.server_key)) as kube:
-        yield kube
-
-
-@pytest.fixture
-def server(hub: FakeKube, tmp_path: Path) -> Iterator[DynamicServer]:
-    with dynamic_server(tmp_path / "provider.log") as provider:
-        provider.configure({"kubernetes:kubeconfig": yaml.safe_dump(hub.kubeconfig())})
-        yield provider
 
 
 def _inputs(cluster: str = "prod-eu", mode: str = "Default", timeout: int = 20, **changes: Any) -> dict[str, Any]:

@@ -12,22 +12,10 @@ from components import OcmHub
 from config import RawConfig, load
 from providers.managed_cluster import ManagedClusterRegistration
 from render import recording
-from tests.pki import Pki, vela_secret
+from tests.pki import Pki, vela_fleet
 
 REGISTRATION = "pulumi-python:dynamic/ocm-hub:ManagedClusterRegistration"
 CR = "kubernetes:operator.open-cluster-management.io/v1:ClusterManager"
-
-
-def _secrets(pki: Pki, count: int) -> list[dict[str, Any]]:
-    return [
-        vela_secret(
-            f"cluster-{i:04d}",
-            f"https://10.1.{i // 250}.{i % 250}:6443",
-            pki,
-            "ServiceAccountToken" if i % 2 else "X509Certificate",
-        )
-        for i in range(count)
-    ]
 
 
 def _run(values: dict[str, Any], secrets: list[dict[str, Any]]) -> recording.Recording:
@@ -39,7 +27,7 @@ def _run(values: dict[str, Any], secrets: list[dict[str, Any]]) -> recording.Rec
 
 
 def test_each_cluster_is_registered_after_the_hub(pki: Pki) -> None:
-    rec = _run({"registration": {"discover": True}}, _secrets(pki, 3))
+    rec = _run({"registration": {"discover": True}}, vela_fleet(pki, 3))
     (cr,) = rec.of_type(CR)
     (role,) = [r for r in rec.registrations if r.name == "ocm-hub-registration-bootstrap-role"]
     registrations = rec.of_type(REGISTRATION)
@@ -55,15 +43,15 @@ def test_each_cluster_is_registered_after_the_hub(pki: Pki) -> None:
 
 
 def test_registrations_survive_destroy_unless_teardown(pki: Pki) -> None:
-    kept = _run({"registration": {"discover": True}}, _secrets(pki, 2))
+    kept = _run({"registration": {"discover": True}}, vela_fleet(pki, 2))
     (cr,) = kept.of_type(CR)
     assert all(r.deleted_with == cr.urn for r in kept.of_type(REGISTRATION))
-    torn = _run({"allowTeardown": True, "registration": {"discover": True}}, _secrets(pki, 2))
+    torn = _run({"allowTeardown": True, "registration": {"discover": True}}, vela_fleet(pki, 2))
     assert all(r.deleted_with == "" for r in torn.of_type(REGISTRATION))
 
 
 def test_inputs_hold_a_reference_never_the_credentials(pki: Pki) -> None:
-    secrets = _secrets(pki, 4)
+    secrets = vela_fleet(pki, 4)
     rec = _run({"registration": {"discover": True}}, secrets)
     text = repr([r.inputs for r in rec.registrations]) + repr(rec.outputs)
     for needle in (pki.read("client_key"), pki.read("client_cert"), b"vela-test-token-0123456789"):
@@ -74,13 +62,13 @@ def test_inputs_hold_a_reference_never_the_credentials(pki: Pki) -> None:
 
 
 def test_adopting_an_existing_registration_imports_it(pki: Pki) -> None:
-    rec = _run({"registration": {"clusters": [{"name": "cluster-0001", "import": True}]}}, _secrets(pki, 2))
+    rec = _run({"registration": {"clusters": [{"name": "cluster-0001", "import": True}]}}, vela_fleet(pki, 2))
     (only,) = rec.of_type(REGISTRATION)
     assert only.import_id == "cluster-0001"
 
 
 def test_no_registration_without_config(pki: Pki) -> None:
-    rec = _run({}, _secrets(pki, 2))
+    rec = _run({}, vela_fleet(pki, 2))
     assert not rec.of_type(REGISTRATION)
     assert rec.outputs["clusters"] == {}
 
@@ -113,7 +101,7 @@ def test_well_over_300_registrations_in_one_program(pki: Pki) -> None:
 
     def program() -> None:
         hub = OcmHub(
-            "ocm-hub", load(RawConfig({"registration": {"discover": True}})), vela_secrets=_secrets(pki, count)
+            "ocm-hub", load(RawConfig({"registration": {"discover": True}})), vela_secrets=vela_fleet(pki, count)
         )
         seen.append(pickle._Pickler.__dict__["_batch_setitems"])
         assert hub.registration is not None
