@@ -39,6 +39,14 @@ if [[ -z "$pulumi_bin" ]]; then
 fi
 export PATH="$(dirname "$pulumi_bin"):$PATH"
 echo "==> using $pulumi_bin ($("$pulumi_bin" version))"
+k8s_version=$(sed -n 's/^pulumi-kubernetes==//p' requirements.txt)
+if [[ -n "${built_env:-}" ]] && ! pulumi plugin ls 2>/dev/null | grep -qE "^kubernetes +resource +$k8s_version\b"; then
+  echo "error: the pulumi-kubernetes provider plugin $k8s_version is not installed for the CLI built here, and that" >&2
+  echo "       CLI never downloads plugins; install it with" >&2
+  echo "       pulumi plugin install resource kubernetes $k8s_version --file <pulumi-resource-kubernetes binary>" >&2
+  echo "       (README, End-to-end: the Go module proxy here does not serve the provider's source)" >&2
+  exit 1
+fi
 
 if ! "$py" - <<'EOF'
 import sys
