@@ -130,7 +130,7 @@ def addon_status(obj: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
 
 
 def _log(message: str) -> None:
-    """Progress on stderr: the engine keeps provider output in its logs (`pulumi up -v=3`)."""
+    """Progress on stderr: the engine shows provider output as debug messages (`pulumi up --debug`)."""
     print(f"ocm-hub: {message}", file=sys.stderr, flush=True)
 
 
