@@ -18,12 +18,11 @@ import yaml
 from pydantic import AfterValidator, Field
 
 from config.model import Model, Seconds
+from config.registration import VELA_NAMESPACE
 
 ADDON_NAMESPACE = "open-cluster-management-addon"
 DEFAULT_REPOSITORY = "https://open-cluster-management.io/helm-charts"
 CHARTS_DIR = Path(__file__).parent / "charts"
-# vela-core's cluster-gateway reads cluster secrets from here, and `vela cluster join` writes them here.
-VELA_NAMESPACE = "vela-system"
 
 _SEMVER = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _REPOSITORY = re.compile(r"^(?:https?|oci)://[^\s/$.?#][^\s]*$")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.addons import CHARTS, VELA_NAMESPACE, chart_value_keys
+from config.addons import CHARTS, chart_value_keys
 from config.model import ResourceRequirements, Toleration
 from config.quantity import parse_quantity
+from config.registration import VELA_NAMESPACE
 from config.stack import StackConfig
 from config.versions import RELEASES
 

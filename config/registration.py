@@ -9,7 +9,8 @@ from pydantic import AfterValidator, Field
 
 from config.model import DnsSubdomain, LabelKey, LabelValue, Model, Seconds
 
-VELA_SECRET_NAMESPACE = "vela-system"
+# vela-core keeps its cluster Secrets here; its cluster-gateway reads them from here.
+VELA_NAMESPACE = "vela-system"
 CREDENTIAL_TYPE_LABEL = "cluster.core.oam.dev/cluster-credential-type"
 CLUSTERSET_LABEL = "cluster.open-cluster-management.io/clusterset"
 
@@ -101,7 +102,7 @@ class ClusterEntry(Model):
 
 class RegistrationConfig(Model):
     discover: bool = False
-    secret_namespace: DnsSubdomain = VELA_SECRET_NAMESPACE
+    secret_namespace: DnsSubdomain = VELA_NAMESPACE
     include: list[NamePattern] = Field(default=[], description="Discovered secret names (globs) to keep; all if empty.")
     exclude: list[NamePattern] = Field(default=[], description="Secret names (globs) never registered.")
     selector: Selector | None = None
