@@ -113,8 +113,13 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def load_args(args: Mapping[str, Any]) -> StackConfig:
+    """Validate OcmHub's arguments (snake_case keys, as config.args types them) exactly as a stack's config."""
+    return load(RawConfig(args))
+
+
 def _from_pydantic(error: Any) -> Problem:
-    loc: tuple[str | int, ...] = tuple(error["loc"])
+    loc = _aliased(tuple(error["loc"]))
     kind = error["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(StackConfig, loc[:-1])
@@ -124,6 +129,25 @@ def _from_pydantic(error: Any) -> Problem:
     if loc and loc[-1] == "[key]":
         return Problem(loc[:-1], _message(error), loc[-2] if len(loc) > 1 else None)
     return Problem(loc, _message(error), error.get("input"))
+
+
+def _aliased(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Spell an error location with the camelCase keys of a stack file, whichever spelling the input used."""
+    current: Any = StackConfig
+    spelled: list[str | int] = []
+    for part in loc:
+        if isinstance(part, str) and isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(part)
+            if info is not None:
+                spelled.append(info.alias or part)
+                current = _model_in(info.annotation)
+                continue
+            found = [f for f in current.model_fields.values() if f.alias == part]
+            current = _model_in(found[0].annotation) if found else None
+        elif isinstance(part, str):
+            current = None
+        spelled.append(part)
+    return tuple(spelled)
 
 
 def _message(error: Any) -> str:

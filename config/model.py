@@ -158,7 +158,7 @@ class OperatorConfig(Model):
     enable_sync_labels: bool = False
 
 
-class RegistrationConfig(Model):
+class HubRegistrationConfig(Model):
     feature_gates: dict[str, GateMode] = {}
     auto_approve_users: list[Annotated[str, Field(min_length=1)]] = []
 
@@ -179,7 +179,7 @@ class HubResourceRequirement(Model):
 
 class ClusterManagerConfig(Model):
     deploy_mode: Literal["Default", "Hosted"] = "Default"
-    registration: RegistrationConfig = RegistrationConfig()
+    registration: HubRegistrationConfig = HubRegistrationConfig()
     work: GatesConfig = GatesConfig()
     add_on_manager: GatesConfig = GatesConfig()
     placement: GatesConfig = GatesConfig()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from pydantic import Field
 
@@ -15,6 +16,7 @@ from config.addons import (
     image_defaults,
     merge,
 )
+from config.args import OcmHubArgs
 from config.model import ClusterManagerConfig, DnsSubdomain, ImagesConfig, Model, OperatorConfig, Seconds
 from config.registration import RegistrationConfig
 from config.versions import DEFAULT_REGISTRY, DEFAULT_VERSION, IMAGE_NAMES
@@ -36,6 +38,11 @@ class StackConfig(Model):
         description="When false (default) the ClusterManager CRD and CR survive `pulumi destroy` "
         "and the operator never removes the hub CRDs, so the fleet cannot be wiped by accident.",
     )
+
+    def args(self) -> OcmHubArgs:
+        """These settings as OcmHub's arguments: only what differs from the defaults, so they validate back
+        to an equal StackConfig."""
+        return cast(OcmHubArgs, self.model_dump(exclude_defaults=True))
 
     @property
     def readiness_timeout_seconds(self) -> int:
