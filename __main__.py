@@ -13,7 +13,7 @@ try:
     secrets = fetch_vela_secrets(
         settings.registration, {"kubeconfig": kubernetes.get("kubeconfig"), "context": kubernetes.get("context")}
     )
-    hub = OcmHub("ocm-hub", settings, vela_secrets=secrets)
+    hub = OcmHub("ocm-hub", settings.args(), vela_secrets=secrets)
 except (ConfigError, DiscoveryError) as err:
     raise pulumi.RunError(str(err)) from None
 except KubeError as err:

@@ -34,7 +34,7 @@ class _BareRegistration(pulumi.dynamic.Resource, module="ocm-hub", name="Managed
 
 
 def _real(secrets: list[dict[str, Any]], count: int) -> None:
-    OcmHub("ocm-hub", load(RawConfig(fleet.stack_values(count))), vela_secrets=secrets)
+    OcmHub("ocm-hub", load(RawConfig(fleet.stack_values(count))).args(), vela_secrets=secrets)
 
 
 def _bare(kinds: list[tuple[str, int]]) -> None:

@@ -89,7 +89,7 @@ def rendered_with_secrets(pki: Pki, clusters: int) -> dict[str, str]:
     secrets = vela_fleet(pki, clusters)
 
     def program() -> None:
-        hub = OcmHub("ocm-hub", load(RawConfig(fleet.stack_values(clusters))), vela_secrets=secrets)
+        hub = OcmHub("ocm-hub", load(RawConfig(fleet.stack_values(clusters))).args(), vela_secrets=secrets)
         for name, value in hub.outputs().items():
             pulumi.export(name, value)
 

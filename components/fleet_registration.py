@@ -31,6 +31,7 @@ class FleetRegistration(pulumi.ComponentResource):
         planned: list[Planned],
         hub_ready: pulumi.Resource,
         allow_teardown: bool,
+        hub_kubeconfig: pulumi.Input[str] | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("ocm-hub:index:FleetRegistration", name, None, opts)
@@ -51,6 +52,7 @@ class FleetRegistration(pulumi.ComponentResource):
             self.clusters[cluster] = ManagedClusterRegistration(
                 f"{prefix}-cluster-{cluster}",
                 item.registration,
+                hub_kubeconfig,
                 pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[hub_ready, bootstrap],

@@ -1,7 +1,5 @@
 """OcmHub: the root of the tree, and the one place its public outputs are assembled."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,44 +12,52 @@ from components.fleet_status import summarize
 from components.hub_addons import AddonStatus, HubAddons, statuses
 from components.operator_manifests import HUB_NAMESPACE, OPERATOR_NAMESPACE
 from components.registration_operator import RegistrationOperator
-from config import StackConfig
+from config.args import OcmHubArgs
+from config.loader import load_args
 from providers.discovery import plan
 
 TYPE = "ocm-hub:index:OcmHub"
 
 
 class OcmHub(pulumi.ComponentResource):
-    """The OCM hub control plane on the cluster of the (explicit or default) Kubernetes provider.
+    """The OCM hub (operator, ClusterManager, addons) on its Kubernetes provider's cluster, with vela's clusters joined."""
 
-    Pass `opts=ResourceOptions(providers={"kubernetes": p})` (or `provider=p`) to target another
-    cluster; every child inherits it. Child names start with this component's name, so two hubs
-    in one stack never collide.
-    """
+    # One line above: it is the package schema's description. Child names start with the component's
+    # name, so two hubs in one stack never collide.
 
-    operator: RegistrationOperator
-    cluster_manager: ClusterManager
-    addons: HubAddons | None
-    registration: FleetRegistration | None
-    clusters: pulumi.Output[dict[str, Any]]
-    summary: pulumi.Output[dict[str, Any]]
-    addon_status: pulumi.Output[dict[str, AddonStatus]]
-    ready: pulumi.Output[bool]
-    conditions: pulumi.Output[list[hub_status.Condition]]
+    hub_ready: pulumi.Output[bool]
+    """True when the ClusterManager reports every ready condition for its current generation."""
+    cluster_manager_conditions: pulumi.Output[list[hub_status.Condition]]
+    """The ClusterManager's status conditions, sorted by type."""
     not_ready_reasons: pulumi.Output[list[str]]
-    related_resources: pulumi.Output[list[dict[str, Any]]]
+    """Why the hub is not ready, one line per unmet condition; empty when ready."""
     ocm_version: str
+    """The OCM release installed."""
     images: dict[str, str]
+    """The image each hub component runs, by component."""
     namespaces: dict[str, str]
+    """The operator's and the hub components' namespaces."""
+    related_resources: pulumi.Output[list[dict[str, Any]]]
+    """What the operator created on the hub (its status.relatedResources)."""
+    addons: pulumi.Output[dict[str, AddonStatus]]
+    """Each addon: enabled, chart, version, namespace and release status."""
+    clusters: pulumi.Output[dict[str, Any]]
+    """Each registered cluster: hub acceptance, Joined and Available conditions, its addons."""
+    fleet_summary: pulumi.Output[dict[str, Any]]
+    """Counts of declared, joined and available clusters and addons."""
 
     def __init__(
         self,
         name: str,
-        cfg: StackConfig,
+        args: OcmHubArgs,
         opts: pulumi.ResourceOptions | None = None,
+        *,
         vela_secrets: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
-        """`vela_secrets`: vela's cluster Secrets as the hub returned them (see
-        providers.discovery.fetch_vela_secrets); None plans only the clusters the config lists."""
+        """`args` are validated like a stack's `ocm-hub:` config (ConfigError names every bad key).
+        `vela_secrets`: vela's cluster Secrets as the hub returned them (providers.discovery.fetch_vela_secrets);
+        None plans only the clusters `registration.clusters` lists."""
+        cfg = load_args({key: value for key, value in args.items() if key != "hub_kubeconfig"})
         planned = plan(cfg, vela_secrets) if cfg.registration.active else []
         super().__init__(TYPE, name, None, opts)
         self.operator = RegistrationOperator(f"{name}-operator", cfg, pulumi.ResourceOptions(parent=self))
@@ -65,30 +71,31 @@ class OcmHub(pulumi.ComponentResource):
             ),
         )
         releases = cfg.addon_releases()
-        self.addons = (
+        self.hub_addons = (
             HubAddons(f"{name}-addons", releases, self.cluster_manager, pulumi.ResourceOptions(parent=self))
             if releases
             else None
         )
-        self.addon_status = self.addons.status if self.addons else pulumi.Output.from_input(statuses([], {}))
+        self.addons = self.hub_addons.status if self.hub_addons else pulumi.Output.from_input(statuses([], {}))
         self.registration = (
             FleetRegistration(
                 f"{name}-registration",
                 planned,
                 self.cluster_manager,
                 cfg.allow_teardown,
+                args.get("hub_kubeconfig"),
                 pulumi.ResourceOptions(parent=self),
             )
             if planned
             else None
         )
         self.clusters = self.registration.status if self.registration else pulumi.Output.from_input({})
-        addon_count = len(cfg.addon_releases())
-        self.summary = self.clusters.apply(lambda clusters: summarize(clusters, len(planned), addon_count))
+        addon_count = len(releases)
+        self.fleet_summary = self.clusters.apply(lambda clusters: summarize(clusters, len(planned), addon_count))
         live = pulumi.Output.all(self.cluster_manager.metadata, self.cluster_manager.status)
         self.not_ready_reasons = live.apply(lambda v: hub_status.not_ready_reasons({"metadata": v[0], "status": v[1]}))
-        self.ready = self.not_ready_reasons.apply(lambda reasons: not reasons)
-        self.conditions = self.cluster_manager.status.apply(hub_status.conditions)
+        self.hub_ready = self.not_ready_reasons.apply(lambda reasons: not reasons)
+        self.cluster_manager_conditions = self.cluster_manager.status.apply(hub_status.conditions)
         self.related_resources = self.cluster_manager.status.apply(
             lambda status: list((status or {}).get("relatedResources") or [])
         )
@@ -98,16 +105,17 @@ class OcmHub(pulumi.ComponentResource):
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, Any]:
-        """Stack exports, by name: the facts `kubectl get clustermanager cluster-manager -o yaml` shows."""
+        """Stack exports, by name: the facts `kubectl get clustermanager cluster-manager -o yaml` shows.
+        The same names as the component package's outputs (camelCase of the attributes above)."""
         return {
-            "hubReady": self.ready,
-            "clusterManagerConditions": self.conditions,
+            "hubReady": self.hub_ready,
+            "clusterManagerConditions": self.cluster_manager_conditions,
             "notReadyReasons": self.not_ready_reasons,
             "ocmVersion": self.ocm_version,
             "images": self.images,
             "namespaces": self.namespaces,
             "relatedResources": self.related_resources,
-            "addons": self.addon_status,
+            "addons": self.addons,
             "clusters": self.clusters,
-            "fleetSummary": self.summary,
+            "fleetSummary": self.fleet_summary,
         }

@@ -1,7 +1,5 @@
 """HubAddons: the optional OCM addons as Helm releases, installed once the hub is ready."""
 
-from __future__ import annotations
-
 from typing import Any, TypedDict
 
 import pulumi
@@ -14,11 +12,18 @@ from config.addons import Release as ReleaseSpec
 
 
 class AddonStatus(TypedDict):
+    """One addon's Helm release on the hub."""
+
     enabled: bool
+    """Whether the stack installs it."""
     chart: str
+    """Chart name, also the release name."""
     version: str
+    """Chart version installed."""
     namespace: str
+    """Namespace of the release."""
     status: str
+    """Helm's release status (deployed, failed, ...), or disabled."""
 
 
 class HubAddons(pulumi.ComponentResource):

@@ -5,8 +5,6 @@ pkg/operator/operators/clustermanager/controllers); readiness is this set of con
 observed at the ClusterManager's current generation.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping
 from typing import Any, TypedDict
@@ -22,10 +20,16 @@ READY_CONDITIONS: Mapping[str, str] = {
 
 
 class Condition(TypedDict):
+    """A status condition of the ClusterManager, trimmed to what a person reads."""
+
     type: str
+    """Condition type, e.g. Applied or HubRegistrationDegraded."""
     status: str
+    """True, False or Unknown."""
     reason: str
+    """Machine-readable reason the operator gave."""
     message: str
+    """The operator's explanation."""
 
 
 def wait_for_annotation() -> str:

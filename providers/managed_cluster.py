@@ -1,9 +1,10 @@
 """The `ManagedClusterRegistration` dynamic resource: one vela cluster registered with the OCM hub.
 
-The provider object the engine pickles holds nothing: hub access comes from the stack's provider
-configuration (`kubernetes:kubeconfig`, `kubernetes:context`, else KUBECONFIG), read in `configure`,
-and credentials come from the vela Secret each time they are needed. State keeps a reference to that
-Secret, never its data.
+The provider object the engine pickles holds nothing. Hub access comes from the resource's secret
+`hubKubeconfig` input when a composing program passes its own hub (OcmHub's `hub_kubeconfig`), else
+from the stack's provider configuration (`kubernetes:kubeconfig`, `kubernetes:context`, else
+KUBECONFIG), read in `configure`. Vela credentials come from the vela Secret each time they are
+needed: state keeps a reference to that Secret, never its data.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ UPDATE_KEYS = (
     "addonTimeoutSeconds",
 )
 INPUT_KEYS = REPLACE_KEYS + UPDATE_KEYS
+HUB_KUBECONFIG = "hubKubeconfig"
 
 
 class ManagedClusterProvider(ResourceProvider):
@@ -58,8 +60,11 @@ class ManagedClusterProvider(ResourceProvider):
             "context": req.config.get("kubernetes:context"),
         }
 
-    def _joiner(self) -> Joiner:
-        return Joiner(hub=hub_client(getattr(self, "_hub_config", {})))
+    def _joiner(self, props: Mapping[str, Any]) -> Joiner:
+        """The hub of this resource: its own kubeconfig if it has one, else the stack's."""
+        kubeconfig = props.get(HUB_KUBECONFIG)
+        config = {"kubeconfig": kubeconfig} if kubeconfig else getattr(self, "_hub_config", {})
+        return Joiner(hub=hub_client(config))
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         spec = _spec(news)
@@ -83,8 +88,10 @@ class ManagedClusterProvider(ResourceProvider):
         old, new = _spec(olds), _spec(news)
         changed = [key for key in INPUT_KEYS if _normal(old.get(key)) != _normal(new.get(key))]
         replaces = [f"spec.{key}" for key in changed if key in REPLACE_KEYS]
+        # A rotated hub kubeconfig is an in-place update, so the next delete unjoins with valid credentials.
+        rotated = olds.get(HUB_KUBECONFIG) != news.get(HUB_KUBECONFIG)
         return DiffResult(
-            changes=bool(changed),
+            changes=bool(changed) or rotated,
             replaces=replaces,
             stables=[f"spec.{key}" for key in REPLACE_KEYS if f"spec.{key}" not in replaces],
             delete_before_replace=True,
@@ -92,16 +99,16 @@ class ManagedClusterProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         reg = Registration.from_props(_spec(props))
-        status = self._joiner().join(reg)
-        return CreateResult(reg.cluster, {"spec": reg.props(), "status": status})
+        status = self._joiner(props).join(reg)
+        return CreateResult(reg.cluster, {"spec": reg.props(), "status": status, **_hub_access(props)})
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         reg = Registration.from_props(_spec(news))
-        status = self._joiner().update(reg)
-        return UpdateResult({"spec": reg.props(), "status": status})
+        status = self._joiner(news).update(reg)
+        return UpdateResult({"spec": reg.props(), "status": status, **_hub_access(news)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        joiner = self._joiner()
+        joiner = self._joiner(props)
         live = joiner.read(id_)
         if live is None:
             return ReadResult(None, {})
@@ -109,10 +116,15 @@ class ManagedClusterProvider(ResourceProvider):
         refreshed = {**inputs, **_inputs_from_live(id_, live, inputs)}
         addons = tuple(str(name) for name in refreshed.get("addons") or ())
         status = cluster_status(live, str(refreshed.get("mode", "Default")), joiner.addons(id_, addons))
-        return ReadResult(id_, {"spec": refreshed, "status": status})
+        return ReadResult(id_, {"spec": refreshed, "status": status, **_hub_access(props)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        self._joiner().unjoin(Registration.from_props(_spec(props)))
+        self._joiner(props).unjoin(Registration.from_props(_spec(props)))
+
+
+def _hub_access(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Kept in the outputs because delete and refresh receive only those; secret, like the input."""
+    return {HUB_KUBECONFIG: props[HUB_KUBECONFIG]} if props.get(HUB_KUBECONFIG) else {}
 
 
 def _spec(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -219,7 +231,18 @@ class ManagedClusterRegistration(pulumi.dynamic.Resource, module="ocm-hub", name
 
     status: pulumi.Output[dict[str, Any]]
 
-    def __init__(self, name: str, registration: Registration, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        registration: Registration,
+        hub_kubeconfig: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         props: dict[str, Any] = {"spec": registration.props(), "status": None}
+        if hub_kubeconfig is not None:
+            props[HUB_KUBECONFIG] = pulumi.Output.secret(hub_kubeconfig)
+            opts = pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(additional_secret_outputs=[HUB_KUBECONFIG])
+            )
         with _serialized_once():
             super().__init__(ManagedClusterProvider(), name, props, opts)

@@ -42,6 +42,8 @@ class Registration:
     inputs: Mapping[str, Any]
     deleted_with: str = ""
     import_id: str = ""
+    secret_inputs: tuple[str, ...] = ()
+    additional_secret_outputs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -94,9 +96,24 @@ class _RecordingMonitor(mocks.MockMonitor):
                     inputs=rpc.deserialize_properties(request.object),
                     deleted_with=request.deletedWith,
                     import_id=request.importId,
+                    secret_inputs=_secret_keys(request.object),
+                    additional_secret_outputs=tuple(request.additionalSecretOutputs),
                 )
             )
         return response
+
+
+def _secret_keys(struct: Any) -> tuple[str, ...]:
+    """Top-level inputs sent as secrets (wrapped in the secret signature), in sorted order."""
+    found = []
+    for key, value in struct.fields.items():
+        fields = value.struct_value.fields if value.HasField("struct_value") else {}
+        if (
+            fields.get(rpc._special_sig_key, None)
+            and fields[rpc._special_sig_key].string_value == rpc._special_secret_sig
+        ):
+            found.append(key)
+    return tuple(sorted(found))
 
 
 def run(

@@ -39,5 +39,15 @@ def test_platform_uses_the_hub_outputs() -> None:
     assert facts.inputs["data"]["registrationImage"] == "quay.io/open-cluster-management/registration:v1.3.1"
     (cluster_manager,) = [r for r in rec.registrations if r.type.endswith(":ClusterManager")]
     assert cluster_manager.urn in facts.dependencies  # written only once the awaited hub is ready
-    assert set(rec.outputs) == {"hubReady", "hubConditions", "addons"}
+    assert set(rec.outputs) == {"hubReady", "hubConditions", "addons", "fleet"}
     assert rec.outputs["addons"]["clusterProxy"]["enabled"] is True
+
+
+def test_registrations_reach_the_hub_through_the_platform_kubeconfig_kept_secret() -> None:
+    rec = _run()
+    (registration,) = rec.of_type("pulumi-python:dynamic/ocm-hub:ManagedClusterRegistration")
+    assert registration.name == "platform-ocm-cluster-edge-1"
+    assert registration.inputs["hubKubeconfig"]["value"] == "apiVersion: v1\nkind: Config\n"
+    assert set(registration.secret_inputs) == {"__provider", "hubKubeconfig"}  # spec and status stay readable
+    assert registration.additional_secret_outputs == ("hubKubeconfig",)
+    assert registration.inputs["spec"]["labels"] == {"platform": "edge"}

@@ -180,7 +180,7 @@ def test_outputs_have_the_fleet_shape(pki: Pki) -> None:
                 }
             )
         )
-        hub = OcmHub("ocm-hub", cfg, vela_secrets=secrets)
+        hub = OcmHub("ocm-hub", cfg.args(), vela_secrets=secrets)
         for name, value in hub.outputs().items():
             pulumi.export(name, value)
 

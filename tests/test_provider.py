@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from providers import klusterlet as kl
 from providers.join import Registration
@@ -223,6 +224,29 @@ def test_delete_unjoins_both_sides_and_is_idempotent(
     assert managed.get_object("v1", "Namespace", "open-cluster-management-agent") is None
     assert hub.get_object("v1", "ServiceAccount", "ocm-hub-bootstrap-prod-eu", "open-cluster-management") is None
     assert hub.get_object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "ocm-hub:bootstrap:prod-eu") is None
+
+
+def test_a_registrations_own_hub_kubeconfig_wins_over_the_stack_config(
+    hub: FakeKube, managed: FakeKube, pki: Pki, tmp_path: Path
+) -> None:
+    """A composing program passes its hub explicitly: create, refresh, diff and delete use that hub
+    even when the stack's `kubernetes:` config points elsewhere, and the kubeconfig rotates in place."""
+    _add_vela_cluster(hub, managed, pki)
+    with FakeKube() as elsewhere, dynamic_server(tmp_path / "provider.log") as server:
+        server.configure({"kubernetes:kubeconfig": yaml.safe_dump(elsewhere.kubeconfig())})
+        inputs = {**_inputs(), "hubKubeconfig": yaml.safe_dump(hub.kubeconfig())}
+        with FakeAgent(hub, [managed]):
+            id_, outs = server.create(inputs)
+            assert outs["hubKubeconfig"] == inputs["hubKubeconfig"]  # delete gets only the outputs
+            assert hub.get_object(*MANAGED_CLUSTER, id_) is not None
+            assert server.read(id_, outs)[1]["status"]["joined"]["status"] == "True"
+            rotated = server.diff(id_, outs, {**inputs, "hubKubeconfig": yaml.safe_dump(hub.kubeconfig(token="new"))})
+            assert rotated.changes == rotated.DIFF_SOME
+            assert list(rotated.replaces) == []
+            server.delete(id_, outs)
+        assert hub.get_object(*MANAGED_CLUSTER, id_) is None
+        assert managed.get_object(*KLUSTERLET, "klusterlet") is None
+        assert elsewhere.count(path="managedclusters") == 0
 
 
 def test_delete_rerun_while_the_agent_namespace_terminates(

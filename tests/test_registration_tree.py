@@ -20,7 +20,7 @@ CR = "kubernetes:operator.open-cluster-management.io/v1:ClusterManager"
 
 def _run(values: dict[str, Any], secrets: list[dict[str, Any]]) -> recording.Recording:
     def program() -> None:
-        hub = OcmHub("ocm-hub", load(RawConfig(values)), vela_secrets=secrets)
+        hub = OcmHub("ocm-hub", load(RawConfig(values)).args(), vela_secrets=secrets)
         pulumi.export("clusters", hub.clusters)
 
     return recording.run(program)
@@ -100,9 +100,7 @@ def test_well_over_300_registrations_in_one_program(pki: Pki) -> None:
     seen: list[object] = []
 
     def program() -> None:
-        hub = OcmHub(
-            "ocm-hub", load(RawConfig({"registration": {"discover": True}})), vela_secrets=vela_fleet(pki, count)
-        )
+        hub = OcmHub("ocm-hub", {"registration": {"discover": True}}, vela_secrets=vela_fleet(pki, count))
         seen.append(pickle._Pickler.__dict__["_batch_setitems"])
         assert hub.registration is not None
         assert len(hub.registration.clusters) == count

@@ -109,7 +109,7 @@ def test_all_four_images_are_tagged_on_the_cluster_manager(dev_recording: record
 
 def _explicit_provider_program() -> None:
     provider = k8s.Provider("platform-hub", kubeconfig="{}")
-    OcmHub("hub-a", load(RawConfig({})), pulumi.ResourceOptions(providers={"kubernetes": provider}))
+    OcmHub("hub-a", {}, pulumi.ResourceOptions(providers={"kubernetes": provider}))
 
 
 def test_explicit_provider_reaches_every_kubernetes_resource() -> None:
@@ -122,8 +122,8 @@ def test_explicit_provider_reaches_every_kubernetes_resource() -> None:
 
 def _two_hubs_program() -> None:
     cfg = load(RawConfig({}))
-    OcmHub("hub-east", cfg)
-    OcmHub("hub-west", cfg)
+    OcmHub("hub-east", cfg.args())
+    OcmHub("hub-west", cfg.args())
 
 
 def test_two_hubs_in_one_stack_do_not_collide() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from config import RawConfig, from_file
+from config import from_file
 from render import recording
 from tests.conftest import STACKS, stack_file
 from tests.pki import Pki, vela_secret
@@ -29,10 +29,9 @@ def _urns(pki: Pki) -> dict[str, list[str]]:
 
     def with_fleet() -> None:
         from components import OcmHub
-        from config import load
 
         secrets = [vela_secret(name, f"https://{name}:6443", pki) for name in ("edge-1", "prod-eu")]
-        OcmHub("ocm-hub", load(RawConfig({"registration": {"discover": True}})), vela_secrets=secrets)
+        OcmHub("ocm-hub", {"registration": {"discover": True}}, vela_secrets=secrets)
 
     found["registration"] = sorted(r.urn for r in recording.run(with_fleet, stack="registration").registrations)
     return found

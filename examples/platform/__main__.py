@@ -8,12 +8,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import OcmHub
-from config import StackConfig
-from config.addons import AddonConfig, AddonsConfig
-from config.model import OperatorConfig
 
 platform = pulumi.Config("platform")
-hub_cluster = k8s.Provider("hub-cluster", kubeconfig=platform.require_secret("hubKubeconfig"))
+hub_kubeconfig = platform.require_secret("hubKubeconfig")
+hub_cluster = k8s.Provider("hub-cluster", kubeconfig=hub_kubeconfig)
 
 vela = k8s.core.v1.Namespace(
     "vela-system", metadata={"name": "vela-system"}, opts=pulumi.ResourceOptions(provider=hub_cluster)
@@ -21,10 +19,13 @@ vela = k8s.core.v1.Namespace(
 
 hub = OcmHub(
     "platform-ocm",
-    StackConfig(
-        operator=OperatorConfig(replicas=1),
-        addons=AddonsConfig(cluster_proxy=AddonConfig(enabled=True), managed_service_account=AddonConfig(enabled=True)),
-    ),
+    {
+        "operator": {"replicas": 1},
+        "addons": {"cluster_proxy": {"enabled": True}, "managed_service_account": {"enabled": True}},
+        "registration": {"clusters": [{"name": "edge-1", "labels": {"platform": "edge"}}]},
+        # The registration provider reaches the hub with the platform's kubeconfig, not the stack's config.
+        "hub_kubeconfig": hub_kubeconfig,
+    },
     pulumi.ResourceOptions(providers={"kubernetes": hub_cluster}, depends_on=[vela]),
 )
 
@@ -33,13 +34,14 @@ k8s.core.v1.ConfigMap(
     "platform-ocm-facts",
     metadata={"name": "ocm-hub-facts", "namespace": vela.metadata.name},
     data={
-        "ready": hub.ready.apply(str),
+        "ready": hub.hub_ready.apply(str),
         "ocmVersion": hub.ocm_version,
         "registrationImage": hub.images["registration"],
     },
     opts=pulumi.ResourceOptions(provider=hub_cluster, depends_on=[hub]),
 )
 
-pulumi.export("hubReady", hub.ready)
-pulumi.export("hubConditions", hub.conditions)
-pulumi.export("addons", hub.addon_status)
+pulumi.export("hubReady", hub.hub_ready)
+pulumi.export("hubConditions", hub.cluster_manager_conditions)
+pulumi.export("addons", hub.addons)
+pulumi.export("fleet", hub.fleet_summary)
