@@ -31,6 +31,7 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy .
 	MYPYPATH=. $(VENV)/bin/mypy examples/platform/__main__.py
+	MYPYPATH=. $(VENV)/bin/mypy package/__main__.py
 
 unit: venv
 	$(PY) -m pytest -q --ignore=tests/e2e -m "not e2e"

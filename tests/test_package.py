@@ -1,0 +1,191 @@
+"""The multi-language component package: the schema the engine gets from `package/__main__.py` has every
+argument and output of OcmHub, each described, and the typed args mirror the validated config exactly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import typing
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pydantic import BaseModel
+
+from config import args as typed_args
+from config.args import OcmHubArgs
+from config.loader import load_args
+from config.stack import StackConfig
+from tests.conftest import PROJECT_DIR, run_values
+
+ENTRY_POINT = PROJECT_DIR / "package" / "__main__.py"
+TOKEN = "ocm-hub:index:OcmHub"
+
+
+@pytest.fixture(scope="module")
+def schema() -> Iterator[dict[str, Any]]:
+    """The schema as the engine reads it: GetSchema from the plugin process, over gRPC."""
+    process = subprocess.Popen(
+        [sys.executable, str(ENTRY_POINT), "127.0.0.1:1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=PROJECT_DIR / "package",
+    )
+    try:
+        assert process.stdout is not None
+        port = process.stdout.readline().decode().strip()
+        assert port.isdigit(), process.stderr.read().decode() if process.stderr else port
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            response = provider_pb2_grpc.ResourceProviderStub(channel).GetSchema(
+                provider_pb2.GetSchemaRequest(version=0), timeout=60
+            )
+        yield json.loads(response.schema)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _annotations(typed: type) -> dict[str, Any]:
+    """Evaluated already (config/args.py has no postponed annotations, for the schema analyzer)."""
+    return dict(typed.__annotations__)
+
+
+def _model_for(typed: type) -> type[BaseModel]:
+    """The pydantic model a TypedDict mirrors: the same name, in the config package."""
+    if typed is OcmHubArgs:
+        return StackConfig
+    for module in ("config.model", "config.registration", "config.addons"):
+        model = getattr(sys.modules[module], typed.__name__, None)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return model
+    raise AssertionError(f"no pydantic model named {typed.__name__} in config/")
+
+
+def _nested(annotation: Any) -> type | None:
+    """The TypedDict inside `T` or `list[T]`, if any."""
+    if typing.is_typeddict(annotation):
+        return typing.cast(type, annotation)
+    for arg in typing.get_args(annotation):
+        found = _nested(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _model_nested(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_nested(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _pairs(typed: type, seen: set[type] | None = None) -> Iterator[tuple[type, type[BaseModel]]]:
+    seen = set() if seen is None else seen
+    if typed in seen:
+        return
+    seen.add(typed)
+    yield typed, _model_for(typed)
+    for annotation in _annotations(typed).values():
+        inner = _nested(annotation)
+        if inner is not None:
+            yield from _pairs(inner, seen)
+
+
+def test_typed_args_mirror_the_config_models_key_for_key() -> None:
+    pairs = list(_pairs(OcmHubArgs))
+    assert len(pairs) == 16
+    for typed, model in pairs:
+        hints = _annotations(typed)
+        keys = set(hints) - ({"hub_kubeconfig"} if typed is OcmHubArgs else set())
+        assert keys == set(model.model_fields), typed.__name__
+        for key in keys:
+            typed_inner, model_inner = _nested(hints[key]), _model_nested(model.model_fields[key].annotation)
+            assert (typed_inner is None) == (model_inner is None), f"{typed.__name__}.{key}"
+            if typed_inner is not None:
+                assert _model_for(typed_inner) is model_inner, f"{typed.__name__}.{key}"
+
+
+def test_every_model_in_config_has_its_typed_mirror() -> None:
+    mirrored = {model for _, model in _pairs(OcmHubArgs)}
+    reachable: set[type[BaseModel]] = set()
+    pending: list[type[BaseModel]] = [StackConfig]
+    while pending:
+        model = pending.pop()
+        if model in reachable:
+            continue
+        reachable.add(model)
+        pending += [m for f in model.model_fields.values() if (m := _model_nested(f.annotation))]
+    assert reachable == mirrored
+    assert all(isinstance(getattr(typed_args, typed.__name__), type) for typed, _ in _pairs(OcmHubArgs))
+
+
+def test_args_validate_like_a_stack_file_and_round_trip() -> None:
+    cfg = load_args({"operator": {"replicas": 2}, "registration": {"clusters": [{"name": "a", "import_": True}]}})
+    assert cfg.operator.replicas == 2
+    assert cfg.registration.clusters[0].import_ is True
+    assert load_args(cfg.args()) == cfg
+    rec = run_values({"operator": {"replicas": 2}})
+    assert rec.by_name("ocm-hub-operator-deployment").inputs["spec"]["replicas"] == 2
+
+
+def test_schema_has_every_argument_with_a_description(schema: dict[str, Any]) -> None:
+    resource = schema["resources"][TOKEN]
+    assert resource["isComponent"] is True
+    assert resource["description"]
+    inputs = resource["inputProperties"]
+    expected = {info.alias or name for name, info in StackConfig.model_fields.items()} | {"hubKubeconfig"}
+    assert set(inputs) == expected
+    assert [key for key, prop in inputs.items() if not prop.get("description")] == []
+    assert resource.get("requiredInputs", []) == []
+
+
+def test_schema_has_every_output_with_a_description(schema: dict[str, Any]) -> None:
+    rec = run_values({})
+    resource = schema["resources"][TOKEN]
+    assert set(resource["properties"]) == set(rec.outputs)
+    assert [key for key, prop in resource["properties"].items() if not prop.get("description")] == []
+
+
+def test_every_nested_type_and_property_is_described(schema: dict[str, Any]) -> None:
+    types = schema["types"]
+    assert len(types) >= 17  # the 15 nested config types and the two output types
+    undescribed = [
+        f"{token}.{key}"
+        for token, definition in types.items()
+        for key, prop in definition.get("properties", {}).items()
+        if not prop.get("description")
+    ]
+    assert undescribed == []
+    assert [text for text in _descriptions(schema) if "\n " in text] == []  # no docstring indentation in SDK docs
+    assert [token for token, definition in types.items() if not definition.get("description")] == []
+
+
+def _descriptions(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "description" and isinstance(value, str):
+                yield value
+            else:
+                yield from _descriptions(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _descriptions(item)
+
+
+def test_schema_keys_are_the_stack_files_keys(schema: dict[str, Any]) -> None:
+    """A YAML or TypeScript program writes the same camelCase keys as Pulumi.<stack>.yaml."""
+    types = schema["types"]
+    cluster = types["ocm-hub:index:ClusterEntry"]["properties"]
+    assert {"import", "managedClusterName", "clusterSet"} <= set(cluster)
+    manager = types["ocm-hub:index:ClusterManagerConfig"]["properties"]
+    assert {"deployMode", "addOnManager", "nodePlacement", "resourceRequirement"} == set(manager) - {
+        "registration",
+        "work",
+        "placement",
+    }
