@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -64,25 +64,25 @@ def _model_for(typed: type) -> type[BaseModel]:
     raise AssertionError(f"no pydantic model named {typed.__name__} in config/")
 
 
-def _nested(annotation: Any) -> type | None:
-    """The TypedDict inside `T` or `list[T]`, if any."""
-    if typing.is_typeddict(annotation):
-        return typing.cast(type, annotation)
+def _inner(annotation: Any, wanted: Callable[[Any], bool]) -> Any:
+    """The wanted type inside `T`, `T | None` or `list[T]`, if any."""
+    if wanted(annotation):
+        return annotation
     for arg in typing.get_args(annotation):
-        found = _nested(arg)
+        found = _inner(arg, wanted)
         if found is not None:
             return found
     return None
+
+
+def _nested(annotation: Any) -> type | None:
+    return typing.cast(type | None, _inner(annotation, typing.is_typeddict))
 
 
 def _model_nested(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_nested(arg)
-        if found is not None:
-            return found
-    return None
+    return typing.cast(
+        type[BaseModel] | None, _inner(annotation, lambda t: isinstance(t, type) and issubclass(t, BaseModel))
+    )
 
 
 def _pairs(typed: type, seen: set[type] | None = None) -> Iterator[tuple[type, type[BaseModel]]]:
