@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from config.quantity import parse_quantity
@@ -81,16 +81,24 @@ def _label_value(value: str) -> str:
     return value
 
 
-def _duration_seconds(value: str | int) -> int:
-    """Accepts Go-style durations ("10m", "1h30m", "90s") or whole seconds."""
-    if isinstance(value, int):
+_DURATION_HINT = "must be a duration such as 90s, 10m or 1h30m, or a whole number of seconds"
+
+
+def _duration_seconds(value: object) -> int:
+    """Accepts Go-style durations ("10m", "1h30m", "90s") or whole seconds; one message for anything else
+    (an `int | str` union would report one error per member)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
         seconds = value
+    elif not isinstance(value, str):
+        raise ValueError(_DURATION_HINT)
     elif value.strip().isdigit():
         seconds = int(value)
     else:
         match = _DURATION.match(value.strip())
         if not value.strip() or not match:
-            raise ValueError("must be a duration such as 90s, 10m or 1h30m, or a number of seconds")
+            raise ValueError(_DURATION_HINT)
         hours, minutes, secs = (int(g) if g else 0 for g in match.groups())
         seconds = hours * 3600 + minutes * 60 + secs
     if not 30 <= seconds <= 6 * 3600:
@@ -105,7 +113,7 @@ ImageTag = Annotated[str, AfterValidator(_tag)]
 Quantity = Annotated[str, AfterValidator(_quantity)]
 LabelKey = Annotated[str, AfterValidator(_label_key)]
 LabelValue = Annotated[str, AfterValidator(_label_value)]
-Seconds = Annotated[int | str, AfterValidator(_duration_seconds)]
+Seconds = Annotated[int, BeforeValidator(_duration_seconds)]
 GateMode = Literal["Enable", "Disable"]
 ResourceName = Literal["cpu", "memory", "ephemeral-storage"]
 

@@ -4,48 +4,63 @@ argument and output of OcmHub, each described, and the typed args mirror the val
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import typing
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
+import pulumi
+import pulumi_kubernetes as k8s
 import pytest
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 from pydantic import BaseModel
 
+from components import OcmHub
 from config import args as typed_args
 from config.args import OcmHubArgs
 from config.loader import load_args
 from config.stack import StackConfig
-from tests.conftest import PROJECT_DIR, run_values
+from render import recording
+from tests.component_host import component_host, secret
+from tests.conftest import run_values
 
-ENTRY_POINT = PROJECT_DIR / "package" / "__main__.py"
 TOKEN = "ocm-hub:index:OcmHub"
+PROVIDER_TYPE = "pulumi:providers:kubernetes"
+PROVIDER_REF = f"urn:pulumi:dev::platform::{PROVIDER_TYPE}::hub-cluster::hub-cluster-id"
+KUBECONFIG = "apiVersion: v1\nkind: Config\n"
+# The same arguments, as a TypeScript program writes them and as a Python one does.
+PACKAGE_ARGS: dict[str, Any] = {
+    "operator": {"replicas": 1},
+    "addons": {"clusterProxy": {"enabled": True}},
+    "registration": {"clusters": [{"name": "edge-1", "labels": {"platform": "edge"}, "import": False}]},
+    "hubKubeconfig": secret(KUBECONFIG),
+}
+PYTHON_ARGS: OcmHubArgs = {
+    "operator": {"replicas": 1},
+    "addons": {"cluster_proxy": {"enabled": True}},
+    "registration": {"clusters": [{"name": "edge-1", "labels": {"platform": "edge"}, "import_": False}]},
+    "hub_kubeconfig": pulumi.Output.secret(KUBECONFIG),
+}
+HubRun = tuple[str, dict[str, Any], recording.Recording]
 
 
 @pytest.fixture(scope="module")
-def schema() -> Iterator[dict[str, Any]]:
+def schema() -> dict[str, Any]:
     """The schema as the engine reads it: GetSchema from the plugin process, over gRPC."""
-    process = subprocess.Popen(
-        [sys.executable, str(ENTRY_POINT), "127.0.0.1:1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=PROJECT_DIR / "package",
-    )
-    try:
-        assert process.stdout is not None
-        port = process.stdout.readline().decode().strip()
-        assert port.isdigit(), process.stderr.read().decode() if process.stderr else port
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            response = provider_pb2_grpc.ResourceProviderStub(channel).GetSchema(
-                provider_pb2.GetSchemaRequest(version=0), timeout=60
-            )
-        yield json.loads(response.schema)
-    finally:
-        process.kill()
-        process.wait(timeout=10)
+    with component_host() as host:
+        return dict(json.loads(host.schema()))
+
+
+@pytest.fixture(scope="module")
+def hub_via_package() -> HubRun:
+    with component_host() as host:
+        urn, state = host.construct(TOKEN, "platform-ocm", PACKAGE_ARGS, providers={"kubernetes": PROVIDER_REF})
+        return urn, state, host.recording
+
+
+def _provider() -> k8s.Provider:
+    """The caller's provider; under the recording mocks its reference is PROVIDER_REF."""
+    return k8s.Provider("hub-cluster", kubeconfig=KUBECONFIG)
 
 
 def _annotations(typed: type) -> dict[str, Any]:
@@ -189,3 +204,44 @@ def test_schema_keys_are_the_stack_files_keys(schema: dict[str, Any]) -> None:
         "work",
         "placement",
     }
+
+
+def test_a_program_in_another_language_gets_the_python_tree(hub_via_package: HubRun) -> None:
+    """Construct through the plugin (as for TypeScript, Go, YAML) builds what Python builds: the same
+    resources, each Kubernetes one on the caller's provider, the hub kubeconfig still secret."""
+    urn, _, rec = hub_via_package
+    assert urn == "urn:pulumi:dev::platform::pulumi:pulumi:Stack$ocm-hub:index:OcmHub::platform-ocm"
+
+    def python_program() -> None:
+        OcmHub("platform-ocm", PYTHON_ARGS, pulumi.ResourceOptions(providers={"kubernetes": _provider()}))
+
+    direct = recording.run(python_program, project="platform", stack="dev")
+
+    def tree(r: recording.Recording) -> set[tuple[str, str, str]]:
+        return {(x.type, x.name, x.urn.split("::")[2]) for x in r.registrations if x.type != PROVIDER_TYPE}
+
+    assert tree(rec) == tree(direct)
+    kube = [r for r in rec.registrations if r.type.startswith("kubernetes:")]
+    assert len(kube) >= 10
+    assert {r.provider for r in kube} == {PROVIDER_REF}
+    (registration,) = rec.of_type("pulumi-python:dynamic/ocm-hub:ManagedClusterRegistration")
+    assert "hubKubeconfig" in registration.secret_inputs
+    assert registration.inputs["spec"]["labels"] == {"platform": "edge"}
+
+
+def test_the_package_returns_the_outputs_under_their_schema_names(
+    hub_via_package: HubRun, schema: dict[str, Any]
+) -> None:
+    _, state, _ = hub_via_package
+    assert set(state) == set(schema["resources"][TOKEN]["properties"])
+    assert state["ocmVersion"] == "v1.3.1"
+    assert state["images"]["registration"] == "quay.io/open-cluster-management/registration:v1.3.1"
+    assert state["addons"]["clusterProxy"]["enabled"] is True
+
+
+def test_bad_arguments_fail_construct_naming_the_stack_key() -> None:
+    with component_host() as host, pytest.raises(grpc.RpcError) as failure:
+        host.construct(TOKEN, "bad", {"operator": {"replicas": 0}, "readinessTimeout": 1.5})
+    message = str(failure.value.details())
+    assert "ocm-hub:operator.replicas: input should be greater than or equal to 1 (got 0)\n" in message
+    assert "ocm-hub:readinessTimeout:" in message
