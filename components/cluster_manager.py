@@ -38,7 +38,7 @@ class ClusterManager(pulumi.CustomResource):
                 name=NAME,
                 annotations={
                     "pulumi.com/waitFor": wait_for_annotation(),
-                    "pulumi.com/timeoutSeconds": str(cfg.readiness_timeout_seconds),
+                    "pulumi.com/timeoutSeconds": str(cfg.readiness_timeout),
                 },
             ),
             "spec": cluster_manager_spec(cfg),

@@ -39,7 +39,7 @@ class RegistrationOperator(pulumi.ComponentResource):
     def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ocm-hub:index:RegistrationOperator", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        timeout = {"pulumi.com/timeoutSeconds": str(cfg.readiness_timeout_seconds)}
+        timeout = {"pulumi.com/timeoutSeconds": str(cfg.readiness_timeout)}
 
         crd = load_crd(cfg)
         self.crd = CustomResourceDefinition(

@@ -44,10 +44,6 @@ class StackConfig(Model):
         to an equal StackConfig."""
         return cast(OcmHubArgs, self.model_dump(exclude_defaults=True))
 
-    @property
-    def readiness_timeout_seconds(self) -> int:
-        return int(self.readiness_timeout)
-
     def image(self, key: str) -> str:
         """The image actually deployed for a component, by its config key (see IMAGE_NAMES)."""
         override: str | None = getattr(self.images.overrides, _snake(key))
@@ -73,7 +69,7 @@ class StackConfig(Model):
                     repository=addon.repository or self.addons.repository,
                     namespace=ADDON_NAMESPACE,
                     values=merge(ours, addon.values),
-                    timeout_seconds=int(addon.timeout),
+                    timeout_seconds=addon.timeout,
                 )
             )
         return releases

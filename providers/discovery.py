@@ -136,8 +136,8 @@ def _registration(
         mode=(entry.mode if entry and entry.mode else None) or defaults.mode,
         images=Images(cfg.image("registrationOperator"), cfg.image("registration"), cfg.image("work")),
         hub_api_server=cfg.registration.hub_api_server,
-        timeout_seconds=int(cfg.registration.join_timeout),
+        timeout_seconds=cfg.registration.join_timeout,
         addons=tuple(CHARTS[release.key].addon for release in cfg.addon_releases()),
         wait_for_addons=cfg.registration.wait_for_addons,
-        addon_timeout_seconds=int(cfg.registration.addon_timeout),
+        addon_timeout_seconds=cfg.registration.addon_timeout,
     )

@@ -193,7 +193,7 @@ def test_defaults_are_upstream_defaults() -> None:
     assert cfg.operator.replicas == 3
     assert dict(cfg.operator.resources.requests) == {"cpu": "2m", "memory": "16Mi"}
     assert cfg.allow_teardown is False
-    assert cfg.readiness_timeout_seconds == 600
+    assert cfg.readiness_timeout == 600
 
 
 def test_images_follow_registry_tag_and_overrides() -> None:
@@ -211,7 +211,7 @@ def test_images_follow_registry_tag_and_overrides() -> None:
 
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("10m", 600), ("1h30m", 5400), (45, 45), ("120", 120)])
 def test_readiness_timeout_accepts_durations(text: str | int, seconds: int) -> None:
-    assert load(RawConfig({"readinessTimeout": text})).readiness_timeout_seconds == seconds
+    assert load(RawConfig({"readinessTimeout": text})).readiness_timeout == seconds
 
 
 @pytest.mark.parametrize(("text", "value"), [("2m", "0.002"), ("16Mi", "16777216"), ("1e3", "1000"), ("1.5", "1.5")])
@@ -231,7 +231,7 @@ def test_stack_file_values_arrive_as_the_engine_sends_them(tmp_path: Any) -> Non
     assert raw.values == {"allowTeardown": "true", "readinessTimeout": "90"}
     cfg = load(raw)
     assert cfg.allow_teardown is True
-    assert cfg.readiness_timeout_seconds == 90
+    assert cfg.readiness_timeout == 90
 
 
 def test_secure_values_in_stack_files_are_masked(tmp_path: Any) -> None:
