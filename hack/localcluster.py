@@ -10,7 +10,11 @@ binaries hack/build_tools.py built: nothing is downloaded, everything listens on
     python hack/localcluster.py down [NAME ...]    stop and remove the data
     python hack/localcluster.py status [NAME ...]
 
-Kubeconfigs land in .e2e/<name>.kubeconfig (self-contained: certificates inline). A detached
+Kubeconfigs land in .e2e/<name>.kubeconfig (self-contained: certificates inline). Each
+kube-apiserver sends its traffic to cluster services (admission webhooks, aggregated APIs) through
+an HTTP CONNECT proxy on the Unix socket .e2e/<name>.egress.sock, its egress selector for
+`cluster`; whoever runs a service as a local process (tests/e2e/ocm_runtime.py) serves that socket.
+With nobody serving it, such calls fail as they would for a Service without endpoints. A detached
 watchdog runs `down` after OCM_HUB_E2E_TTL seconds (default 2 h; re-armed by every `up`), so a
 crashed test run never leaves servers running forever.
 """
@@ -55,6 +59,7 @@ DEFAULT_TTL = 2 * 60 * 60
 CREATE_TIMEOUT = 180.0
 READY_TIMEOUT = 60.0
 LOG_TAIL_LINES = 40
+UNIX_PATH_MAX = 108  # sun_path, terminating NUL included
 
 
 class ClusterError(RuntimeError):
@@ -71,6 +76,32 @@ def kubeconfig_path(name: str) -> Path:
 
 def cluster_dir(name: str) -> Path:
     return KWOK_WORKDIR / "clusters" / name
+
+
+def egress_socket(name: str) -> Path:
+    """Where the cluster's kube-apiserver dials its `cluster` egress proxy (HTTP CONNECT)."""
+    return STATE_DIR / f"{name}.egress.sock"
+
+
+def _egress_path(name: str) -> Path:
+    """The egress selector configuration kube-apiserver reads at start."""
+    return STATE_DIR / f"{name}.egress.yaml"
+
+
+def _egress_config(name: str) -> dict[str, object]:
+    socket_path = str(egress_socket(name))
+    if len(socket_path.encode()) >= UNIX_PATH_MAX:
+        raise ClusterError(f"{name}: egress socket path too long for a Unix socket ({socket_path})")
+    return {
+        "apiVersion": "apiserver.k8s.io/v1beta1",
+        "kind": "EgressSelectorConfiguration",
+        "egressSelections": [
+            {
+                "name": "cluster",
+                "connection": {"proxyProtocol": "HTTPConnect", "transport": {"uds": {"udsName": socket_path}}},
+            }
+        ],
+    }
 
 
 def kube_version() -> str:
@@ -170,6 +201,7 @@ def _create(name: str, binaries: dict[str, Path]) -> None:
 def _install(name: str, binaries: dict[str, Path]) -> None:
     config_path = STATE_DIR / f"{name}.kwokctl.yaml"
     port = _free_port()
+    _egress_path(name).write_text(yaml.safe_dump(_egress_config(name)), encoding="utf-8")
     config_path.write_text(yaml.safe_dump(_kwokctl_config(name, port, binaries)), encoding="utf-8")
     log(f"{name}: creating (kube-apiserver on 127.0.0.1:{port})")
     cmd = [
@@ -261,7 +293,11 @@ def _kwokctl_config(name: str, port: int, binaries: dict[str, Path]) -> dict[str
                     {"key": "cluster-signing-cert-file", "value": str(pki / "ca.crt")},
                     {"key": "cluster-signing-key-file", "value": str(pki / "ca.key")},
                 ],
-            }
+            },
+            {
+                "name": "kube-apiserver",
+                "extraArgs": [{"key": "egress-selector-config-file", "value": str(_egress_path(name))}],
+            },
         ],
     }
 
@@ -489,7 +525,15 @@ def _free_port() -> int:
 
 
 def _state_files(name: str) -> list[Path]:
-    suffixes = (".kubeconfig", ".kwokctl.yaml", ".kwokctl.log", ".watchdog.json", ".watchdog.log")
+    suffixes = (
+        ".kubeconfig",
+        ".kwokctl.yaml",
+        ".kwokctl.log",
+        ".watchdog.json",
+        ".watchdog.log",
+        ".egress.yaml",
+        ".egress.sock",
+    )
     return [STATE_DIR / f"{name}{suffix}" for suffix in suffixes]
 
 

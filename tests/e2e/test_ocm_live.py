@@ -1,0 +1,331 @@
+"""Stage 3: OCM itself, running for real as local processes against the local hub and managed-1.
+
+The cluster-manager operator runs from upstream's Deployment and renders the hub; the hub's
+registration controller, webhooks, placement and addon-manager run from the Deployments it created;
+on managed-1 the klusterlet operator runs from the Deployment the registration provider applies and
+renders the registration and work agents, which run from theirs (tests/e2e/ocm_runtime.py).
+Admission webhooks are called for real: kube-apiserver reaches the webhook Service through its
+egress proxy, which leads to the local webhook process (hack/localcluster.py, ocm_runtime.py).
+
+The binaries are OCM v1.2.1, not v1.3.1 like the manifests the project ships: the Go module proxy
+refuses the source of v1.3.1 (and v1.3.0, v1.2.2), v1.2.1 is the newest release it serves
+(hack/tools/ocm/go.mod).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import build_tools
+import localcluster
+import pytest
+import yaml
+
+from components.cluster_manager import cluster_manager_spec
+from components.hub_status import READY_CONDITIONS, not_ready_reasons
+from config import from_file, load
+from providers import klusterlet as kl
+from providers.join import Joiner, Registration
+from providers.kube import Kube, KubeError
+from tests.dynamic_server import DynamicServer, dynamic_server
+from tests.e2e.conftest import REPO_ROOT, Cluster
+from tests.e2e.kubeutil import Json, condition, get, wait_for, wait_gone
+from tests.e2e.ocm_runtime import Runner, Runtime, ocm_runtime
+
+CLUSTER = "managed-1"
+OPERATOR_NAMESPACE = "open-cluster-management"
+HUB_NAMESPACE = "open-cluster-management-hub"
+AGENT_NAMESPACE = kl.DEFAULT_AGENT_NAMESPACE
+CM_PATH = "/apis/operator.open-cluster-management.io/v1/clustermanagers/cluster-manager"
+MC_PATH = f"/apis/cluster.open-cluster-management.io/v1/managedclusters/{CLUSTER}"
+CLUSTER_ROLE = f"open-cluster-management:managedcluster:{CLUSTER}"
+KLUSTERLET_LOCK = "klusterlet-lock"  # the klusterlet operator's leader-election Lease
+CRD = "ocm/v1.3.1/api-crds/operator/v1/0000_01_operator.open-cluster-management.io_clustermanagers.crd.yaml"
+OPERATOR_FILES = (
+    "operator/namespace.yaml",
+    "operator/service_account.yaml",
+    "rbac/cluster_role.yaml",
+    "rbac/cluster_role_binding.yaml",
+    "operator/operator.yaml",
+)
+# Hub Deployments the operator renders for the Default mode with the addon manager enabled.
+HUB_DEPLOYMENTS = (
+    "cluster-manager-registration-controller",
+    "cluster-manager-registration-webhook",
+    "cluster-manager-work-webhook",
+    "cluster-manager-placement-controller",
+    "cluster-manager-addon-manager-controller",
+)
+READY_TIMEOUT = 240.0
+GONE_TIMEOUT = 120.0
+CALL_TIMEOUT = 180.0  # one provider RPC; the registration's own wait is bounded below it
+
+
+@dataclass(frozen=True)
+class Hub:
+    cluster: Cluster
+    runtime: Runtime
+    runner: Runner
+
+
+def _operator_objects(shared_dir: Path) -> list[Json]:
+    """The cluster-manager operator as upstream's kustomization installs it (one replica)."""
+    objects = []
+    for relative in OPERATOR_FILES:
+        path = shared_dir / "ocm/v1.3.1/operator/cluster-manager/config" / relative
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if doc:
+                obj = copy.deepcopy(doc)
+                if obj["kind"] == "Deployment":
+                    obj["spec"]["replicas"] = 1
+                objects.append(obj)
+    return objects
+
+
+def _cluster_manager() -> Json:
+    """The ClusterManager the project renders for its dev stack."""
+    cfg = load(from_file(REPO_ROOT / "Pulumi.dev.yaml"))
+    return {
+        "apiVersion": "operator.open-cluster-management.io/v1",
+        "kind": "ClusterManager",
+        "metadata": {"name": "cluster-manager"},
+        "spec": cluster_manager_spec(cfg),
+    }
+
+
+def _established(obj: Json) -> bool:
+    return condition(obj, "Established") == "True"
+
+
+@pytest.fixture(scope="module")
+def ocm_hub(
+    hub: Cluster, managed: Cluster, shared_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Hub]:
+    """The cluster-manager operator running on the hub, and every hub Deployment it renders."""
+    if not (hub.local and managed.local):
+        pytest.skip("OCM as processes needs the local clusters (their kube-apiservers use our egress proxy)")
+    missing = build_tools.missing(build_tools.OCM_TOOLS)
+    if missing:
+        pytest.fail(f"OCM binaries not built: {missing}; run `make e2e-tools`", pytrace=False)
+    crd = yaml.safe_load((shared_dir / CRD).read_text(encoding="utf-8"))
+    crd.pop("status", None)
+    hub.client.apply(crd)
+    wait_for(
+        hub.client,
+        f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}",
+        _established,
+        timeout=60,
+        what="ClusterManager CRD Established",
+    )
+    objects = _operator_objects(shared_dir)
+    clusters = {"hub": hub, CLUSTER: managed}
+    binaries = build_tools.paths(build_tools.OCM_TOOLS)
+    workdir = tmp_path_factory.mktemp("ocm-hub")
+    with ocm_runtime(workdir, clusters, binaries, localcluster.egress_socket) as runtime:
+        runner = runtime.run("hub", OPERATOR_NAMESPACE, HUB_NAMESPACE)
+        try:
+            for obj in objects:
+                hub.client.apply(obj)
+            runtime.wait_running(runner, OPERATOR_NAMESPACE, "cluster-manager", timeout=60)
+            yield Hub(hub, runtime, runner)
+        finally:
+            _remove_hub(hub, objects, runtime)
+
+
+def _remove_hub(hub: Cluster, objects: list[Json], runtime: Runtime) -> None:
+    """The ClusterManager goes first, while its operator still runs to clean up after it."""
+    try:
+        if hub.client.delete("operator.open-cluster-management.io/v1", "ClusterManager", "cluster-manager"):
+            wait_gone(hub.client, CM_PATH, timeout=GONE_TIMEOUT)
+        wait_gone(hub.client, f"/api/v1/namespaces/{HUB_NAMESPACE}", timeout=GONE_TIMEOUT)
+    finally:
+        for obj in reversed(objects):
+            meta = obj["metadata"]
+            hub.client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        wait_gone(hub.client, f"/api/v1/namespaces/{OPERATOR_NAMESPACE}", timeout=GONE_TIMEOUT)
+
+
+def _ready_cluster_manager(ocm: Hub) -> Json:
+    ocm.cluster.client.apply(_cluster_manager())
+    with ocm.runtime.reporting():
+        return wait_for(
+            ocm.cluster.client,
+            CM_PATH,
+            lambda obj: not not_ready_reasons(obj),
+            timeout=READY_TIMEOUT,
+            what="ClusterManager ready",
+        )
+
+
+def test_cluster_manager_operator_makes_the_project_cluster_manager_ready(ocm_hub: Hub) -> None:
+    cm = _ready_cluster_manager(ocm_hub)
+    hub = ocm_hub.cluster.client
+
+    by_type = {c["type"]: c for c in cm["status"]["conditions"]}
+    assert {kind: by_type[kind]["status"] for kind in READY_CONDITIONS} == dict(READY_CONDITIONS)
+    assert cm["status"]["observedGeneration"] == cm["metadata"]["generation"]
+    for name in HUB_DEPLOYMENTS:  # rendered by the operator, and running here as processes
+        assert get(hub, f"/apis/apps/v1/namespaces/{HUB_NAMESPACE}/deployments/{name}") is not None, name
+        ocm_hub.runtime.wait_running(ocm_hub.runner, HUB_NAMESPACE, name, timeout=60)
+    webhook = get(
+        hub,
+        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/managedclustervalidators.admission.cluster.open-cluster-management.io",
+    )
+    assert webhook is not None
+    assert webhook["webhooks"][0]["clientConfig"]["caBundle"]  # from the operator's own signer
+    # The webhooks answer through kube-apiserver's egress proxy: the real validator rejects a bad URL.
+    with pytest.raises(KubeError) as rejected:
+        hub.request(
+            "POST",
+            "/apis/cluster.open-cluster-management.io/v1/managedclusters",
+            {"dryRun": "All"},
+            body=_bad_cluster(),
+        )
+    assert rejected.value.status == 400
+    assert "is invalid in client configs" in str(rejected.value)
+    assert ocm_hub.runtime.errors() == []
+
+
+def _bad_cluster() -> Json:
+    return {
+        "apiVersion": "cluster.open-cluster-management.io/v1",
+        "kind": "ManagedCluster",
+        "metadata": {"name": "webhook-probe"},
+        "spec": {"hubAcceptsClient": False, "managedClusterClientConfigs": [{"url": "not a url"}]},
+    }
+
+
+# -- registration through the real agents --------------------------------------------------------
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+@pytest.fixture
+def klusterlet_runner(ocm_hub: Hub, managed: Cluster) -> Iterator[Runner]:
+    """The klusterlet operator and agents on managed-1, run as the provider's Deployments appear."""
+    runner = ocm_hub.runtime.run(CLUSTER, OPERATOR_NAMESPACE, AGENT_NAMESPACE)
+    try:
+        yield runner
+    finally:
+        ocm_hub.runtime.release(runner)
+        # Unjoin deletes the operator's RBAC while its process still runs, so the operator cannot
+        # release its leader lease; without this the next klusterlet operator here waits out 137 s.
+        lease = f"/apis/coordination.k8s.io/v1/namespaces/{OPERATOR_NAMESPACE}/leases/{KLUSTERLET_LOCK}"
+        if get(managed.client, lease) is not None:
+            managed.client.request("DELETE", lease)
+
+
+@pytest.fixture
+def vela_secret(ocm_hub: Hub, managed: Cluster) -> Iterator[Json]:
+    """managed-1 as `vela cluster join` records it, and the hub's bootstrap role."""
+    hub = ocm_hub.cluster.client
+    config = yaml.safe_load(managed.kubeconfig.read_text(encoding="utf-8"))
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": CLUSTER,
+            "namespace": "vela-system",
+            "labels": {"cluster.core.oam.dev/cluster-credential-type": "X509Certificate"},
+        },
+        "data": {
+            "endpoint": _b64(cluster["server"].encode() + b"\n"),
+            "ca.crt": cluster["certificate-authority-data"],
+            "tls.crt": user["client-certificate-data"],
+            "tls.key": user["client-key-data"],
+        },
+    }
+    hub.apply(kl.namespace("vela-system"))
+    hub.apply(kl.bootstrap_role())
+    hub.apply(secret)
+    try:
+        yield secret
+    finally:
+        hub.delete("v1", "Secret", CLUSTER, "vela-system")
+        hub.delete("v1", "Namespace", CLUSTER)  # the hub controller made it on acceptance, and keeps it
+        wait_gone(hub, f"/api/v1/namespaces/{CLUSTER}", timeout=GONE_TIMEOUT)
+
+
+@pytest.fixture
+def provider(ocm_hub: Hub, tmp_path: Path) -> Iterator[DynamicServer]:
+    with dynamic_server(tmp_path / "provider.log") as server:
+        server.configure({"kubernetes:kubeconfig": str(ocm_hub.cluster.kubeconfig)})
+        yield server
+
+
+def _registration() -> Registration:
+    images = kl.Images(
+        "quay.io/open-cluster-management/registration-operator:v1.3.1",
+        "quay.io/open-cluster-management/registration:v1.3.1",
+        "quay.io/open-cluster-management/work:v1.3.1",
+    )
+    return Registration(CLUSTER, "vela-system", CLUSTER, "", {"env": "e2e"}, "default", "Default", images, None, 150)
+
+
+def test_provider_joins_and_unjoins_through_the_real_agents(
+    ocm_hub: Hub, klusterlet_runner: Runner, provider: DynamicServer, vela_secret: Json, managed: Cluster
+) -> None:
+    hub, spoke, runtime = ocm_hub.cluster.client, managed.client, ocm_hub.runtime
+    _ready_cluster_manager(ocm_hub)
+    registration = _registration()
+    unjoined = False
+    try:
+        with runtime.reporting():
+            _join_and_unjoin(ocm_hub, klusterlet_runner, provider, registration, spoke)
+            unjoined = True
+    finally:
+        if not unjoined:  # leave both clusters as found, with the agents still running to let go
+            print(provider.log())
+            Joiner(hub).unjoin(registration)
+
+
+def _join_and_unjoin(
+    ocm: Hub, runner: Runner, provider: DynamicServer, registration: Registration, spoke: Kube
+) -> None:
+    hub, runtime = ocm.cluster.client, ocm.runtime
+    id_, outs = provider.create({"spec": registration.props()}, timeout=CALL_TIMEOUT)
+    assert outs["status"]["joined"]["status"] == "True"
+    assert outs["status"]["available"]["status"] == "True"
+
+    live = get(hub, MC_PATH)
+    assert live is not None
+    reasons = {c["type"]: c["reason"] for c in live["status"]["conditions"]}
+    assert reasons["HubAcceptedManagedCluster"] == "HubClusterAdminAccepted"  # the hub controller
+    assert reasons["ManagedClusterJoined"] == "ManagedClusterJoined"  # the registration agent
+    assert reasons["ManagedClusterConditionAvailable"] == "ManagedClusterAvailable"
+    assert live["metadata"]["labels"]["cluster.open-cluster-management.io/clusterset"] == "default"
+    assert get(hub, f"/apis/coordination.k8s.io/v1/namespaces/{CLUSTER}/leases/managed-cluster-lease") is not None
+    hub_secret = get(spoke, f"/api/v1/namespaces/{AGENT_NAMESPACE}/secrets/hub-kubeconfig-secret")
+    assert hub_secret is not None
+    assert hub_secret["data"].get("tls.crt")  # written by the agent once its CSR was signed
+    assert runner.running(OPERATOR_NAMESPACE, "klusterlet")
+    assert runner.running(AGENT_NAMESPACE, "klusterlet-registration-agent")
+    # The work agent starts once the hub kubeconfig it mounts exists, as its pod would.
+    runtime.wait_running(runner, AGENT_NAMESPACE, "klusterlet-work-agent", timeout=60)
+    # kube-apiserver called the real admission webhooks for the ManagedCluster the provider applied.
+    routed = [
+        line for line in runtime.proxy_log if f"({HUB_NAMESPACE}/cluster-manager-registration-webhook) -> /" in line
+    ]
+    assert routed, runtime.proxy_log
+
+    provider.delete(id_, outs, timeout=CALL_TIMEOUT)
+    assert get(hub, MC_PATH) is None
+    # The hub controller's finalizer removed the cluster's RBAC; upstream keeps the cluster namespace.
+    assert get(hub, f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{CLUSTER_ROLE}") is None
+    assert (
+        get(hub, f"/apis/rbac.authorization.k8s.io/v1/namespaces/{CLUSTER}/rolebindings/{CLUSTER_ROLE}:registration")
+        is None
+    )
+    assert get(hub, f"/api/v1/namespaces/{OPERATOR_NAMESPACE}/serviceaccounts/{kl.bootstrap_account(CLUSTER)}") is None
+    assert get(spoke, "/apis/operator.open-cluster-management.io/v1/klusterlets/klusterlet") is None
+    assert get(spoke, f"/apis/apps/v1/namespaces/{OPERATOR_NAMESPACE}/deployments/klusterlet") is None
+    wait_gone(spoke, f"/api/v1/namespaces/{AGENT_NAMESPACE}", timeout=GONE_TIMEOUT)
+    assert runtime.errors() == []
