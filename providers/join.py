@@ -22,12 +22,14 @@ MANAGED_CLUSTER = ("cluster.open-cluster-management.io/v1", "ManagedCluster")
 MANAGED_CLUSTER_SET = ("cluster.open-cluster-management.io/v1beta2", "ManagedClusterSet")
 KLUSTERLET = ("operator.open-cluster-management.io/v1", "Klusterlet")
 CSR = ("certificates.k8s.io/v1", "CertificateSigningRequest")
+LEASE = ("coordination.k8s.io/v1", "Lease")
 ADDON = ("addon.open-cluster-management.io/v1alpha1", "ManagedClusterAddOn")
 ADDON_CONDITIONS = {"available": "Available", "degraded": "Degraded", "progressing": "Progressing"}
 SECRET_ANNOTATION = "ocm-hub.io/vela-secret"
 MODE_ANNOTATION = "ocm-hub.io/klusterlet-mode"
 JOINED = "ManagedClusterJoined"
 AVAILABLE = "ManagedClusterConditionAvailable"
+POD_GRACE_SECONDS = 60  # the default terminationGracePeriodSeconds (30 s), with room to spare
 # Sets the hub manages itself; joining them needs no ManagedClusterSet from us.
 HUB_MANAGED_SETS = frozenset({"default", "global"})
 TOKEN_SECONDS = 3600
@@ -418,6 +420,24 @@ class Joiner:
                     continue
                 metadata = obj["metadata"]
                 target.delete(obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace"))
+                if obj["kind"] == "Deployment" and self._pods_gone(target, obj, reg):
+                    target.delete(*LEASE, kl.OPERATOR_LEASE, metadata["namespace"])
+
+    def _pods_gone(self, kube: Kube, deployment: Mapping[str, Any], reg: Registration) -> bool:
+        """Whether the operator's pods stopped (bounded wait). The klusterlet operator exits without
+        releasing its leader lease, so a re-join within the lease's 137 s would wait it out: once no
+        operator runs, the lease is garbage and goes too. Never fatal: a node that is down must not
+        block the unjoin."""
+        selector = ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
+        namespace = deployment["metadata"]["namespace"]
+        deadline = self.clock() + min(reg.timeout_seconds, POD_GRACE_SECONDS)
+        pauses = self._pauses()
+        while kube.list("v1", "Pod", namespace, selector):
+            if self.clock() >= deadline:
+                self.log(f"cluster {reg.cluster}: klusterlet operator pods still stopping; leaving its lease")
+                return False
+            self.sleep(next(pauses))
+        return True
 
     def _wait_gone(
         self, kube: Kube, kind: tuple[str, str], name: str, namespace: str | None, reg: Registration

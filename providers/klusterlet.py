@@ -18,6 +18,7 @@ DATA_DIR = Path(__file__).parent / "data"
 OPERATOR_NAMESPACE = "open-cluster-management"
 DEFAULT_AGENT_NAMESPACE = "open-cluster-management-agent"
 BOOTSTRAP_SECRET = "bootstrap-hub-kubeconfig"
+OPERATOR_LEASE = "klusterlet-lock"  # the klusterlet operator's leader-election Lease, in its namespace
 EXTERNAL_MANAGED_SECRET = "external-managed-kubeconfig"
 BOOTSTRAP_ROLE = "ocm-hub:bootstrap"
 CLUSTER_NAME_LABEL = "open-cluster-management.io/cluster-name"

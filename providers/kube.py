@@ -22,6 +22,8 @@ APPLY = "application/apply-patch+yaml"
 # (apiVersion, kind) -> (plural, namespaced)
 KINDS: dict[tuple[str, str], tuple[str, bool]] = {
     ("v1", "Namespace"): ("namespaces", False),
+    ("v1", "Pod"): ("pods", True),
+    ("coordination.k8s.io/v1", "Lease"): ("leases", True),
     ("v1", "Secret"): ("secrets", True),
     ("v1", "ServiceAccount"): ("serviceaccounts", True),
     ("v1", "ConfigMap"): ("configmaps", True),

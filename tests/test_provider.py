@@ -6,6 +6,8 @@ over gRPC with the serialized provider, against fake API servers for the hub and
 from __future__ import annotations
 
 import base64
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,11 @@ from tests.fakekube import FakeKube
 from tests.pki import Pki, vela_secret
 
 TOKEN = "vela-test-token-0123456789"
+_REGISTRATION_IMAGES = kl.Images(
+    "quay.io/open-cluster-management/registration-operator:v1.3.1",
+    "quay.io/open-cluster-management/registration:v1.3.1",
+    "quay.io/open-cluster-management/work:v1.3.1",
+)
 
 
 def _inputs(cluster: str = "prod-eu", mode: str = "Default", timeout: int = 20, **changes: Any) -> dict[str, Any]:
@@ -31,11 +38,7 @@ def _inputs(cluster: str = "prod-eu", mode: str = "Default", timeout: int = 20, 
         labels={"env": "prod"},
         cluster_set="default",
         mode="Hosted" if mode == "Hosted" else "Default",
-        images=kl.Images(
-            "quay.io/open-cluster-management/registration-operator:v1.3.1",
-            "quay.io/open-cluster-management/registration:v1.3.1",
-            "quay.io/open-cluster-management/work:v1.3.1",
-        ),
+        images=_REGISTRATION_IMAGES,
         hub_api_server=None,
         timeout_seconds=timeout,
     )
@@ -247,6 +250,64 @@ def test_a_registrations_own_hub_kubeconfig_wins_over_the_stack_config(
         assert hub.get_object(*MANAGED_CLUSTER, id_) is None
         assert managed.get_object(*KLUSTERLET, "klusterlet") is None
         assert elsewhere.count(path="managedclusters") == 0
+
+
+def test_unjoin_clears_the_operator_lease_once_its_pods_stopped(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    """The klusterlet operator exits without releasing its leader lease (seen with the real one in e2e):
+    left behind, the next join on that cluster waits out its 137 s. Unjoin removes it, and the
+    operator's RBAC, only after the operator's pods stopped."""
+    _add_vela_cluster(hub, managed, pki)
+    (deployment,) = [o for o in kl.operator_objects(_REGISTRATION_IMAGES) if o["kind"] == "Deployment"]
+    namespace = str(deployment["metadata"]["namespace"])
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "klusterlet-6d4f9",
+            "namespace": namespace,
+            "labels": deployment["spec"]["selector"]["matchLabels"],
+        },
+        "spec": {"containers": [{"name": "klusterlet", "image": "operator"}]},
+    }
+    stopped_at: list[int] = []
+
+    def kubelet() -> None:
+        """Stops the pod once its Deployment is deleted, as the kubelet does after the grace period."""
+        deadline = time.monotonic() + 30
+        while not managed.count(method="DELETE", path="/deployments/klusterlet$") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stopped_at.append(len(managed.requests))
+        managed.delete_object("v1", "Pod", "klusterlet-6d4f9", namespace)
+
+    with FakeAgent(hub, [managed]):
+        id_, outs = server.create(_inputs())
+        managed.put_object(pod)
+        managed.put_object(
+            {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": kl.OPERATOR_LEASE, "namespace": namespace},
+                "spec": {"holderIdentity": "klusterlet-6d4f9_1f2e", "leaseDurationSeconds": 137},
+            }
+        )
+        managed.clear_requests()
+        stopper = threading.Thread(target=kubelet)
+        stopper.start()
+        server.delete(id_, outs)
+        stopper.join(30)
+    log = [(r.method, r.path) for r in managed.requests]
+    cleanup = [
+        i
+        for i, (method, path) in enumerate(log)
+        if method == "DELETE" and ("rbac.authorization" in path or "/leases/" in path)
+    ]
+    assert len(cleanup) >= 3
+    assert stopped_at
+    assert min(cleanup) > stopped_at[0]
+    assert managed.get_object("coordination.k8s.io/v1", "Lease", kl.OPERATOR_LEASE, namespace) is None
+    assert managed.get_object("apps/v1", "Deployment", "klusterlet", "open-cluster-management") is None
 
 
 def test_delete_rerun_while_the_agent_namespace_terminates(

@@ -94,6 +94,7 @@ DEFAULT_RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "serviceaccounts", "ServiceAccount", True, subresources=("token",), short_names=("sa",)),
     ResourceType("", "v1", "configmaps", "ConfigMap", True, short_names=("cm",)),
     ResourceType("", "v1", "services", "Service", True, status=True, short_names=("svc",)),
+    ResourceType("", "v1", "pods", "Pod", True, status=True, short_names=("po",)),
     ResourceType(
         "",
         "v1",
