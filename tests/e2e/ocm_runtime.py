@@ -58,6 +58,9 @@ ENTRY_POINTS = {
 SYNC_SECONDS = 1.0
 RESTART_SECONDS = 5.0
 STOP_SECONDS = 15.0
+# Held on kwok's pods while their process runs: like a kubelet, a pod is gone only once its container
+# stopped, so whoever waits for the pods (the unjoin does) waits for the process too.
+PROCESS_FINALIZER = "e2e.ocm-hub.io/process"
 TOKEN_SECONDS = 3600
 LOG_TAIL_LINES = 30
 PODNET = Path(podnet.__file__).resolve()
@@ -233,16 +236,25 @@ class Pod:
     def tick(self) -> None:
         """Sync volumes; start the processes once everything they mount exists; restart dead ones."""
         ready = all(volume.sync(self.cluster.client, self.namespace) for volume in self.volumes.values())
+        pods = self._pods()
+        live = [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
         if self.started:
+            if not live:  # its pod is being deleted (or is gone): stop, as the kubelet would, then let it go
+                log(f"{self.cluster.name}/{self.namespace}/{self.name}: pod terminating, stopping its processes")
+                self.stop()
+                return
+            self._hold_pods(live)
             for process in self.processes:
                 process.check()
             return
-        if ready and self._launch():
+        if live and ready and self._launch():  # like a kubelet, only for a pod scheduled and not deleting
             return
         waited = time.monotonic() - self.waiting_since
         if waited - self.reported >= 15:
             self.reported = waited
-            log(f"{self.cluster.name}/{self.namespace}/{self.name}: waiting {waited:.0f}s for its volumes/account")
+            log(
+                f"{self.cluster.name}/{self.namespace}/{self.name}: waiting {waited:.0f}s for its pod, volumes or account"
+            )
 
     def _launch(self) -> bool:
         kubeconfig = self._token_kubeconfig()
@@ -349,11 +361,49 @@ class Pod:
                 env[item["name"]] = fields.get(item["valueFrom"]["fieldRef"]["fieldPath"], "")
         return env
 
+    def _pods(self) -> list[Json]:
+        labels = self.deployment["spec"]["selector"].get("matchLabels") or {}
+        selector = ",".join(f"{key}={value}" for key, value in labels.items())
+        return self.cluster.client.list("v1", "Pod", self.namespace, selector)
+
+    def _hold_pods(self, pods: list[Json]) -> None:
+        for pod in pods:
+            finalizers = pod["metadata"].get("finalizers") or []
+            if PROCESS_FINALIZER not in finalizers:
+                self._set_finalizers(pod, [*finalizers, PROCESS_FINALIZER])
+
+    def _release_pods(self) -> None:
+        for pod in self._pods():
+            finalizers = pod["metadata"].get("finalizers") or []
+            if PROCESS_FINALIZER in finalizers:
+                self._set_finalizers(pod, [f for f in finalizers if f != PROCESS_FINALIZER])
+
+    def _set_finalizers(self, pod: Json, finalizers: list[str]) -> None:
+        patch = {"metadata": {"finalizers": finalizers, "resourceVersion": pod["metadata"]["resourceVersion"]}}
+        try:
+            self.cluster.client.merge_patch("v1", "Pod", pod["metadata"]["name"], patch, self.namespace)
+        except KubeError as err:
+            # Gone, changed since listed, or deleted meanwhile (no new finalizers then): the next tick sees it.
+            if err.status not in (404, 409, 422):
+                raise
+
     def stop(self) -> None:
         for process in self.processes:
             process.stop()
+        self.processes.clear()
         for path in self.ports.values():
             path.unlink(missing_ok=True)
+        self.ports.clear()
+        self._release_pods()
+
+
+def _stop_all(pods: list[Pod]) -> None:
+    """In parallel, as a node stops its pods: each may take its grace period."""
+    threads = [threading.Thread(target=pod.stop, name=f"stop-{pod.name}") for pod in pods]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(2 * STOP_SECONDS + 30)
 
 
 class Runner:
@@ -382,17 +432,19 @@ class Runner:
                 deleting = bool(item["metadata"].get("deletionTimestamp"))
                 if self._runs_ocm(item) and not deleting and (item["spec"].get("replicas", 1) or 0) > 0:
                     seen[f"{namespace}/{item['metadata']['name']}"] = item
+        gone = []
         with self.lock:
             for key, pod in list(self.pods.items()):
                 live = seen.get(key)
                 if live is None or live["spec"]["template"] != pod.template:  # a rollout, as for real
                     log(f"{self.cluster.name}/{key}: {'gone' if live is None else 'changed'}, stopping its processes")
-                    pod.stop()
+                    gone.append(pod)
                     del self.pods[key]
             for key, item in seen.items():
                 if key not in self.pods:
                     self.pods[key] = self.runtime.new_pod(self.cluster, item)
             pods = list(self.pods.values())
+        _stop_all(gone)
         for pod in pods:
             if not self.stopping.is_set():
                 pod.tick()
@@ -414,9 +466,9 @@ class Runner:
         self.stopping.set()
         self.thread.join(30)
         with self.lock:
-            for pod in self.pods.values():
-                pod.stop()
+            pods = list(self.pods.values())
             self.pods.clear()
+        _stop_all(pods)
 
 
 class Runtime:

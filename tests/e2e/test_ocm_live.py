@@ -43,7 +43,6 @@ AGENT_NAMESPACE = kl.DEFAULT_AGENT_NAMESPACE
 CM_PATH = "/apis/operator.open-cluster-management.io/v1/clustermanagers/cluster-manager"
 MC_PATH = f"/apis/cluster.open-cluster-management.io/v1/managedclusters/{CLUSTER}"
 CLUSTER_ROLE = f"open-cluster-management:managedcluster:{CLUSTER}"
-KLUSTERLET_LOCK = "klusterlet-lock"  # the klusterlet operator's leader-election Lease
 CRD = "ocm/v1.3.1/api-crds/operator/v1/0000_01_operator.open-cluster-management.io_clustermanagers.crd.yaml"
 OPERATOR_FILES = (
     "operator/namespace.yaml",
@@ -214,11 +213,6 @@ def klusterlet_runner(ocm_hub: Hub, managed: Cluster) -> Iterator[Runner]:
         yield runner
     finally:
         ocm_hub.runtime.release(runner)
-        # Unjoin deletes the operator's RBAC while its process still runs, so the operator cannot
-        # release its leader lease; without this the next klusterlet operator here waits out 137 s.
-        lease = f"/apis/coordination.k8s.io/v1/namespaces/{OPERATOR_NAMESPACE}/leases/{KLUSTERLET_LOCK}"
-        if get(managed.client, lease) is not None:
-            managed.client.request("DELETE", lease)
 
 
 @pytest.fixture
@@ -327,5 +321,8 @@ def _join_and_unjoin(
     assert get(hub, f"/api/v1/namespaces/{OPERATOR_NAMESPACE}/serviceaccounts/{kl.bootstrap_account(CLUSTER)}") is None
     assert get(spoke, "/apis/operator.open-cluster-management.io/v1/klusterlets/klusterlet") is None
     assert get(spoke, f"/apis/apps/v1/namespaces/{OPERATOR_NAMESPACE}/deployments/klusterlet") is None
+    # The operator exits without releasing its leader lease; unjoin removed it once the operator stopped,
+    # so a re-join here starts at once instead of waiting out the lease (137 s).
+    assert get(spoke, f"/apis/coordination.k8s.io/v1/namespaces/{OPERATOR_NAMESPACE}/leases/{kl.OPERATOR_LEASE}") is None
     wait_gone(spoke, f"/api/v1/namespaces/{AGENT_NAMESPACE}", timeout=GONE_TIMEOUT)
     assert runtime.errors() == []
