@@ -323,6 +323,8 @@ def _join_and_unjoin(
     assert get(spoke, f"/apis/apps/v1/namespaces/{OPERATOR_NAMESPACE}/deployments/klusterlet") is None
     # The operator exits without releasing its leader lease; unjoin removed it once the operator stopped,
     # so a re-join here starts at once instead of waiting out the lease (137 s).
-    assert get(spoke, f"/apis/coordination.k8s.io/v1/namespaces/{OPERATOR_NAMESPACE}/leases/{kl.OPERATOR_LEASE}") is None
+    assert (
+        get(spoke, f"/apis/coordination.k8s.io/v1/namespaces/{OPERATOR_NAMESPACE}/leases/{kl.OPERATOR_LEASE}") is None
+    )
     wait_gone(spoke, f"/api/v1/namespaces/{AGENT_NAMESPACE}", timeout=GONE_TIMEOUT)
     assert runtime.errors() == []
