@@ -6,6 +6,8 @@ on managed-1 the klusterlet operator runs from the Deployment the registration p
 renders the registration and work agents, which run from theirs (tests/e2e/ocm_runtime.py).
 Admission webhooks are called for real: kube-apiserver reaches the webhook Service through its
 egress proxy, which leads to the local webhook process (hack/localcluster.py, ocm_runtime.py).
+The registration runs through the SDK's dynamic-provider server, and through the real Pulumi CLI and
+engine (stage 2's pinned build) as `pulumi up` runs it.
 
 The binaries are OCM v1.2.1, not v1.3.1 like the manifests the project ships: the Go module proxy
 refuses the source of v1.3.1 (and v1.3.0, v1.2.2), v1.2.1 is the newest release it serves
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +38,7 @@ from tests.dynamic_server import DynamicServer, dynamic_server
 from tests.e2e.conftest import REPO_ROOT, Cluster
 from tests.e2e.kubeutil import Json, condition, get, wait_for, wait_gone
 from tests.e2e.ocm_runtime import Runner, Runtime, ocm_runtime
+from tests.e2e.pulumi_cli import Project, missing_binaries
 
 CLUSTER = "managed-1"
 OPERATOR_NAMESPACE = "open-cluster-management"
@@ -328,3 +332,110 @@ def _join_and_unjoin(
     )
     wait_gone(spoke, f"/api/v1/namespaces/{AGENT_NAMESPACE}", timeout=GONE_TIMEOUT)
     assert runtime.errors() == []
+
+
+# -- the same, under the real Pulumi engine ------------------------------------------------------
+
+# The registration branch of ocm-hub's tree as FleetRegistration declares it per cluster, from the
+# stack's config and vela's secrets on the hub: everything of the program but the Kubernetes
+# provider's resources, whose plugin cannot be built here (see the README, End-to-end).
+REGISTRATION_PROGRAM = """\
+import pulumi
+
+from config import from_pulumi, load
+from providers.discovery import fetch_vela_secrets, plan
+from providers.managed_cluster import ManagedClusterRegistration
+
+settings = load(from_pulumi())
+kubernetes = pulumi.Config("kubernetes")
+secrets = fetch_vela_secrets(settings.registration, {"kubeconfig": kubernetes.get("kubeconfig"), "context": None})
+clusters = {}
+for item in plan(settings, secrets):
+    name = item.registration.cluster
+    clusters[name] = ManagedClusterRegistration(f"ocm-hub-cluster-{name}", item.registration).status
+pulumi.export("clusters", clusters)
+"""
+ENGINE_STACK = "e2e"
+
+
+@pytest.fixture
+def engine_project(ocm_hub: Hub, tmp_path: Path) -> Iterator[Project]:
+    """A stack of REGISTRATION_PROGRAM on a local file backend; destroyed and removed whatever happens."""
+    if missing := missing_binaries():
+        pytest.fail(f"missing Pulumi binaries {missing}: run `make e2e-tools`", pytrace=False)
+    build_tools.install_pulumi_root()
+    program, state = tmp_path / "program", tmp_path / "state"
+    program.mkdir()
+    state.mkdir()
+    (program / "Pulumi.yaml").write_text("name: ocm-hub-registration\nruntime: python\n", encoding="utf-8")
+    (program / "__main__.py").write_text(REGISTRATION_PROGRAM, encoding="utf-8")
+    project = Project(program, state, extra_env={"PYTHONPATH": str(REPO_ROOT)})
+    project.run("stack", "init", ENGINE_STACK, timeout=60)
+    try:
+        project.run("config", "set", "kubernetes:kubeconfig", str(ocm_hub.cluster.kubeconfig), timeout=60)
+        _set_registration(project, {"discover": True, "joinTimeout": 150})
+        yield project
+    finally:
+        project.run("destroy", "--yes", "--skip-preview", timeout=CALL_TIMEOUT, check=False)
+        project.run("stack", "rm", "--yes", "--force", ENGINE_STACK, timeout=60, check=False)
+
+
+def _set_registration(project: Project, registration: Json) -> None:
+    """Edit Pulumi.<stack>.yaml as a user does (keeping the passphrase salt `stack init` wrote)."""
+    path = project.directory / f"Pulumi.{ENGINE_STACK}.yaml"
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document.setdefault("config", {})["ocm-hub:registration"] = registration
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+
+
+def test_pulumi_up_registers_through_the_real_agents_and_unjoins_when_config_drops_it(
+    ocm_hub: Hub, klusterlet_runner: Runner, vela_secret: Json, managed: Cluster, engine_project: Project
+) -> None:
+    """The CLI loads the dynamic provider as users run it: preview, up (Joined and Available by the
+    real agents), a second up and a refresh with no changes, state without credentials, and a cluster
+    excluded from the config unjoined by the next up."""
+    hub, spoke, runtime = ocm_hub.cluster.client, managed.client, ocm_hub.runtime
+    _ready_cluster_manager(ocm_hub)
+    unjoined = False
+    try:
+        with runtime.reporting():
+            preview = engine_project.run("preview", "--json").json()
+            assert preview["changeSummary"].get("create") == 2  # the stack and the registration
+
+            engine_project.run("up", "--yes", "--skip-preview", timeout=CALL_TIMEOUT)
+            outputs = engine_project.run("stack", "output", "--json").json()
+            status = outputs["clusters"][CLUSTER]
+            assert status["joined"]["status"] == "True"
+            assert status["available"]["status"] == "True"
+            assert condition(get(hub, MC_PATH) or {}, "ManagedClusterJoined") == "True"
+
+            engine_project.run("up", "--yes", "--expect-no-changes", timeout=CALL_TIMEOUT)
+            engine_project.run("refresh", "--yes", "--expect-no-changes", timeout=CALL_TIMEOUT)
+
+            exported = engine_project.run("stack", "export").stdout
+            (state,) = [
+                r
+                for r in json.loads(exported)["deployment"]["resources"]
+                if r["type"] == "pulumi-python:dynamic/ocm-hub:ManagedClusterRegistration"
+            ]
+            spec = state["outputs"]["spec"]
+            assert (spec["secretNamespace"], spec["secretName"]) == ("vela-system", CLUSTER)  # a reference, no more
+            for key in ("tls.key", "tls.crt"):
+                encoded = vela_secret["data"][key]
+                assert encoded not in exported
+                assert base64.b64decode(encoded).decode() not in exported
+
+            _set_registration(engine_project, {"discover": True, "exclude": [CLUSTER], "joinTimeout": 150})
+            engine_project.run("up", "--yes", "--skip-preview", timeout=CALL_TIMEOUT)
+            assert get(hub, MC_PATH) is None
+            assert get(spoke, "/apis/operator.open-cluster-management.io/v1/klusterlets/klusterlet") is None
+            assert (
+                get(spoke, f"/apis/coordination.k8s.io/v1/namespaces/{OPERATOR_NAMESPACE}/leases/{kl.OPERATOR_LEASE}")
+                is None
+            )
+            wait_gone(spoke, f"/api/v1/namespaces/{AGENT_NAMESPACE}", timeout=GONE_TIMEOUT)
+            assert engine_project.run("stack", "output", "--json").json()["clusters"] == {}
+            unjoined = True
+    finally:
+        if not unjoined:  # leave both clusters as found, with the agents still running to let go
+            Joiner(hub).unjoin(_registration())
