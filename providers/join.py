@@ -401,6 +401,10 @@ class Joiner:
             self._remove_klusterlet(self.connect(vela.kubeconfig()), reg, purge_operator=True)
         self.hub.delete(*MANAGED_CLUSTER, reg.cluster)
         self._wait_gone(self.hub, MANAGED_CLUSTER, reg.cluster, None, reg)
+        # The registration agent stops asking for a certificate once a cluster has "too many" CSRs on the
+        # hub (seen in e2e after a few join/unjoin rounds); issued ones are spent once the cluster is gone.
+        for csr in self.hub.list(*CSR, label_selector=f"{kl.CLUSTER_NAME_LABEL}={reg.cluster}"):
+            self.hub.delete(*CSR, csr["metadata"]["name"])
         for obj in reversed(kl.bootstrap_objects(reg.cluster)):
             metadata = obj["metadata"]
             self.hub.delete(obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace"))

@@ -217,11 +217,23 @@ def test_delete_unjoins_both_sides_and_is_idempotent(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
     _add_vela_cluster(hub, managed, pki)
+    other = {
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {"name": "edge-1-x7k2p", "labels": {kl.CLUSTER_NAME_LABEL: "edge-1"}},
+        "spec": {"request": "", "signerName": "kubernetes.io/kube-apiserver-client", "usages": ["client auth"]},
+    }
+    hub.put_object(other)
     with FakeAgent(hub, [managed]):
         id_, outs = server.create(_inputs())
+        assert len(hub.list_objects("certificates.k8s.io/v1", "CertificateSigningRequest")) == 2
         server.delete(id_, outs)
         server.delete(id_, outs)  # already gone is success
     assert hub.get_object(*MANAGED_CLUSTER, id_) is None
+    # This cluster's spent CSRs go (the agent halts past a count of them); another cluster's stay.
+    assert [c["metadata"]["name"] for c in hub.list_objects("certificates.k8s.io/v1", "CertificateSigningRequest")] == [
+        "edge-1-x7k2p"
+    ]
     assert managed.get_object(*KLUSTERLET, "klusterlet") is None
     assert managed.get_object("apps/v1", "Deployment", "klusterlet", "open-cluster-management") is None
     assert managed.get_object("v1", "Namespace", "open-cluster-management-agent") is None

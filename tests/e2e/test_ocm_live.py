@@ -325,6 +325,8 @@ def _join_and_unjoin(
     assert get(hub, f"/api/v1/namespaces/{OPERATOR_NAMESPACE}/serviceaccounts/{kl.bootstrap_account(CLUSTER)}") is None
     assert get(spoke, "/apis/operator.open-cluster-management.io/v1/klusterlets/klusterlet") is None
     assert get(spoke, f"/apis/apps/v1/namespaces/{OPERATOR_NAMESPACE}/deployments/klusterlet") is None
+    csrs = hub.list("certificates.k8s.io/v1", "CertificateSigningRequest", None, f"{kl.CLUSTER_NAME_LABEL}={CLUSTER}")
+    assert csrs == []  # else the agent halts after a few rounds: "too many CSRs created already on the hub"
     # The operator exits without releasing its leader lease; unjoin removed it once the operator stopped,
     # so a re-join here starts at once instead of waiting out the lease (137 s).
     assert (
