@@ -116,16 +116,17 @@ def _decode(value: Any) -> Any:
 def load_args(args: Mapping[str, Any]) -> StackConfig:
     """Validate OcmHub's arguments (snake_case keys, as config.args types them) exactly as a stack's config.
     Through the component package every number arrives as a double: 2.0 is read as 2."""
-    return load(RawConfig(_whole_numbers(args)))
+    return load(RawConfig(whole_numbers(args)))
 
 
-def _whole_numbers(value: Any) -> Any:
+def whole_numbers(value: Any) -> Any:
+    """Numbers cross Pulumi's wire as doubles: read 600.0 back as 600, in nested values too."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, Mapping):
-        return {key: _whole_numbers(item) for key, item in value.items()}
+        return {key: whole_numbers(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_whole_numbers(item) for item in value]
+        return [whole_numbers(item) for item in value]
     return value
 
 

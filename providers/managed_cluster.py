@@ -30,6 +30,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from config.loader import whole_numbers
 from config.registration import CLUSTERSET_LABEL, cluster_name_problem
 from providers.join import MODE_ANNOTATION, SECRET_ANNOTATION, Joiner, Registration, cluster_status
 from providers.kube import Kube
@@ -86,7 +87,7 @@ class ManagedClusterProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         old, new = _spec(olds), _spec(news)
-        changed = [key for key in INPUT_KEYS if _normal(old.get(key)) != _normal(new.get(key))]
+        changed = [key for key in INPUT_KEYS if whole_numbers(old.get(key)) != whole_numbers(new.get(key))]
         replaces = [f"spec.{key}" for key in changed if key in REPLACE_KEYS]
         # A rotated hub kubeconfig is an in-place update, so the next delete unjoins with valid credentials.
         rotated = olds.get(HUB_KUBECONFIG) != news.get(HUB_KUBECONFIG)
@@ -165,17 +166,6 @@ def _inputs_from_live(cluster: str, live: Mapping[str, Any], inputs: Mapping[str
     if annotations.get(MODE_ANNOTATION) in ("Default", "Hosted"):
         found["mode"] = annotations[MODE_ANNOTATION]
     return found
-
-
-def _normal(value: Any) -> Any:
-    """Numbers cross the wire as doubles; compare 600 and 600.0 as equal."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, Mapping):
-        return {k: _normal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_normal(v) for v in value]
-    return value
 
 
 _PICKLER_LOCK = threading.Lock()

@@ -1,4 +1,5 @@
-"""Polling helpers over the project's Kubernetes API layer (providers.kube), for the e2e tests.
+"""Polling helpers over the project's Kubernetes API layer (providers.kube), for the e2e tests, and
+the vela cluster Secret of a live cluster.
 
 `Kube.get` only knows the kinds the provider uses; tests also read Pods, Nodes and arbitrary paths,
 so these take a plain API path.
@@ -6,9 +7,13 @@ so these take a plain API path.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from providers.kube import Kube, KubeError
 
@@ -56,3 +61,25 @@ def wait_gone(client: Kube, path: str, *, timeout: float) -> None:
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{path} still present after {timeout:.0f}s")
         time.sleep(0.5)
+
+
+def vela_secret(name: str, kubeconfig: Path) -> Json:
+    """The cluster of `kubeconfig` as `vela cluster join` records it: endpoint, CA and client certificate."""
+    config = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": name,
+            "namespace": "vela-system",
+            "labels": {"cluster.core.oam.dev/cluster-credential-type": "X509Certificate"},
+        },
+        "data": {
+            "endpoint": base64.b64encode(cluster["server"].encode() + b"\n").decode(),
+            "ca.crt": cluster["certificate-authority-data"],
+            "tls.crt": user["client-certificate-data"],
+            "tls.key": user["client-key-data"],
+        },
+    }

@@ -37,15 +37,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from providers.kube import Kube, KubeError
 from tests.e2e import podnet
 from tests.e2e.conftest import Cluster
-
-Json = dict[str, Any]
+from tests.e2e.kubeutil import Json, get
 
 # The container's first arg (its entry point in the upstream images) -> built tool name.
 ENTRY_POINTS = {
@@ -124,7 +122,7 @@ class Volume:
         else:  # emptyDir; projected tokens and the like, for which the pod's kubeconfig stands in
             self.path.mkdir(parents=True, exist_ok=True)
             return True
-        obj = _get(client, path)
+        obj = get(client, path)
         if obj is None and not spec.get("optional"):
             return False
         raw = (obj or {}).get("data") or {}
@@ -135,15 +133,6 @@ class Volume:
             _write_atomic(self.path, data)
             self.content = data
         return True
-
-
-def _get(client: Kube, path: str) -> Json | None:
-    try:
-        return client.request("GET", path)
-    except KubeError as err:
-        if err.status == 404:
-            return None
-        raise
 
 
 @dataclass
@@ -427,7 +416,7 @@ class Runner:
     def _tick(self) -> None:
         seen: dict[str, Json] = {}
         for namespace in self.namespaces:
-            listing = _get(self.cluster.client, f"/apis/apps/v1/namespaces/{namespace}/deployments")
+            listing = get(self.cluster.client, f"/apis/apps/v1/namespaces/{namespace}/deployments")
             for item in (listing or {}).get("items") or []:
                 deleting = bool(item["metadata"].get("deletionTimestamp"))
                 if self._runs_ocm(item) and not deleting and (item["spec"].get("replicas", 1) or 0) > 0:
@@ -549,7 +538,7 @@ class Runtime:
     def resolve(self, cluster: Cluster, target: str) -> tuple[str, Path | None]:
         """A Service's ClusterIP:port -> ("namespace/name", the exposed socket of its pod, if one runs)."""
         host, _, port_text = target.rpartition(":")
-        services = (_get(cluster.client, "/api/v1/services") or {}).get("items") or []
+        services = (get(cluster.client, "/api/v1/services") or {}).get("items") or []
         for svc in services:
             spec = svc.get("spec") or {}
             if host.strip("[]") not in {spec.get("clusterIP"), *(spec.get("clusterIPs") or [])}:

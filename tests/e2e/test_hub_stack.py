@@ -4,8 +4,9 @@ Each scenario runs the program as a user would (`pulumi preview`, `up`, `refresh
 subprocess each) on a copy of the project, with its own file state backend and passphrase, the hub
 kubeconfig in KUBECONFIG, and a copy of Pulumi.dev.yaml as the stack file.
 
-OCM itself does not run in stage 2, so nothing would ever report the ClusterManager ready:
-`OperatorStandIn` does that one thing in its place. Stage 3 runs the real operator and deletes it.
+Nothing here runs OCM, so nothing would report the ClusterManager ready: `OperatorStandIn` does that
+one thing in its place. The real operator runs as a process in test_ocm_live.py (stage 3); moving these
+scenarios onto it waits until they can run at all (the plugin, below), so the move can be verified.
 
 Needs the pulumi-kubernetes provider plugin at the version the pinned `pulumi_kubernetes` package
 asks for, installed in the built CLI's PULUMI_HOME; without it every test here is skipped, saying so.
@@ -90,7 +91,7 @@ class HubStack:
 
 @dataclass
 class OperatorStandIn:
-    """STAGE-2 STAND-IN for OCM's cluster-manager operator; stage 3 runs the real one and removes this.
+    """Stand-in for OCM's cluster-manager operator (see the module docstring).
 
     Does the one thing `pulumi up` waits for: once the ClusterManager exists, it reports the hub
     healthy through the status subresource, at the CR's current generation, with the conditions the

@@ -37,6 +37,7 @@ from providers.kube import Kube, KubeError
 from tests.dynamic_server import DynamicServer, dynamic_server
 from tests.e2e.conftest import REPO_ROOT, Cluster
 from tests.e2e.kubeutil import Json, condition, get, wait_for, wait_gone
+from tests.e2e.kubeutil import vela_secret as vela_secret_of
 from tests.e2e.ocm_runtime import Runner, Runtime, ocm_runtime
 from tests.e2e.pulumi_cli import Project, missing_binaries
 
@@ -205,10 +206,6 @@ def _bad_cluster() -> Json:
 # -- registration through the real agents --------------------------------------------------------
 
 
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode()
-
-
 @pytest.fixture
 def klusterlet_runner(ocm_hub: Hub, managed: Cluster) -> Iterator[Runner]:
     """The klusterlet operator and agents on managed-1, run as the provider's Deployments appear."""
@@ -223,24 +220,7 @@ def klusterlet_runner(ocm_hub: Hub, managed: Cluster) -> Iterator[Runner]:
 def vela_secret(ocm_hub: Hub, managed: Cluster) -> Iterator[Json]:
     """managed-1 as `vela cluster join` records it, and the hub's bootstrap role."""
     hub = ocm_hub.cluster.client
-    config = yaml.safe_load(managed.kubeconfig.read_text(encoding="utf-8"))
-    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": CLUSTER,
-            "namespace": "vela-system",
-            "labels": {"cluster.core.oam.dev/cluster-credential-type": "X509Certificate"},
-        },
-        "data": {
-            "endpoint": _b64(cluster["server"].encode() + b"\n"),
-            "ca.crt": cluster["certificate-authority-data"],
-            "tls.crt": user["client-certificate-data"],
-            "tls.key": user["client-key-data"],
-        },
-    }
+    secret = vela_secret_of(CLUSTER, managed.kubeconfig)
     hub.apply(kl.namespace("vela-system"))
     hub.apply(kl.bootstrap_role())
     hub.apply(secret)

@@ -5,8 +5,8 @@ What is real here: authentication of the bootstrap token (the CSR's username is 
 ours), the least-privilege bootstrap role (the agent stand-in creates its CSR with that token only),
 approval and signing by kube-controller-manager, server-side apply of upstream's klusterlet
 manifests against real schemas, and field ownership (a label dropped from config is removed).
-What the OCM agents would do after that — report Joined/Available — is played by the stand-in below
-until stage 3 runs the real agents.
+What the OCM agents would do after that — report Joined/Available — is played by the stand-in below,
+so these checks need no OCM; test_ocm_live.py joins through the real agents.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from providers.kube import Kube, KubeError
 from tests.dynamic_server import DynamicServer, dynamic_server
 from tests.e2e.conftest import Cluster
 from tests.e2e.kubeutil import get, wait_for
+from tests.e2e.kubeutil import vela_secret as vela_secret_of
 
 CLUSTER = "managed-1"
 CRDS = (
@@ -66,32 +67,15 @@ def prepared_hub(hub: Cluster, shared_dir: Path) -> Cluster:
 
 @pytest.fixture(scope="module")
 def vela_secret(prepared_hub: Cluster, managed: Cluster) -> dict[str, Any]:
-    """managed-1 as `vela cluster join` records it: endpoint, CA and client certificate."""
-    config = yaml.safe_load(managed.kubeconfig.read_text())
-    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": CLUSTER,
-            "namespace": "vela-system",
-            "labels": {"cluster.core.oam.dev/cluster-credential-type": "X509Certificate"},
-        },
-        "data": {
-            "endpoint": _b64(cluster["server"].encode() + b"\n"),
-            "ca.crt": cluster["certificate-authority-data"],
-            "tls.crt": user["client-certificate-data"],
-            "tls.key": user["client-key-data"],
-        },
-    }
+    """managed-1 as `vela cluster join` records it."""
+    secret = vela_secret_of(CLUSTER, managed.kubeconfig)
     prepared_hub.client.apply(secret)
     return secret
 
 
 class AgentStandIn:
     """Bootstraps like the registration agent (its own CSR, with the bootstrap token), then reports
-    what the agents would: Joined and Available. Stage 3 replaces it with the real agents."""
+    what the agents would: Joined and Available (the real ones run in test_ocm_live.py)."""
 
     def __init__(self, hub: Kube, managed: Kube, workdir: Path) -> None:
         self.hub, self.managed, self.workdir = hub, managed, workdir
