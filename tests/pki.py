@@ -69,6 +69,17 @@ def vela_secret(
         data |= {"tls.crt": b64(pki.read("client_cert")), "tls.key": b64(pki.read("client_key"))}
     elif credential_type == "ServiceAccountToken":
         data["token"] = b64(token.encode())
+    return cluster_secret(name, credential_type, data, namespace, labels)
+
+
+def cluster_secret(
+    name: str,
+    credential_type: str,
+    data: dict[str, str],
+    namespace: str = "vela-system",
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The Secret `vela cluster join` writes around its (base64) data."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from providers.kube import Kube, KubeError
+from tests.pki import cluster_secret
 
 Json = dict[str, Any]
 
@@ -67,19 +68,10 @@ def vela_secret(name: str, kubeconfig: Path) -> Json:
     """The cluster of `kubeconfig` as `vela cluster join` records it: endpoint, CA and client certificate."""
     config = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
     cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": name,
-            "namespace": "vela-system",
-            "labels": {"cluster.core.oam.dev/cluster-credential-type": "X509Certificate"},
-        },
-        "data": {
-            "endpoint": base64.b64encode(cluster["server"].encode() + b"\n").decode(),
-            "ca.crt": cluster["certificate-authority-data"],
-            "tls.crt": user["client-certificate-data"],
-            "tls.key": user["client-key-data"],
-        },
+    data = {
+        "endpoint": base64.b64encode(cluster["server"].encode() + b"\n").decode(),
+        "ca.crt": cluster["certificate-authority-data"],
+        "tls.crt": user["client-certificate-data"],
+        "tls.key": user["client-key-data"],
     }
+    return cluster_secret(name, "X509Certificate", data)
