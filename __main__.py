@@ -6,6 +6,7 @@ from components import OcmHub
 from config import ConfigError, from_pulumi, load
 from providers.discovery import DiscoveryError, fetch_vela_secrets
 from providers.kube import KubeError
+from providers.managed_cluster import HubConfigError
 
 try:
     settings = load(from_pulumi())
@@ -16,6 +17,8 @@ try:
     hub = OcmHub("ocm-hub", settings.args(), vela_secrets=secrets)
 except (ConfigError, DiscoveryError) as err:
     raise pulumi.RunError(str(err)) from None
+except HubConfigError as err:
+    raise pulumi.RunError(f"kubernetes:kubeconfig: {err}") from None
 except KubeError as err:
     raise pulumi.RunError(f"cannot list vela's cluster secrets on the hub: {err}") from None
 

@@ -135,12 +135,21 @@ def _spec(props: Mapping[str, Any]) -> dict[str, Any]:
     return dict(spec) if isinstance(spec, Mapping) else {}
 
 
+class HubConfigError(ValueError):
+    """The hub kubeconfig cannot be read; the message never quotes it."""
+
+
 def hub_client(config: Mapping[str, Any]) -> Kube:
     """The hub's API from provider configuration: a kubeconfig's contents or path, and a context."""
     kubeconfig, context = config.get("kubeconfig"), config.get("context") or None
     if kubeconfig:
         text = str(kubeconfig)
-        parsed = yaml.safe_load(text) if "\n" in text or text.lstrip().startswith("{") else None
+        try:
+            parsed = yaml.safe_load(text) if "\n" in text or text.lstrip().startswith("{") else None
+        except yaml.YAMLError as err:  # its message quotes the offending line, which may hold a token
+            mark = getattr(err, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark is not None else ""
+            raise HubConfigError(f"the hub kubeconfig is not valid YAML{where}; its contents are not shown") from None
         if isinstance(parsed, dict):
             return Kube.from_kubeconfig(parsed, context)
         return Kube.from_file(os.path.expanduser(text), context)

@@ -16,6 +16,7 @@ import yaml
 
 from providers import klusterlet as kl
 from providers.join import Registration
+from providers.managed_cluster import HubConfigError, hub_client
 from tests.dynamic_server import DynamicServer, ProviderError, dynamic_server
 from tests.fake_agent import KLUSTERLET, MANAGED_CLUSTER, FakeAgent
 from tests.fakekube import FakeKube
@@ -86,6 +87,13 @@ def test_diff_is_pure_and_replaces_only_on_identity(server: DynamicServer, hub: 
     assert list(moved.replaces) == ["spec.mode"]
     assert moved.deleteBeforeReplace
     assert hub.requests == []  # diff never calls the API
+
+
+def test_a_malformed_hub_kubeconfig_is_reported_without_its_contents() -> None:
+    broken = "apiVersion: v1\nusers:\n- user: {token: hub-token-7f3a\n  oops: [\n"
+    with pytest.raises(HubConfigError, match=r"not valid YAML \(line 4\); its contents are not shown") as caught:
+        hub_client({"kubeconfig": broken})
+    assert "hub-token-7f3a" not in str(caught.value)
 
 
 # -- create / read / update / delete --------------------------------------------------------------
