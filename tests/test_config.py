@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import runpy
 from typing import Any
 
 import pulumi
@@ -10,7 +11,7 @@ import pytest
 
 from config import ConfigError, RawConfig, StackConfig, from_file, from_pulumi, load
 from config.quantity import parse_quantity
-from tests.conftest import STACKS, run_values, stack_file
+from tests.conftest import PROJECT_DIR, STACKS, run_values, stack_file
 
 GOOD_IMAGE = "registry.example.com/ocm/registration:v1.3.1"
 
@@ -164,6 +165,29 @@ def test_bad_config_declares_nothing() -> None:
     with pytest.raises(pulumi.RunError):
         seen = recording.run_main(RawConfig({"operator": {"replicas": -1}}))
     assert seen.registrations == []
+
+
+def test_a_malformed_hub_kubeconfig_stops_the_program_without_quoting_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyYAML quotes the line it fails on; a kubeconfig's line may hold a token."""
+    from pulumi.runtime.config import set_all_config
+
+    from providers.discovery import OFFLINE_ENV
+    from render import recording
+
+    monkeypatch.delenv(OFFLINE_ENV, raising=False)
+    broken = "apiVersion: v1\nusers:\n- user: {token: hub-token-7f3a\n  oops: [\n"
+
+    def program() -> None:
+        set_all_config(
+            {"ocm-hub:registration": json.dumps({"discover": True}), "kubernetes:kubeconfig": broken},
+            ["kubernetes:kubeconfig"],
+        )
+        runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+
+    with pytest.raises(pulumi.RunError) as caught:
+        recording.run(program)
+    assert str(caught.value).startswith("kubernetes:kubeconfig: the hub kubeconfig is not valid YAML (line 4)")
+    assert "hub-token-7f3a" not in str(caught.value)
 
 
 def test_unknown_key_inside_a_list_item_lists_the_item_keys() -> None:
