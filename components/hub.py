@@ -60,6 +60,13 @@ class OcmHub(pulumi.ComponentResource):
         cfg = load_args({key: value for key, value in args.items() if key != "hub_kubeconfig"})
         planned = plan(cfg, vela_secrets) if cfg.registration.active else []
         super().__init__(TYPE, name, None, opts)
+        if cfg.registration.discover and vela_secrets is None:
+            pulumi.log.warn(
+                "registration.discover: no vela cluster Secrets were listed (offline render, or a program that "
+                "did not pass vela_secrets, as through the component package), so only registration.clusters "
+                "are registered",
+                self,
+            )
         self.operator = RegistrationOperator(f"{name}-operator", cfg, pulumi.ResourceOptions(parent=self))
         self.cluster_manager = ClusterManager(
             f"{name}-cluster-manager",

@@ -245,3 +245,13 @@ def test_bad_arguments_fail_construct_naming_the_stack_key() -> None:
     message = str(failure.value.details())
     assert "ocm-hub:operator.replicas: input should be greater than or equal to 1 (got 0)\n" in message
     assert "ocm-hub:readinessTimeout:" in message
+
+
+def test_discovery_through_the_package_says_it_registers_only_the_listed_clusters() -> None:
+    """The plugin cannot list vela's Secrets (no plain hub credentials): a user is told, not left guessing."""
+    with component_host() as host:
+        host.construct(TOKEN, "fleet", {"registration": {"discover": True, "clusters": [{"name": "edge-1"}]}})
+        registrations = host.recording.of_type("pulumi-python:dynamic/ocm-hub:ManagedClusterRegistration")
+        messages = list(host.engine.messages)
+    assert [r.name for r in registrations] == ["fleet-cluster-edge-1"]
+    assert any("only registration.clusters are registered" in message for message in messages), messages
