@@ -27,6 +27,7 @@ import build_tools
 import localcluster
 import pytest
 import yaml
+from pulumi.runtime import rpc
 
 from components.cluster_manager import cluster_manager_spec
 from components.hub_status import READY_CONDITIONS, not_ready_reasons
@@ -334,7 +335,9 @@ secrets = fetch_vela_secrets(settings.registration, {"kubeconfig": kubernetes.ge
 clusters = {}
 for item in plan(settings, secrets):
     name = item.registration.cluster
-    clusters[name] = ManagedClusterRegistration(f"ocm-hub-cluster-{name}", item.registration).status
+    # As a composing program passes its hub (OcmHub's hub_kubeconfig): a secret the unjoin reads back from state.
+    hub = pulumi.Config().require_secret("hubKubeconfig")
+    clusters[name] = ManagedClusterRegistration(f"ocm-hub-cluster-{name}", item.registration, hub).status
 pulumi.export("clusters", clusters)
 """
 ENGINE_STACK = "e2e"
@@ -355,6 +358,8 @@ def engine_project(ocm_hub: Hub, tmp_path: Path) -> Iterator[Project]:
     project.run("stack", "init", ENGINE_STACK, timeout=60)
     try:
         project.run("config", "set", "kubernetes:kubeconfig", str(ocm_hub.cluster.kubeconfig), timeout=60)
+        hub_kubeconfig = ocm_hub.cluster.kubeconfig.read_text(encoding="utf-8")
+        project.run("config", "set", "--secret", "hubKubeconfig", hub_kubeconfig, timeout=60)
         _set_registration(project, {"discover": True, "joinTimeout": 150})
         yield project
     finally:
@@ -406,6 +411,9 @@ def test_pulumi_up_registers_through_the_real_agents_and_unjoins_when_config_dro
                 encoded = vela_secret["data"][key]
                 assert encoded not in exported
                 assert base64.b64decode(encoded).decode() not in exported
+            assert set(state["outputs"]["hubKubeconfig"]) == {rpc._special_sig_key, "ciphertext"}  # kept, encrypted
+            hub_user = yaml.safe_load(ocm_hub.cluster.kubeconfig.read_text(encoding="utf-8"))["users"][0]["user"]
+            assert hub_user["client-key-data"] not in exported
 
             _set_registration(engine_project, {"discover": True, "exclude": [CLUSTER], "joinTimeout": 150})
             engine_project.run("up", "--yes", "--skip-preview", timeout=CALL_TIMEOUT)
