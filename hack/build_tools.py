@@ -1,5 +1,6 @@
 """Build the end-to-end tools from pinned Go modules: Kubernetes control plane, etcd, kwok, the
-Pulumi CLI with its Python language host, and OCM's operator and agents.
+Pulumi CLI with its Python language host, the pulumi-kubernetes provider plugin, and OCM's operator
+and agents.
 
 Each tool is built once per machine from a wrapper module in hack/tools/<module>/, whose go.mod is
 the single source of truth for its version; binaries go to a cache outside the repository, keyed
@@ -9,6 +10,8 @@ by version, so a version bump rebuilds and everything else is reused.
     python hack/build_tools.py --print-paths       print a JSON map tool -> binary path, no build
     python hack/build_tools.py --print-env         print `export` lines that make a shell run the
                                                    built Pulumi CLI offline (PATH, PULUMI_HOME, ...)
+
+How long each build takes on 2 cores, cold (the Go module cache empty): BUILD_MINUTES below.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ class Tool:
     extras: tuple[str, ...] = ()
     # Module path patterns (GONOSUMDB) the checksum database does not know: go.sum alone pins them.
     nosumdb: tuple[str, ...] = ()
+    # Writes what the wrapper's own main package needs beside it (generated, never committed) into
+    # the build directory it is given; the package is then built there.
+    prepare: Callable[[Tool, Path], None] | None = None
 
     @property
     def wrapper_dir(self) -> Path:
@@ -93,6 +99,30 @@ def _ocm_ldflags(version: str) -> list[str]:
     return [f"-X {pkg}.versionFromGit={version}", f"-X {pkg}.majorFromGit={major}", f"-X {pkg}.minorFromGit={minor}"]
 
 
+KUBERNETES_PROVIDER_MODULE = "github.com/pulumi/pulumi-kubernetes/provider/v4"
+
+
+def _kubernetes_provider_ldflags(version: str) -> list[str]:
+    """The provider reports this through GetPluginInfo and its user agent: the source it was built from."""
+    return [f"-X {KUBERNETES_PROVIDER_MODULE}/pkg/version.Version={version.removeprefix('v')}"]
+
+
+def _kubernetes_provider_embeds(tool: Tool, build_dir: Path) -> None:
+    """Produce the two files upstream's main embeds, as its generate.go does at release time.
+
+    They are not in the module zip; schema.json and terraform-mapping.json are: the schema gets its
+    `version` set, the mapping is re-serialised compactly.
+    """
+    source = _module_dir(tool) / "cmd" / "pulumi-resource-kubernetes"
+    schema = json.loads((source / "schema.json").read_text(encoding="utf-8"))
+    schema["version"] = tool.version().removeprefix("v")
+    mapping = json.loads((source / "terraform-mapping.json").read_text(encoding="utf-8"))
+    (build_dir / "schema-embed.json").write_text(json.dumps(schema, separators=(",", ":")), encoding="utf-8")
+    (build_dir / "terraform-mapping-embed.json").write_text(
+        json.dumps(mapping, separators=(",", ":")), encoding="utf-8"
+    )
+
+
 # OCM's operator and agents (open-cluster-management.io/ocm/cmd/<name>), which
 # tests/e2e/ocm_runtime.py runs as processes.
 OCM_TOOLS = ("registration-operator", "registration", "work", "placement", "addon")
@@ -127,6 +157,14 @@ TOOLS: tuple[Tool, ...] = (
             "python/dist/pulumi-analyzer-policy-python",
         ),
     ),
+    Tool(
+        "pulumi-resource-kubernetes",
+        "pulumi-kubernetes",
+        KUBERNETES_PROVIDER_MODULE,
+        ".",
+        _kubernetes_provider_ldflags,
+        prepare=_kubernetes_provider_embeds,
+    ),
     *(
         Tool(
             name,
@@ -141,6 +179,27 @@ TOOLS: tuple[Tool, ...] = (
 )
 TOOL_NAMES = tuple(tool.name for tool in TOOLS)
 PULUMI_TOOLS = ("pulumi", "pulumi-language-python")
+KUBERNETES_PLUGIN = "pulumi-resource-kubernetes"
+# What `make up` needs to run the stack; the cluster tools come on top when it starts local clusters.
+UP_TOOLS = (*PULUMI_TOOLS, KUBERNETES_PLUGIN)
+# Cold build minutes on 2 cores, measured (go build with an empty build cache), said before each build.
+BUILD_MINUTES = {
+    "kube-apiserver": 6,
+    "kube-controller-manager": 4,
+    "kube-scheduler": 2,
+    "kubectl": 2,
+    "etcd": 2,
+    "kwok": 2,
+    "kwokctl": 1,
+    "pulumi": 8,
+    "pulumi-language-python": 2,
+    KUBERNETES_PLUGIN: 13,
+    "registration-operator": 11,
+    "registration": 1,
+    "work": 1,
+    "placement": 1,
+    "addon": 1,
+}
 
 
 def cache_dir() -> Path:
@@ -197,6 +256,17 @@ def _install_extras(tool: Tool) -> None:
         target.chmod(0o755)
 
 
+def _build_dir(tool: Tool) -> Path:
+    """The wrapper module itself, or for a tool with generated sources a copy of it in the cache."""
+    if tool.prepare is None:
+        return tool.wrapper_dir
+    build_dir = cache_dir() / "src" / f"{tool.name}-{tool.version()}"
+    shutil.rmtree(build_dir, ignore_errors=True)
+    shutil.copytree(tool.wrapper_dir, build_dir)
+    tool.prepare(tool, build_dir)
+    return build_dir
+
+
 def build(tool: Tool) -> float:
     """Build into a temporary name and rename, so an interrupted build never counts as done.
 
@@ -210,7 +280,7 @@ def build(tool: Tool) -> float:
     ldflags = " ".join(["-s", "-w", *tool.ldflags(tool.version())])
     cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(partial), tool.package]
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=tool.wrapper_dir, env=_go_env(tool))
+    proc = subprocess.Popen(cmd, cwd=_build_dir(tool), env=_go_env(tool))
     while True:  # go build is silent for minutes: show it is alive
         try:
             returncode = proc.wait(timeout=HEARTBEAT_SECONDS)
@@ -230,14 +300,28 @@ def ensure(names: Iterable[str] | None = None) -> dict[str, Path]:
     tools = select(names)
     todo = [tool for tool in tools if not tool.path().is_file()]
     started = time.monotonic()
+    if todo:
+        minutes = sum(BUILD_MINUTES[tool.name] for tool in todo)
+        print(
+            f"[build_tools] building {len(todo)} tool(s) from Go modules into {cache_dir()}: about {minutes} min "
+            "on 2 cores when nothing is cached yet (once per version; later runs reuse them)",
+            flush=True,
+        )
     for index, tool in enumerate(todo, 1):
-        print(f"[build_tools] ({index}/{len(todo)}) building {tool.name} {tool.version()} ...", flush=True)
+        print(
+            f"[build_tools] ({index}/{len(todo)}) building {tool.name} {tool.version()} "
+            f"(about {BUILD_MINUTES[tool.name]} min) ...",
+            flush=True,
+        )
         elapsed = build(tool)
         print(f"[build_tools] ({index}/{len(todo)}) built {tool.name} in {elapsed:.0f}s -> {tool.path()}", flush=True)
     if todo:
         print(f"[build_tools] built {len(todo)} tool(s) in {time.monotonic() - started:.0f}s", flush=True)
-    if set(PULUMI_TOOLS) <= {tool.name for tool in tools}:
+    names = {tool.name for tool in tools}
+    if set(PULUMI_TOOLS) <= names:
         print(f"[build_tools] Pulumi install root: {install_pulumi_root()}", flush=True)
+    if set(UP_TOOLS) <= names:
+        print(f"[build_tools] kubernetes plugin: {install_kubernetes_plugin()}", flush=True)
     return {tool.name: tool.path() for tool in tools}
 
 
@@ -269,6 +353,47 @@ def install_pulumi_root() -> Path:
         except OSError:
             shutil.copy2(source, target)
     return pulumi_root()
+
+
+def kubernetes_sdk_version() -> str:
+    """The plugin version the pinned pulumi_kubernetes SDK asks the engine for (requirements.txt)."""
+    requirements = (REPO_ROOT / "requirements.txt").read_text(encoding="utf-8")
+    match = re.search(r"^pulumi-kubernetes==(\S+)", requirements, re.MULTILINE)
+    if match is None:
+        raise SystemExit("requirements.txt does not pin pulumi-kubernetes")
+    return match.group(1)
+
+
+def kubernetes_plugin_path() -> Path:
+    """Where the engine looks for the plugin the SDK asks for."""
+    version = kubernetes_sdk_version()
+    return pulumi_home() / "plugins" / f"resource-kubernetes-v{version}" / KUBERNETES_PLUGIN
+
+
+def install_kubernetes_plugin() -> Path:
+    """Install the built provider under the version the SDK asks for, with the CLI's own command.
+
+    The SDK's version is what the engine loads by; the binary itself reports the source it was built
+    from (GetPluginInfo). Re-installed whenever the installed file is not the cached build.
+    """
+    built = select([KUBERNETES_PLUGIN])[0].path()
+    installed = kubernetes_plugin_path()
+    if installed.is_file() and installed.stat().st_size == built.stat().st_size and _same_bytes(installed, built):
+        return installed
+    cli = install_pulumi_root() / "bin" / "pulumi"
+    cmd = [str(cli), "plugin", "install", "resource", "kubernetes", kubernetes_sdk_version(), "--file", str(built)]
+    subprocess.run(cmd, env={**os.environ, **pulumi_env()}, check=True, stdout=subprocess.DEVNULL)
+    return installed
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    with a.open("rb") as fa, b.open("rb") as fb:
+        while True:
+            chunk_a, chunk_b = fa.read(1 << 20), fb.read(1 << 20)
+            if chunk_a != chunk_b:
+                return False
+            if not chunk_a:
+                return True
 
 
 def pulumi_home() -> Path:
