@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 CONFIG ?=
 
-.PHONY: help venv test lint typecheck unit render up status review lint-workflows bench faults
+.PHONY: help venv test lint typecheck unit render up down status review lint-workflows bench faults
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,13 +37,17 @@ unit: venv
 	$(PY) -m pytest -q --ignore=tests/e2e -m "not e2e"
 
 render: venv ## print every object STACK (or CONFIG=path/to/Pulumi.x.yaml) would create, as YAML
-	$(PY) -m render $(if $(CONFIG),--config $(CONFIG),--stack $(STACK))
+	@$(PY) -m render $(if $(CONFIG),--config $(CONFIG),--stack $(STACK))
 
-up: venv ## pulumi up STACK against the current kube context (local file state backend by default)
-	hack/up.sh $(STACK)
+up: venv ## pulumi up STACK on the current kube context, or on local clusters when none (LOCAL=1 forces them; YES=1 skips the question)
+	@hack/up.sh $(STACK)
+
+down: venv ## pulumi destroy STACK, then stop the local clusters (YES=1 skips the question)
+	@hack/down.sh $(STACK)
 
 status: venv ## the hub and its fleet as a table, live from the hub or from STACK's last outputs (JSON=1 for JSON)
-	$(PY) -m fleetstatus --stack $(STACK) $(if $(JSON),--json)
+	@$(if $(wildcard .e2e/local-stacks/$(STACK)),KUBECONFIG=$(CURDIR)/.e2e/hub.kubeconfig) \
+		$(PY) -m fleetstatus --stack $(STACK) $(if $(JSON),--json)
 
 bench: venv ## benchmarks at fleet scale: prints a table, writes bench/results/bench.json (minutes)
 	$(PY) -m bench.run

@@ -286,7 +286,11 @@ def build(tool: Tool) -> float:
             returncode = proc.wait(timeout=HEARTBEAT_SECONDS)
             break
         except subprocess.TimeoutExpired:
-            print(f"[build_tools]   still building {tool.name} ({time.monotonic() - started:.0f}s)", flush=True)
+            print(
+                f"[build_tools]   still building {tool.name} ({time.monotonic() - started:.0f}s)",
+                file=sys.stderr,
+                flush=True,
+            )
     if returncode != 0:
         partial.unlink(missing_ok=True)
         raise SystemExit(f"building {tool.name} failed (exit {returncode}): {' '.join(cmd)}")
@@ -305,23 +309,31 @@ def ensure(names: Iterable[str] | None = None) -> dict[str, Path]:
         print(
             f"[build_tools] building {len(todo)} tool(s) from Go modules into {cache_dir()}: about {minutes} min "
             "on 2 cores when nothing is cached yet (once per version; later runs reuse them)",
+            file=sys.stderr,
             flush=True,
         )
     for index, tool in enumerate(todo, 1):
         print(
             f"[build_tools] ({index}/{len(todo)}) building {tool.name} {tool.version()} "
             f"(about {BUILD_MINUTES[tool.name]} min) ...",
+            file=sys.stderr,
             flush=True,
         )
         elapsed = build(tool)
-        print(f"[build_tools] ({index}/{len(todo)}) built {tool.name} in {elapsed:.0f}s -> {tool.path()}", flush=True)
+        print(
+            f"[build_tools] ({index}/{len(todo)}) built {tool.name} in {elapsed:.0f}s -> {tool.path()}",
+            file=sys.stderr,
+            flush=True,
+        )
     if todo:
-        print(f"[build_tools] built {len(todo)} tool(s) in {time.monotonic() - started:.0f}s", flush=True)
+        print(
+            f"[build_tools] built {len(todo)} tool(s) in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True
+        )
     names = {tool.name for tool in tools}
     if set(PULUMI_TOOLS) <= names:
-        print(f"[build_tools] Pulumi install root: {install_pulumi_root()}", flush=True)
+        print(f"[build_tools] Pulumi install root: {install_pulumi_root()}", file=sys.stderr, flush=True)
     if set(UP_TOOLS) <= names:
-        print(f"[build_tools] kubernetes plugin: {install_kubernetes_plugin()}", flush=True)
+        print(f"[build_tools] kubernetes plugin: {install_kubernetes_plugin()}", file=sys.stderr, flush=True)
     return {tool.name: tool.path() for tool in tools}
 
 

@@ -13,10 +13,12 @@ binaries hack/build_tools.py built: nothing is downloaded, everything listens on
 Kubeconfigs land in .e2e/<name>.kubeconfig (self-contained: certificates inline). Each
 kube-apiserver sends its traffic to cluster services (admission webhooks, aggregated APIs) through
 an HTTP CONNECT proxy on the Unix socket .e2e/<name>.egress.sock, its egress selector for
-`cluster`; whoever runs a service as a local process (tests/e2e/ocm_runtime.py) serves that socket.
-With nobody serving it, such calls fail as they would for a Service without endpoints. A detached
-watchdog runs `down` after OCM_HUB_E2E_TTL seconds (default 2 h; re-armed by every `up`), so a
-crashed test run never leaves servers running forever.
+`cluster`. The clusters' kubelet for OCM (hack/ocm_kubelet.py, a detached process started and
+stopped with the clusters) serves those sockets and runs OCM's operator, controllers, webhooks and
+agents as local processes wherever their Deployments appear, so OCM really runs on these clusters.
+With both clusters up, the hub holds managed-1 as `vela cluster join` records a cluster: a Secret
+in vela-system. A detached watchdog runs `down` after OCM_HUB_E2E_TTL seconds (default 2 h;
+re-armed by every `up`), so a crashed run never leaves servers running forever.
 """
 
 from __future__ import annotations
@@ -49,7 +51,14 @@ from providers.kube import Kube, KubeError, RetryPolicy  # noqa: E402
 
 STATE_DIR = REPO_ROOT / ".e2e"
 KWOK_WORKDIR = STATE_DIR / "kwok"
+KUBELET_DIR = STATE_DIR / "kubelet"
+KUBELET_SCRIPT = Path(__file__).resolve().parent / "ocm_kubelet.py"
+CHARTS_URL = STATE_DIR / "charts.url"  # the clusters' Helm chart repository, served by the kubelet
+KUBELET_START_TIMEOUT = 30.0
+KUBELET_STOP_TIMEOUT = 90.0  # every process gets its grace period, in parallel
 CLUSTERS = ("hub", "managed-1")
+VELA_NAMESPACE = "vela-system"
+VELA_CLUSTER = "managed-1"  # registered on the hub as `vela cluster join` would
 # The built tools a cluster runs on (the Pulumi ones are not needed to start a cluster).
 CLUSTER_TOOLS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl")
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller")
@@ -128,12 +137,20 @@ def start(names: Iterable[str] = CLUSTERS, *, build: bool = False, ttl: float | 
                 log(f"{name}: up at {_server(name)} in {time.monotonic() - started:.1f}s")
             _arm_watchdog(name, lifetime)
             result[name] = kubeconfig_path(name)
+        _start_kubelet([name for name in CLUSTERS if is_healthy(name)])
+        if is_healthy("hub") and is_healthy(VELA_CLUSTER):
+            _seed_vela_secret()
     return result
 
 
 def stop(names: Iterable[str] = CLUSTERS) -> None:
-    """Stop each named cluster and delete its data; safe to call for clusters that are down."""
+    """Stop each named cluster and delete its data; safe to call for clusters that are down.
+
+    The kubelet goes first, so every OCM process stops while its API servers still answer; the next
+    `start` brings it back for the clusters that remain.
+    """
     with _locked():
+        _stop_kubelet()
         for name in names:
             _stop(name)
 
@@ -152,6 +169,8 @@ def status(names: Iterable[str] = CLUSTERS) -> dict[str, str]:
             dead = [c for c in COMPONENTS if not _component_running(name, c)]
             reason = "not running: " + ", ".join(dead) if dead else "/readyz failing"
             states[name] = f"unhealthy ({reason})"
+    pid = kubelet_pid()
+    states["ocm-kubelet"] = f"running for {', '.join(kubelet_clusters())} (pid {pid})" if pid else "down"
     return states
 
 
@@ -178,9 +197,11 @@ def component_pids(name: str) -> dict[str, int]:
 
 
 def _binaries(*, build: bool) -> dict[str, Path]:
+    """The cluster's binaries and OCM's (the kubelet runs those); built first when build=True."""
+    wanted = (*CLUSTER_TOOLS, *build_tools.OCM_TOOLS)
     if build:
-        return build_tools.ensure(CLUSTER_TOOLS)
-    missing = build_tools.missing(CLUSTER_TOOLS)
+        return build_tools.ensure(wanted)
+    missing = build_tools.missing(wanted)
     if missing:
         raise ClusterError(f"missing e2e binaries {missing}: run `make e2e-tools` (python hack/build_tools.py)")
     return build_tools.paths(CLUSTER_TOOLS)
@@ -239,6 +260,149 @@ def _install(name: str, binaries: dict[str, Path]) -> None:
         lambda: probe.get("v1", "ServiceAccount", "default", "default") is not None,
     )
     _ensure_fake_node(name, Kube.from_file(str(kubeconfig_path(name))))
+
+
+def _kubelet_state() -> Path:
+    return STATE_DIR / "kubelet.json"
+
+
+def kubelet_pid() -> int | None:
+    """The running kubelet's pid, if the recorded process is alive and is ours."""
+    try:
+        pid = int(json.loads(_kubelet_state().read_text(encoding="utf-8"))["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+    return pid if _runs(pid, KUBELET_SCRIPT.name.encode()) else None
+
+
+def chart_repository() -> str | None:
+    """The URL of the local clusters' chart repository, while the kubelet serves it."""
+    return CHARTS_URL.read_text(encoding="utf-8").strip() if kubelet_pid() and CHARTS_URL.is_file() else None
+
+
+def kubelet_clusters() -> list[str]:
+    try:
+        return list(json.loads(_kubelet_state().read_text(encoding="utf-8"))["clusters"])
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def _start_kubelet(names: list[str]) -> None:
+    """Run OCM for these clusters: reuse a live kubelet serving exactly them, else start one."""
+    if kubelet_pid() is not None and kubelet_clusters() == names:
+        return
+    _stop_kubelet()
+    if not names:
+        return
+    KUBELET_DIR.mkdir(parents=True, exist_ok=True)
+    with (STATE_DIR / "kubelet.log").open("a", encoding="utf-8") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(KUBELET_SCRIPT), "serve", *names],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _kubelet_state().write_text(json.dumps({"pid": proc.pid, "clusters": names}), encoding="utf-8")
+    deadline = time.monotonic() + KUBELET_START_TIMEOUT
+    while not (CHARTS_URL.is_file() and all(_accepts(egress_socket(name)) for name in names)):
+        if proc.poll() is not None or time.monotonic() >= deadline:
+            _stop_kubelet()
+            state = f"exited with {proc.returncode}" if proc.returncode is not None else "not serving in time"
+            raise ClusterError(f"OCM kubelet {state}\n{_tail(STATE_DIR / 'kubelet.log')}")
+        time.sleep(0.2)
+    log(f"OCM kubelet running for {', '.join(names)} (pid {proc.pid}; logs in {KUBELET_DIR})")
+
+
+def _accepts(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+        return True
+
+
+def _stop_kubelet() -> None:
+    """SIGTERM (each OCM process gets its grace period), then SIGKILL for whatever is left of it."""
+    pid = kubelet_pid()
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + KUBELET_STOP_TIMEOUT
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(pid):
+            log(f"OCM kubelet (pid {pid}) did not stop in {KUBELET_STOP_TIMEOUT:.0f}s; killing it")
+            os.kill(pid, signal.SIGKILL)
+        log("OCM kubelet stopped")
+    for leftover in _processes_under(KUBELET_DIR):  # a killed kubelet's processes, in their own sessions
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(leftover, signal.SIGKILL)
+    _kubelet_state().unlink(missing_ok=True)
+
+
+def _processes_under(directory: Path) -> list[int]:
+    """Processes whose command line names a path under directory (the kubelet's pods' files)."""
+    marker = str(directory).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid() and _runs(int(entry.name), marker):
+            found.append(int(entry.name))
+    return found
+
+
+def _runs(pid: int, marker: bytes) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return marker in cmdline and _alive(pid)
+
+
+def stack_config(stack_file: Path) -> str:
+    """The stack file with every addon chart repository pointed at the local clusters' chart repository
+    (the same charts, vendored): the rest, the passphrase salt included, as written."""
+    url = chart_repository()
+    if url is None:
+        raise ClusterError("the local clusters' chart repository is not running: `make cluster-up` starts it")
+    document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+    addons = dict(document.setdefault("config", {}).get("ocm-hub:addons") or {})
+    addons["repository"] = url
+    for key, value in addons.items():
+        if isinstance(value, dict) and "repository" in value:
+            addons[key] = {**value, "repository": url}
+    document["config"]["ocm-hub:addons"] = addons
+    return str(yaml.safe_dump(document, sort_keys=False))
+
+
+def vela_secret(name: str, kubeconfig: Path) -> dict[str, Any]:
+    """The cluster of `kubeconfig` as `vela cluster join` records it on the hub: endpoint, CA and a
+    client certificate, in a Secret of vela-system labelled with the credential type."""
+    config = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": name,
+            "namespace": VELA_NAMESPACE,
+            "labels": {"cluster.core.oam.dev/cluster-credential-type": "X509Certificate"},
+        },
+        "data": {
+            "endpoint": base64.b64encode(cluster["server"].encode()).decode(),
+            "ca.crt": cluster["certificate-authority-data"],
+            "tls.crt": user["client-certificate-data"],
+            "tls.key": user["client-key-data"],
+        },
+    }
+
+
+def _seed_vela_secret() -> None:
+    hub = Kube.from_file(str(kubeconfig_path("hub")))
+    hub.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": VELA_NAMESPACE}})
+    hub.apply(vela_secret(VELA_CLUSTER, kubeconfig_path(VELA_CLUSTER)))
+    log(f"hub: {VELA_NAMESPACE}/{VELA_CLUSTER} holds managed-1 as `vela cluster join` records it")
 
 
 def _stop(name: str) -> None:
@@ -599,9 +763,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("up", "start the clusters (building missing binaries), or reuse healthy ones"),
         ("down", "stop the clusters and remove their data"),
         ("status", "print the state of each cluster"),
+        ("check", "exit 0 when the clusters and their OCM kubelet run, else 1"),
     ):
         cmd = sub.add_parser(command, help=help_text)
         cmd.add_argument("names", nargs="*", default=list(CLUSTERS), metavar="NAME")
+    overlay = sub.add_parser(
+        "stack-config", help="print a stack file with addon charts from the local chart repository"
+    )
+    overlay.add_argument("stack_file", type=Path)
     watchdog = sub.add_parser("watchdog", help=argparse.SUPPRESS)
     watchdog.add_argument("--deadline", type=float, required=True)
     watchdog.add_argument("name")
@@ -623,6 +792,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"ready in {time.monotonic() - started:.1f}s")
     elif args.command == "down":
         stop(args.names)
+    elif args.command == "check":
+        return 0 if all(is_healthy(name) for name in args.names) and kubelet_pid() else 1
+    elif args.command == "stack-config":
+        try:
+            print(stack_config(args.stack_file), end="")
+        except ClusterError as err:
+            log(str(err))
+            return 1
     else:
         for name, state in status(args.names).items():
             print(f"{name}: {state}")

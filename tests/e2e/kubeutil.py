@@ -1,5 +1,5 @@
 """Polling helpers over the project's Kubernetes API layer (providers.kube), for the e2e tests, and
-the vela cluster Secret of a live cluster.
+what the local clusters' OCM kubelet (hack/ocm_kubelet.py) did.
 
 `Kube.get` only knows the kinds the provider uses; tests also read Pods, Nodes and arbitrary paths,
 so these take a plain API path.
@@ -7,16 +7,17 @@ so these take a plain API path.
 
 from __future__ import annotations
 
-import base64
+import contextlib
+import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+import localcluster
+import ocm_kubelet
 
 from providers.kube import Kube, KubeError
-from tests.pki import cluster_secret
 
 Json = dict[str, Any]
 
@@ -64,14 +65,47 @@ def wait_gone(client: Kube, path: str, *, timeout: float) -> None:
         time.sleep(0.5)
 
 
-def vela_secret(name: str, kubeconfig: Path) -> Json:
-    """The cluster of `kubeconfig` as `vela cluster join` records it: endpoint, CA and client certificate."""
-    config = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
-    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
-    data = {
-        "endpoint": base64.b64encode(cluster["server"].encode() + b"\n").decode(),
-        "ca.crt": cluster["certificate-authority-data"],
-        "tls.crt": user["client-certificate-data"],
-        "tls.key": user["client-key-data"],
-    }
-    return cluster_secret(name, "X509Certificate", data)
+def kubelet_running(client: Kube, namespace: str, deployment: str, *, timeout: float) -> None:
+    """Until the local clusters' kubelet runs the Deployment's processes (at once when timeout is 0)."""
+    deadline = time.monotonic() + timeout
+    while not ocm_kubelet.running(client, namespace, deployment):
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"the OCM kubelet does not run {namespace}/{deployment} after {timeout:.0f}s")
+        time.sleep(0.5)
+
+
+@dataclass
+class KubeletLog:
+    """What the kubelet logged since this object was made: egress routes and sync errors."""
+
+    egress_from: int = field(default_factory=lambda: _size("egress.log"))
+    errors_from: int = field(default_factory=lambda: _size("errors.log"))
+
+    def new_egress(self) -> list[str]:
+        return _lines("egress.log", self.egress_from)
+
+    def new_errors(self) -> list[str]:
+        return _lines("errors.log", self.errors_from)
+
+    @contextlib.contextmanager
+    def reporting(self) -> Iterator[None]:
+        """Print the tail of every OCM process's log when the body fails: the test's own evidence."""
+        try:
+            yield
+        except BaseException:
+            print(ocm_kubelet.report(localcluster.KUBELET_DIR), file=sys.stderr, flush=True)
+            raise
+
+
+def _size(name: str) -> int:
+    path = localcluster.KUBELET_DIR / name
+    return path.stat().st_size if path.is_file() else 0
+
+
+def _lines(name: str, offset: int) -> list[str]:
+    path = localcluster.KUBELET_DIR / name
+    if not path.is_file():
+        return []
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        return handle.read().decode("utf-8", errors="replace").splitlines()

@@ -1,15 +1,12 @@
-"""Stage 2: `pulumi up` of the real ocm-hub program, by the built CLI, against the local hub cluster.
+"""The hub stack as users run it: `pulumi up` of the real ocm-hub program by the built CLI and the
+pulumi-kubernetes plugin built from its Go module, against the local hub, where OCM's real operator
+runs (the local clusters' kubelet for OCM, hack/ocm_kubelet.py, runs each OCM Deployment as a process).
 
 Each scenario runs the program as a user would (`pulumi preview`, `up`, `refresh`, `destroy`, one
 subprocess each) on a copy of the project, with its own file state backend and passphrase, the hub
-kubeconfig in KUBECONFIG, and a copy of Pulumi.dev.yaml as the stack file.
-
-Nothing here runs OCM, so nothing would report the ClusterManager ready: `OperatorStandIn` does that
-one thing in its place. The real operator runs as a process in test_ocm_live.py (stage 3); moving these
-scenarios onto it waits until they can run at all (the plugin, below), so the move can be verified.
-
-Needs the pulumi-kubernetes provider plugin at the version the pinned `pulumi_kubernetes` package
-asks for, installed in the built CLI's PULUMI_HOME; without it every test here is skipped, saying so.
+kubeconfig in KUBECONFIG, and a copy of Pulumi.dev.yaml as the stack file whose addon charts come from
+the local clusters' chart repository (the vendored published charts). The dev stack is the whole
+mission: hub, the three addon releases, managed-1 registered from its vela Secret, `make status`.
 """
 
 from __future__ import annotations
@@ -19,43 +16,41 @@ import json
 import shutil
 import subprocess
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib.metadata import version
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import build_tools
+import localcluster
+import ocm_kubelet
 import pytest
 import yaml
 
+from components.hub_status import READY_CONDITIONS
 from providers.kube import Kube
 
 from .conftest import Cluster
-from .kubeutil import condition, get, wait_gone
+from .kubeutil import condition, get, kubelet_running, wait_gone
 from .pulumi_cli import REPO_ROOT, VENV_PYTHON, Project, Result, base_env, copy_project, missing_binaries
 
-PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "components", "config", "providers")
+PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "components", "config", "providers", "fleetstatus")
 CM_API, CM_KIND, CM_NAME = "operator.open-cluster-management.io/v1", "ClusterManager", "cluster-manager"
 CRD_NAME = "clustermanagers.operator.open-cluster-management.io"
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 CM_TYPE = f"kubernetes:{CM_API}:{CM_KIND}"
 NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
-READY_STATUS = {
-    "Applied": "True",
-    "Progressing": "False",
-    "HubRegistrationDegraded": "False",
-    "HubPlacementDegraded": "False",
-    "ValidFeatureGates": "True",
-}
-STAND_IN_DELAY = 8.0  # seconds the stand-in waits after the CR appears: the engine must wait longer
-UP_TIMEOUT = 420.0
-GONE_TIMEOUT = 120.0
+DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
+HUB_NAMESPACE = "open-cluster-management-hub"
+ADDON_NAMESPACE = "open-cluster-management-addon"
+MANAGED = "managed-1"
+MC_PATH = f"/apis/cluster.open-cluster-management.io/v1/managedclusters/{MANAGED}"
+UP_TIMEOUT = 600.0
+GONE_TIMEOUT = 180.0
 FAILURE_BOUND = 30  # readinessTimeout of the failure scenario, seconds
 REPLACING_OPS = {"replace", "create-replacement", "delete-replaced"}
+# Only the hub: the scenarios that are about the hub alone stay quick.
+HUB_ONLY = {"addons": {}, "registration": {"discover": False}}
 
 
 @dataclass(frozen=True)
@@ -89,91 +84,21 @@ class HubStack:
         return [obj for obj in self.declared if obj.get(self.kube) is None]
 
 
-@dataclass
-class OperatorStandIn:
-    """Stand-in for OCM's cluster-manager operator (see the module docstring).
-
-    Does the one thing `pulumi up` waits for: once the ClusterManager exists, it reports the hub
-    healthy through the status subresource, at the CR's current generation, with the conditions the
-    operator sets when every hub component is available. It writes only `delay` seconds after the CR
-    appears, so a test can tell the engine really waited; it writes again after each spec change.
-    """
-
-    kube: Kube
-    delay: float = STAND_IN_DELAY
-    writes: list[tuple[int, float]] = field(default_factory=list)  # (generation, time.time())
-    errors: list[str] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def __enter__(self) -> OperatorStandIn:
-        self._thread = threading.Thread(target=self._run, name="operator-stand-in", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        first_seen: float | None = None
-        while not self._stop.wait(0.5):
-            try:
-                cr = self.kube.get(CM_API, CM_KIND, CM_NAME)
-                if cr is None:
-                    first_seen = None
-                    continue
-                first_seen = first_seen or time.monotonic()
-                generation = int(cr["metadata"]["generation"])
-                reported = (cr.get("status") or {}).get("observedGeneration")
-                if reported != generation and time.monotonic() - first_seen >= self.delay:
-                    self.kube.merge_patch(
-                        CM_API, CM_KIND, CM_NAME, {"status": _ready_status(generation)}, None, "status"
-                    )
-                    self.writes.append((generation, time.time()))
-            except Exception as err:  # keep standing in; the test reports what went wrong
-                self.errors.append(f"{type(err).__name__}: {err}")
-
-
-def _ready_status(generation: int) -> dict[str, Any]:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "observedGeneration": generation,
-        "conditions": [
-            {
-                "type": kind,
-                "status": status,
-                "reason": "E2EOperatorStandIn",
-                "message": "set by the stage-2 e2e operator stand-in",
-                "observedGeneration": generation,
-                "lastTransitionTime": now,
-            }
-            for kind, status in READY_STATUS.items()
-        ],
-    }
-
-
 @pytest.fixture(scope="module")
 def kubernetes_plugin() -> str:
-    """The provider plugin the program's pulumi_kubernetes asks for, or a skip that says what is missing."""
-    if missing := missing_binaries():
+    """The provider plugin the program's pulumi_kubernetes asks for: the pinned build, installed."""
+    if missing := missing_binaries() + build_tools.missing([build_tools.KUBERNETES_PLUGIN]):
         pytest.fail(f"missing Pulumi binaries {missing}: run `make e2e-tools`", pytrace=False)
-    build_tools.install_pulumi_root()
-    wanted = version("pulumi-kubernetes")
+    build_tools.install_kubernetes_plugin()
     cli = build_tools.pulumi_root() / "bin" / "pulumi"
     listed = subprocess.run(
         [str(cli), "plugin", "ls", "--json"], env=base_env(), capture_output=True, text=True, timeout=60, check=True
     )
+    wanted = build_tools.kubernetes_sdk_version()
     plugins = json.loads(listed.stdout) or []
-    if not any(
+    assert any(
         p.get("kind") == "resource" and p.get("name") == "kubernetes" and p.get("version") == wanted for p in plugins
-    ):
-        pytest.skip(
-            f"no pulumi-kubernetes plugin {wanted} in PULUMI_HOME={build_tools.pulumi_home()} (the Go module "
-            f"proxy refuses github.com/pulumi/pulumi-kubernetes/provider/v4); add one with `pulumi plugin install "
-            f"resource kubernetes {wanted} --file BINARY` under that PULUMI_HOME"
-        )
+    ), plugins
     return wanted
 
 
@@ -182,6 +107,8 @@ def local_hub(hub: Cluster) -> Cluster:
     """These tests create and delete OCM's cluster-wide objects: never on a hub that is not ours."""
     if not hub.local:
         pytest.skip("the hub stack scenarios run only against the local hub (hack/localcluster.py)")
+    if localcluster.kubelet_pid() is None or localcluster.chart_repository() is None:
+        pytest.fail("the local clusters' OCM kubelet is not running: `make cluster-up` starts it", pytrace=False)
     return hub
 
 
@@ -205,6 +132,9 @@ class StackFactory:
     def make(self, name: str, **overrides: Any) -> HubStack:
         config = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
         config["config"].update({f"ocm-hub:{key}": value for key, value in overrides.items()})
+        addons = config["config"].get("ocm-hub:addons") or {}
+        if any(isinstance(addon, dict) and addon.get("enabled") for addon in addons.values()):
+            config["config"]["ocm-hub:addons"] = {**addons, "repository": localcluster.chart_repository()}
         directory = copy_project(self.root / name / "program", PROGRAM_FILES)
         (self.root / name / "state").mkdir()
         project = Project(directory, self.root / name / "state", {"KUBECONFIG": str(self.hub.kubeconfig)})
@@ -245,56 +175,65 @@ def _declared(stack_file: Path) -> list[Declared]:
 
 
 def _clear(kube: Kube, declared: list[Declared]) -> None:
-    """Delete what is left of the declared objects, CR first (its CRD's deletion waits for it)."""
+    """Delete what is left of the declared objects, CR first (its CRD's deletion waits for it). A CR
+    whose operator is gone keeps the operator's finalizer: the cleanup lets go of it."""
     ordered = sorted(declared, key=lambda obj: obj.kind != CM_KIND)
     for obj in ordered:
         kube.delete(obj.api_version, obj.kind, obj.name, obj.namespace)
+    cr = kube.get(CM_API, CM_KIND, CM_NAME)
+    if cr is not None and not ocm_kubelet.running(kube, "open-cluster-management", "cluster-manager"):
+        kube.merge_patch(CM_API, CM_KIND, CM_NAME, {"metadata": {"finalizers": None}})
     for obj in ordered:
         wait_gone(kube, obj.path(kube), timeout=GONE_TIMEOUT)
 
 
-def _up_with_stand_in(stack: HubStack) -> tuple[Result, OperatorStandIn]:
-    with OperatorStandIn(Kube.from_file(stack.project.extra_env["KUBECONFIG"])) as stand_in:
-        up = stack.project.run("up", "--yes", "--skip-preview", timeout=UP_TIMEOUT)
-    assert not stand_in.errors, f"the operator stand-in failed: {stand_in.errors}"
-    return up, stand_in
-
-
 @pytest.fixture(scope="class")
-def dev_stack(kubernetes_plugin: str, local_hub: Cluster) -> Iterator[tuple[HubStack, OperatorStandIn, Result]]:
-    """The dev stack, previewed and brought up once for the tests of one class, the stand-in running."""
+def dev_stack(kubernetes_plugin: str, local_hub: Cluster, managed: Cluster) -> Iterator[tuple[HubStack, Result]]:
+    """The dev stack as written (hub, addons, registration), previewed and brought up once per class."""
     factory = StackFactory(local_hub)
     try:
         stack = factory.make("dev")
-        stack.project.run("preview", timeout=UP_TIMEOUT)
+        preview = stack.project.run("preview", "--json", timeout=UP_TIMEOUT).json()
         assert stack.missing() == stack.declared, "preview creates nothing"
-        with OperatorStandIn(Kube.from_file(str(local_hub.kubeconfig))) as stand_in:
-            up = stack.project.run("up", "--yes", "--skip-preview", timeout=UP_TIMEOUT)
-            yield stack, stand_in, up
-        assert not stand_in.errors, f"the operator stand-in failed: {stand_in.errors}"
+        assert preview["changeSummary"].get("create", 0) >= len(stack.declared)
+        up = stack.project.run("up", "--yes", "--skip-preview", timeout=UP_TIMEOUT)
+        yield stack, up
     finally:
         factory.close()
+        local_hub.client.delete("v1", "Namespace", MANAGED)  # the hub controller made it on acceptance
+
+
+def _live_ready(cr: dict[str, Any] | None) -> dict[str, str]:
+    assert cr is not None
+    generation = cr["metadata"]["generation"]
+    return {
+        c["type"]: c["status"]
+        for c in cr["status"]["conditions"]
+        if c["type"] in READY_CONDITIONS and c.get("observedGeneration", generation) == generation
+    }
 
 
 class TestDevStack:
-    """One dev stack, in order: up, outputs, idempotence, an in-place upgrade preview, state, destroy."""
+    """One dev stack, in order: up, outputs, addons, registration, status, idempotence, an in-place
+    update, state, destroy with teardown."""
 
-    def test_up_creates_every_declared_object_and_waits_for_the_hub(
-        self, dev_stack: tuple[HubStack, OperatorStandIn, Result]
+    def test_up_creates_every_declared_object_and_the_real_operator_makes_the_hub_ready(
+        self, dev_stack: tuple[HubStack, Result]
     ) -> None:
-        stack, stand_in, up = dev_stack
+        stack, _ = dev_stack
         assert stack.declared, "the render lists the objects"
         assert not stack.missing(), "every declared object exists on the API server"
-        assert stand_in.writes, "the stand-in reported the hub ready"
-        generation, written_at = stand_in.writes[0]
-        assert up.finished_at > written_at, "pulumi up finished only after the hub was reported ready"
-        assert up.seconds >= STAND_IN_DELAY
         cr = stack.kube.get(CM_API, CM_KIND, CM_NAME)
+        assert _live_ready(cr) == dict(READY_CONDITIONS), "pulumi up returned only once the operator reported ready"
         assert cr is not None
-        assert cr["metadata"]["generation"] == generation
+        assert cr["status"]["observedGeneration"] == cr["metadata"]["generation"]
+        reasons = {c["reason"] for c in cr["status"]["conditions"]}
+        assert "ClusterManagerApplied" in reasons, f"conditions written by OCM's operator: {reasons}"
+        for name in ("cluster-manager-registration-controller", "cluster-manager-registration-webhook"):
+            kubelet_running(stack.kube, HUB_NAMESPACE, name, timeout=0)
 
-    def test_outputs_match_the_api_server(self, dev_stack: tuple[HubStack, OperatorStandIn, Result]) -> None:
-        stack, _, _ = dev_stack
+    def test_outputs_match_the_api_server(self, dev_stack: tuple[HubStack, Result]) -> None:
+        stack, _ = dev_stack
         outputs = stack.project.run("stack", "output", "--json").json()
         cr = stack.kube.get(CM_API, CM_KIND, CM_NAME)
         deployment = stack.kube.get("apps/v1", "Deployment", "cluster-manager", "open-cluster-management")
@@ -320,46 +259,101 @@ class TestDevStack:
         }
         assert operator_image.endswith(f":{outputs['ocmVersion']}")
 
-    def test_second_up_and_refresh_change_nothing(self, dev_stack: tuple[HubStack, OperatorStandIn, Result]) -> None:
-        stack, _, _ = dev_stack
+    def test_the_three_addon_releases_are_installed_from_the_chart_repository(
+        self, dev_stack: tuple[HubStack, Result]
+    ) -> None:
+        stack, _ = dev_stack
+        secrets = stack.kube.list("v1", "Secret", ADDON_NAMESPACE, "owner=helm")
+        releases = {s["metadata"]["labels"]["name"]: s["metadata"]["labels"]["status"] for s in secrets}
+        assert set(releases) == {"cluster-proxy", "managed-serviceaccount", "cluster-gateway"}, releases
+        assert set(releases.values()) == {"deployed"}
+
+    def test_managed_1_is_registered_from_its_vela_secret_by_the_real_agents(
+        self, dev_stack: tuple[HubStack, Result]
+    ) -> None:
+        stack, _ = dev_stack
+        status = stack.project.run("stack", "output", "--json").json()["clusters"][MANAGED]
+        assert status["joined"]["status"] == "True"
+        assert status["available"]["status"] == "True"
+        live = get(stack.kube, MC_PATH)
+        assert condition(live, "ManagedClusterJoined") == "True"
+        assert condition(live, "ManagedClusterConditionAvailable") == "True"
+
+    def test_make_status_shows_the_hub_ready_and_managed_1_joined_and_available(
+        self, dev_stack: tuple[HubStack, Result]
+    ) -> None:
+        stack, _ = dev_stack
+        env = {**stack.project.env, "PYTHONPATH": str(stack.project.directory)}
+        shown = subprocess.run(
+            [str(VENV_PYTHON), "-m", "fleetstatus", "--stack", stack.name, "--json"],
+            cwd=stack.project.directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        report = json.loads(shown.stdout)
+        assert report["hub"]["ready"] is True, report
+        (cluster,) = [c for c in report["clusters"] if c["name"] == MANAGED]
+        assert (cluster["joined"], cluster["available"]) == ("True", "True"), cluster
+
+    def test_second_up_and_refresh_change_nothing(self, dev_stack: tuple[HubStack, Result]) -> None:
+        stack, _ = dev_stack
         stack.project.run("up", "--yes", "--expect-no-changes", timeout=UP_TIMEOUT)
         stack.project.run("refresh", "--yes", "--expect-no-changes", timeout=UP_TIMEOUT)
         assert set(stack.project.run("preview", "--json", timeout=UP_TIMEOUT).json()["changeSummary"]) == {"same"}
 
-    def test_image_tag_change_updates_in_place(self, dev_stack: tuple[HubStack, OperatorStandIn, Result]) -> None:
-        stack, _, _ = dev_stack
-        original = stack.stack_file.read_text(encoding="utf-8")
-        try:
-            stack.project.run("config", "set", "--path", "ocm-hub:images.tag", "v1.3.0", timeout=60)
-            preview = stack.project.run("preview", "--diff", "--json", timeout=UP_TIMEOUT).json()
-        finally:
-            stack.stack_file.write_text(original, encoding="utf-8")
+    def test_replicas_and_a_feature_gate_update_in_place(self, dev_stack: tuple[HubStack, Result]) -> None:
+        stack, _ = dev_stack
+        stack.project.run("config", "set", "--path", "ocm-hub:operator.replicas", "2", timeout=60)
+        gate = "ocm-hub:clusterManager.registration.featureGates.ResourceCleanup"
+        stack.project.run("config", "set", "--path", gate, "Enable", timeout=60)
+        preview = stack.project.run("preview", "--diff", "--json", timeout=UP_TIMEOUT).json()
         ops: dict[str, set[str]] = {}
         for step in preview["steps"]:
             kind = (step.get("newState") or step.get("oldState") or {}).get("type", "")
             ops.setdefault(kind, set()).add(step["op"])
-        for kind in (CRD_TYPE, CM_TYPE, NAMESPACE_TYPE):
+        for kind in (CRD_TYPE, CM_TYPE, NAMESPACE_TYPE, DEPLOYMENT_TYPE):
             assert not ops.get(kind, set()) & REPLACING_OPS, f"{kind} must not be replaced: {ops.get(kind)}"
         assert "update" in ops[CM_TYPE], f"the ClusterManager is updated in place: {ops}"
+        assert "update" in ops[DEPLOYMENT_TYPE], f"the operator Deployment is updated in place: {ops}"
+        registrations = {op for kind, found in ops.items() if "ManagedClusterRegistration" in kind for op in found}
+        assert registrations <= {"same"}, f"the fleet is left alone: {registrations}"
 
-    def test_state_holds_no_secret_material(self, dev_stack: tuple[HubStack, OperatorStandIn, Result]) -> None:
-        stack, _, _ = dev_stack
+        stack.project.run("up", "--yes", "--skip-preview", timeout=UP_TIMEOUT)
+        cr = stack.kube.get(CM_API, CM_KIND, CM_NAME)
+        assert _live_ready(cr) == dict(READY_CONDITIONS), "ready again, at the new generation"
+        assert cr is not None
+        assert {"feature": "ResourceCleanup", "mode": "Enable"} in cr["spec"]["registrationConfiguration"][
+            "featureGates"
+        ]
+        deployment = stack.kube.get("apps/v1", "Deployment", "cluster-manager", "open-cluster-management")
+        assert deployment is not None
+        assert deployment["spec"]["replicas"] == 2
+
+    def test_state_holds_no_secret_material(self, dev_stack: tuple[HubStack, Result], managed: Cluster) -> None:
+        stack, _ = dev_stack
         exported = stack.project.run("stack", "export", timeout=60).stdout
-        for needle in _client_key_fragments(stack.project.extra_env["KUBECONFIG"]):
-            assert needle not in exported, "the kubeconfig's client key must not reach the state"
+        for kubeconfig in (stack.project.extra_env["KUBECONFIG"], str(managed.kubeconfig)):
+            for needle in _client_key_fragments(kubeconfig):
+                assert needle not in exported, f"the client key of {kubeconfig} must not reach the state"
 
-    def test_destroy_with_teardown_removes_everything(
-        self, dev_stack: tuple[HubStack, OperatorStandIn, Result]
+    def test_destroy_with_teardown_removes_everything_and_unjoins(
+        self, dev_stack: tuple[HubStack, Result], managed: Cluster
     ) -> None:
-        stack, _, _ = dev_stack
+        stack, _ = dev_stack
         stack.project.run("destroy", "--yes", "--skip-preview", timeout=UP_TIMEOUT)
         for obj in stack.declared:
             wait_gone(stack.kube, obj.path(stack.kube), timeout=GONE_TIMEOUT)
+        assert get(stack.kube, MC_PATH) is None
+        assert get(managed.client, "/apis/operator.open-cluster-management.io/v1/klusterlets/klusterlet") is None
+        assert stack.kube.list("v1", "Secret", ADDON_NAMESPACE, "owner=helm") == []
 
 
 def test_destroy_without_teardown_keeps_the_cluster_manager_and_its_crd(stack_factory: StackFactory) -> None:
-    stack = stack_factory.make("kept", allowTeardown=False)
-    _up_with_stand_in(stack)
+    stack = stack_factory.make("kept", allowTeardown=False, **HUB_ONLY)
+    stack.project.run("up", "--yes", "--skip-preview", timeout=UP_TIMEOUT)
     stack.project.run("destroy", "--yes", "--skip-preview", timeout=UP_TIMEOUT)
     kept = {(obj.kind, obj.name) for obj in stack.declared if obj.get(stack.kube) is not None}
     assert kept == {(CM_KIND, CM_NAME), ("CustomResourceDefinition", CRD_NAME)}
@@ -368,12 +362,18 @@ def test_destroy_without_teardown_keeps_the_cluster_manager_and_its_crd(stack_fa
 
 
 def test_up_fails_within_the_readiness_bound_naming_the_unmet_condition(stack_factory: StackFactory) -> None:
-    stack = stack_factory.make("unready", readinessTimeout=f"{FAILURE_BOUND}s")
+    """Hub components that no node can take: the operator reports them degraded, and up says so."""
+    nowhere = {"registration": {"featureGates": {"DefaultClusterSet": "Enable"}}}
+    nowhere["nodePlacement"] = {"nodeSelector": {"ocm-hub.io/e2e": "nowhere"}}
+    stack = stack_factory.make("unready", readinessTimeout=f"{FAILURE_BOUND}s", clusterManager=nowhere, **HUB_ONLY)
     up = stack.project.run("up", "--yes", "--skip-preview", timeout=UP_TIMEOUT, check=False)
     output = up.stdout + up.stderr
-    assert up.returncode != 0, "with nothing reporting the hub ready, pulumi up fails"
+    assert up.returncode != 0, "with the hub's components unschedulable, pulumi up fails"
     assert up.seconds < FAILURE_BOUND + 150, f"bounded by readinessTimeout ({up.seconds:.0f}s)"
-    assert "Applied" in output, f"the error names the unmet condition:\n{output[-3000:]}"
+    unmet = [kind for kind in READY_CONDITIONS if f"condition {kind}" in output]
+    assert unmet, f"the error names the unmet condition with its status and reason:\n{output[-3000:]}"
+    assert "Traceback" not in output, output[-3000:]
+    assert "KeyboardInterrupt" not in output, output[-3000:]
 
 
 def _client_key_fragments(kubeconfig: str) -> list[str]:

@@ -3,9 +3,9 @@
 The cluster-manager operator runs from upstream's Deployment and renders the hub; the hub's
 registration controller, webhooks, placement and addon-manager run from the Deployments it created;
 on managed-1 the klusterlet operator runs from the Deployment the registration provider applies and
-renders the registration and work agents, which run from theirs (tests/e2e/ocm_runtime.py).
-Admission webhooks are called for real: kube-apiserver reaches the webhook Service through its
-egress proxy, which leads to the local webhook process (hack/localcluster.py, ocm_runtime.py).
+renders the registration and work agents, which run from theirs: the local clusters' kubelet for OCM
+(hack/ocm_kubelet.py) runs each as a process. Admission webhooks are called for real: kube-apiserver
+reaches the webhook Service through its egress proxy, which leads to the local webhook process.
 The registration runs through the SDK's dynamic-provider server, and through the real Pulumi CLI and
 engine (stage 2's pinned build) as `pulumi up` runs it.
 
@@ -37,9 +37,7 @@ from providers.join import Joiner, Registration
 from providers.kube import Kube, KubeError
 from tests.dynamic_server import DynamicServer, dynamic_server
 from tests.e2e.conftest import REPO_ROOT, Cluster
-from tests.e2e.kubeutil import Json, condition, get, wait_for, wait_gone
-from tests.e2e.kubeutil import vela_secret as vela_secret_of
-from tests.e2e.ocm_runtime import Runner, Runtime, ocm_runtime
+from tests.e2e.kubeutil import Json, KubeletLog, condition, get, kubelet_running, wait_for, wait_gone
 from tests.e2e.pulumi_cli import Project, missing_binaries
 
 CLUSTER = "managed-1"
@@ -73,8 +71,7 @@ CALL_TIMEOUT = 180.0  # one provider RPC; the registration's own wait is bounded
 @dataclass(frozen=True)
 class Hub:
     cluster: Cluster
-    runtime: Runtime
-    runner: Runner
+    kubelet: KubeletLog
 
 
 def _operator_objects(shared_dir: Path) -> list[Json]:
@@ -107,15 +104,15 @@ def _established(obj: Json) -> bool:
 
 
 @pytest.fixture(scope="module")
-def ocm_hub(
-    hub: Cluster, managed: Cluster, shared_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Hub]:
+def ocm_hub(hub: Cluster, managed: Cluster, shared_dir: Path) -> Iterator[Hub]:
     """The cluster-manager operator running on the hub, and every hub Deployment it renders."""
     if not (hub.local and managed.local):
         pytest.skip("OCM as processes needs the local clusters (their kube-apiservers use our egress proxy)")
     missing = build_tools.missing(build_tools.OCM_TOOLS)
     if missing:
         pytest.fail(f"OCM binaries not built: {missing}; run `make e2e-tools`", pytrace=False)
+    if localcluster.kubelet_pid() is None:
+        pytest.fail("the local clusters' OCM kubelet is not running: `make cluster-up` starts it", pytrace=False)
     crd = yaml.safe_load((shared_dir / CRD).read_text(encoding="utf-8"))
     crd.pop("status", None)
     hub.client.apply(crd)
@@ -127,21 +124,18 @@ def ocm_hub(
         what="ClusterManager CRD Established",
     )
     objects = _operator_objects(shared_dir)
-    clusters = {"hub": hub, CLUSTER: managed}
-    binaries = build_tools.paths(build_tools.OCM_TOOLS)
-    workdir = tmp_path_factory.mktemp("ocm-hub")
-    with ocm_runtime(workdir, clusters, binaries, localcluster.egress_socket) as runtime:
-        runner = runtime.run("hub", OPERATOR_NAMESPACE, HUB_NAMESPACE)
-        try:
+    kubelet = KubeletLog()
+    try:
+        with kubelet.reporting():
             for obj in objects:
                 hub.client.apply(obj)
-            runtime.wait_running(runner, OPERATOR_NAMESPACE, "cluster-manager", timeout=60)
-            yield Hub(hub, runtime, runner)
-        finally:
-            _remove_hub(hub, objects, runtime)
+            kubelet_running(hub.client, OPERATOR_NAMESPACE, "cluster-manager", timeout=60)
+        yield Hub(hub, kubelet)
+    finally:
+        _remove_hub(hub, objects)
 
 
-def _remove_hub(hub: Cluster, objects: list[Json], runtime: Runtime) -> None:
+def _remove_hub(hub: Cluster, objects: list[Json]) -> None:
     """The ClusterManager goes first, while its operator still runs to clean up after it."""
     try:
         if hub.client.delete("operator.open-cluster-management.io/v1", "ClusterManager", "cluster-manager"):
@@ -156,7 +150,7 @@ def _remove_hub(hub: Cluster, objects: list[Json], runtime: Runtime) -> None:
 
 def _ready_cluster_manager(ocm: Hub) -> Json:
     ocm.cluster.client.apply(_cluster_manager())
-    with ocm.runtime.reporting():
+    with ocm.kubelet.reporting():
         return wait_for(
             ocm.cluster.client,
             CM_PATH,
@@ -175,7 +169,7 @@ def test_cluster_manager_operator_makes_the_project_cluster_manager_ready(ocm_hu
     assert cm["status"]["observedGeneration"] == cm["metadata"]["generation"]
     for name in HUB_DEPLOYMENTS:  # rendered by the operator, and running here as processes
         assert get(hub, f"/apis/apps/v1/namespaces/{HUB_NAMESPACE}/deployments/{name}") is not None, name
-        ocm_hub.runtime.wait_running(ocm_hub.runner, HUB_NAMESPACE, name, timeout=60)
+        kubelet_running(hub, HUB_NAMESPACE, name, timeout=60)
     webhook = get(
         hub,
         "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/managedclustervalidators.admission.cluster.open-cluster-management.io",
@@ -192,7 +186,7 @@ def test_cluster_manager_operator_makes_the_project_cluster_manager_ready(ocm_hu
         )
     assert rejected.value.status == 400
     assert "is invalid in client configs" in str(rejected.value)
-    assert ocm_hub.runtime.errors() == []
+    assert ocm_hub.kubelet.new_errors() == []
 
 
 def _bad_cluster() -> Json:
@@ -208,27 +202,16 @@ def _bad_cluster() -> Json:
 
 
 @pytest.fixture
-def klusterlet_runner(ocm_hub: Hub, managed: Cluster) -> Iterator[Runner]:
-    """The klusterlet operator and agents on managed-1, run as the provider's Deployments appear."""
-    runner = ocm_hub.runtime.run(CLUSTER, OPERATOR_NAMESPACE, AGENT_NAMESPACE)
-    try:
-        yield runner
-    finally:
-        ocm_hub.runtime.release(runner)
-
-
-@pytest.fixture
 def vela_secret(ocm_hub: Hub, managed: Cluster) -> Iterator[Json]:
-    """managed-1 as `vela cluster join` records it, and the hub's bootstrap role."""
+    """managed-1 as `vela cluster join` records it (the local hub holds it from the start), and the
+    hub's bootstrap role."""
     hub = ocm_hub.cluster.client
-    secret = vela_secret_of(CLUSTER, managed.kubeconfig)
-    hub.apply(kl.namespace("vela-system"))
+    secret = localcluster.vela_secret(CLUSTER, managed.kubeconfig)
+    assert get(hub, f"/api/v1/namespaces/vela-system/secrets/{CLUSTER}") is not None, "seeded by localcluster"
     hub.apply(kl.bootstrap_role())
-    hub.apply(secret)
     try:
         yield secret
     finally:
-        hub.delete("v1", "Secret", CLUSTER, "vela-system")
         hub.delete("v1", "Namespace", CLUSTER)  # the hub controller made it on acceptance, and keeps it
         wait_gone(hub, f"/api/v1/namespaces/{CLUSTER}", timeout=GONE_TIMEOUT)
 
@@ -250,15 +233,15 @@ def _registration() -> Registration:
 
 
 def test_provider_joins_and_unjoins_through_the_real_agents(
-    ocm_hub: Hub, klusterlet_runner: Runner, provider: DynamicServer, vela_secret: Json, managed: Cluster
+    ocm_hub: Hub, provider: DynamicServer, vela_secret: Json, managed: Cluster
 ) -> None:
-    hub, spoke, runtime = ocm_hub.cluster.client, managed.client, ocm_hub.runtime
+    hub, spoke = ocm_hub.cluster.client, managed.client
     _ready_cluster_manager(ocm_hub)
     registration = _registration()
     unjoined = False
     try:
-        with runtime.reporting():
-            _join_and_unjoin(ocm_hub, klusterlet_runner, provider, registration, spoke)
+        with ocm_hub.kubelet.reporting():
+            _join_and_unjoin(ocm_hub, provider, registration, spoke)
             unjoined = True
     finally:
         if not unjoined:  # leave both clusters as found, with the agents still running to let go
@@ -266,10 +249,8 @@ def test_provider_joins_and_unjoins_through_the_real_agents(
             Joiner(hub).unjoin(registration)
 
 
-def _join_and_unjoin(
-    ocm: Hub, runner: Runner, provider: DynamicServer, registration: Registration, spoke: Kube
-) -> None:
-    hub, runtime = ocm.cluster.client, ocm.runtime
+def _join_and_unjoin(ocm: Hub, provider: DynamicServer, registration: Registration, spoke: Kube) -> None:
+    hub = ocm.cluster.client
     id_, outs = provider.create({"spec": registration.props()}, timeout=CALL_TIMEOUT)
     assert outs["status"]["joined"]["status"] == "True"
     assert outs["status"]["available"]["status"] == "True"
@@ -281,19 +262,27 @@ def _join_and_unjoin(
     assert reasons["ManagedClusterJoined"] == "ManagedClusterJoined"  # the registration agent
     assert reasons["ManagedClusterConditionAvailable"] == "ManagedClusterAvailable"
     assert live["metadata"]["labels"]["cluster.open-cluster-management.io/clusterset"] == "default"
+    (csr,) = hub.list("certificates.k8s.io/v1", "CertificateSigningRequest", None, f"{kl.CLUSTER_NAME_LABEL}={CLUSTER}")
+    assert csr["spec"]["username"] == kl.bootstrap_username(CLUSTER)  # set by the server from the agent's token
+    assert "ApprovedByOcmHub" in [c["reason"] for c in csr["status"]["conditions"] if c["type"] == "Approved"]
+    assert csr["status"].get("certificate")  # signed by kube-controller-manager
     assert get(hub, f"/apis/coordination.k8s.io/v1/namespaces/{CLUSTER}/leases/managed-cluster-lease") is not None
     hub_secret = get(spoke, f"/api/v1/namespaces/{AGENT_NAMESPACE}/secrets/hub-kubeconfig-secret")
     assert hub_secret is not None
     assert hub_secret["data"].get("tls.crt")  # written by the agent once its CSR was signed
-    assert runner.running(OPERATOR_NAMESPACE, "klusterlet")
-    assert runner.running(AGENT_NAMESPACE, "klusterlet-registration-agent")
+    kubelet_running(spoke, OPERATOR_NAMESPACE, "klusterlet", timeout=0)
+    kubelet_running(spoke, AGENT_NAMESPACE, "klusterlet-registration-agent", timeout=0)
     # The work agent starts once the hub kubeconfig it mounts exists, as its pod would.
-    runtime.wait_running(runner, AGENT_NAMESPACE, "klusterlet-work-agent", timeout=60)
+    kubelet_running(spoke, AGENT_NAMESPACE, "klusterlet-work-agent", timeout=60)
     # kube-apiserver called the real admission webhooks for the ManagedCluster the provider applied.
-    routed = [
-        line for line in runtime.proxy_log if f"({HUB_NAMESPACE}/cluster-manager-registration-webhook) -> /" in line
-    ]
-    assert routed, runtime.proxy_log
+    egress = ocm.kubelet.new_egress()
+    assert [line for line in egress if f"({HUB_NAMESPACE}/cluster-manager-registration-webhook) -> /" in line], egress
+
+    relabelled = {**registration.props(), "labels": {"tier": "gold"}}
+    outs = provider.update(id_, outs, {"spec": relabelled}, timeout=CALL_TIMEOUT)
+    labels = (get(hub, MC_PATH) or {})["metadata"]["labels"]
+    assert labels["tier"] == "gold"
+    assert "env" not in labels  # server-side apply drops what the registration no longer owns
 
     provider.delete(id_, outs, timeout=CALL_TIMEOUT)
     assert get(hub, MC_PATH) is None
@@ -314,7 +303,7 @@ def _join_and_unjoin(
         get(spoke, f"/apis/coordination.k8s.io/v1/namespaces/{OPERATOR_NAMESPACE}/leases/{kl.OPERATOR_LEASE}") is None
     )
     wait_gone(spoke, f"/api/v1/namespaces/{AGENT_NAMESPACE}", timeout=GONE_TIMEOUT)
-    assert runtime.errors() == []
+    assert ocm.kubelet.new_errors() == []
 
 
 # -- the same, under the real Pulumi engine ------------------------------------------------------
@@ -376,16 +365,16 @@ def _set_registration(project: Project, registration: Json) -> None:
 
 
 def test_pulumi_up_registers_through_the_real_agents_and_unjoins_when_config_drops_it(
-    ocm_hub: Hub, klusterlet_runner: Runner, vela_secret: Json, managed: Cluster, engine_project: Project
+    ocm_hub: Hub, vela_secret: Json, managed: Cluster, engine_project: Project
 ) -> None:
     """The CLI loads the dynamic provider as users run it: preview, up (Joined and Available by the
     real agents), a second up and a refresh with no changes, state without credentials, and a cluster
     excluded from the config unjoined by the next up."""
-    hub, spoke, runtime = ocm_hub.cluster.client, managed.client, ocm_hub.runtime
+    hub, spoke = ocm_hub.cluster.client, managed.client
     _ready_cluster_manager(ocm_hub)
     unjoined = False
     try:
-        with runtime.reporting():
+        with ocm_hub.kubelet.reporting():
             preview = engine_project.run("preview", "--json").json()
             assert preview["changeSummary"].get("create") == 2  # the stack and the registration
 

@@ -1,28 +1,38 @@
-"""OCM's own operator and agents as local processes, standing in for the pods kwok only pretends to run.
+"""The local clusters' kubelet for OCM: OCM's own operator and agents run as local processes.
 
-kwok marks the OCM pods Running without running anything. This module runs what those pods would:
-for every Deployment in the namespaces it watches whose container runs an OCM binary (the
-container's first arg: /registration-operator, /registration, /work, /placement, /addon), one
-process per container, with the Deployment's own args, so whatever the operators render is what
-runs. What a kubelet would provide is provided the same way where it matters:
+kwok marks pods Running without running anything. This daemon, started with the local clusters by
+hack/localcluster.py and stopped with them, runs what the OCM pods would: for every Deployment of
+any namespace whose container runs an OCM binary (the container's first arg: /registration-operator,
+/registration, /work, /placement, /addon), one process per container, with the Deployment's own args,
+so whatever the operators render is what runs, and conditions such as the ClusterManager's come from
+the real operator. What a kubelet would provide is provided the same way where it matters:
 
+- scheduling: a process runs only for a pod that is bound to a node and not being deleted, and the
+  pod is held (a finalizer) until the process stopped;
 - identity: a kubeconfig with a token of the pod's ServiceAccount (TokenRequest), so upstream's RBAC
   is what the process has; `--kubeconfig`/`--namespace` are passed where the command takes them,
   in place of the in-cluster configuration;
 - volumes: Secret, ConfigMap and emptyDir volumes materialised in a directory per pod, Secrets and
   ConfigMaps kept in sync as the kubelet does (atomic `..data` swap), mount paths in args rewritten
   to those directories, TMPDIR pointing at the pod's /tmp;
-- network: each process in its own network namespace (tests/e2e/podnet.py), reaching the API
-  servers through Unix-socket bridges and exposing its container ports as Unix sockets only;
+- network: each process in its own network namespace (hack/podnet.py), reaching the API servers
+  through Unix-socket bridges and exposing its container ports as Unix sockets only;
 - Services: each cluster's kube-apiserver sends its `cluster` egress (admission webhooks) to an HTTP
   CONNECT proxy here (hack/localcluster.py configures it), which maps a Service's ClusterIP and port
   to the exposed port of the pod its selector matches (the apiserver dials ClusterIPs, as it does
   without --enable-aggregator-routing);
 - restarts: a process that exits is started again after a pause, as with restartPolicy Always.
+
+    python hack/ocm_kubelet.py serve NAME ...    run until SIGTERM (localcluster starts it detached)
+
+The same process serves the clusters' Helm chart repository (hack/chart_repo.py), its URL in
+.e2e/charts.url. State lives in .e2e/kubelet/: logs/<cluster>.<namespace>.<deployment>.<container>.log per process,
+egress.log (every CONNECT and where it went), errors.log (what the sync loop could not do).
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import os
@@ -34,17 +44,23 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import build_tools
+import localcluster
+import podnet
 import yaml
+from chart_repo import ChartRepo
 
-from providers.kube import Kube, KubeError
-from tests.e2e import podnet
-from tests.e2e.conftest import Cluster
-from tests.e2e.kubeutil import Json, get
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # the project's own Kubernetes API layer, run as a script too
 
+from providers.kube import Kube, KubeError  # noqa: E402
+
+Json = dict[str, Any]
 # The container's first arg (its entry point in the upstream images) -> built tool name.
 ENTRY_POINTS = {
     "/registration-operator": "registration-operator",
@@ -64,8 +80,25 @@ LOG_TAIL_LINES = 30
 PODNET = Path(podnet.__file__).resolve()
 
 
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    kubeconfig: Path
+    client: Kube
+
+
 def log(message: str) -> None:
-    print(f"[ocm_runtime] {message}", file=sys.stderr, flush=True)
+    print(f"[ocm_kubelet] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def get(client: Kube, path: str) -> Json | None:
+    """The object at an API path, or None when it does not exist."""
+    try:
+        return client.request("GET", path)
+    except KubeError as err:
+        if err.status == 404:
+            return None
+        raise
 
 
 def _server_port(cluster: Cluster) -> int:
@@ -226,7 +259,7 @@ class Pod:
         """Sync volumes; start the processes once everything they mount exists; restart dead ones."""
         ready = all(volume.sync(self.cluster.client, self.namespace) for volume in self.volumes.values())
         pods = self._pods()
-        live = [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
+        live = [pod for pod in pods if pod["spec"].get("nodeName") and not pod["metadata"].get("deletionTimestamp")]
         if self.started:
             if not live:  # its pod is being deleted (or is gone): stop, as the kubelet would, then let it go
                 log(f"{self.cluster.name}/{self.namespace}/{self.name}: pod terminating, stopping its processes")
@@ -236,7 +269,7 @@ class Pod:
             for process in self.processes:
                 process.check()
             return
-        if live and ready and self._launch():  # like a kubelet, only for a pod scheduled and not deleting
+        if live and ready and self._launch():  # like a kubelet: only for a pod bound to a node and not deleting
             return
         waited = time.monotonic() - self.waiting_since
         if waited - self.reported >= 15:
@@ -396,12 +429,11 @@ def _stop_all(pods: list[Pod]) -> None:
 
 
 class Runner:
-    """Runs the OCM Deployments of some namespaces of one cluster, following them as they change."""
+    """Runs the OCM Deployments of one cluster, following them as they change."""
 
-    def __init__(self, runtime: Runtime, cluster: Cluster, namespaces: tuple[str, ...]) -> None:
-        self.runtime, self.cluster, self.namespaces = runtime, cluster, namespaces
+    def __init__(self, runtime: Runtime, cluster: Cluster) -> None:
+        self.runtime, self.cluster = runtime, cluster
         self.pods: dict[str, Pod] = {}  # "<namespace>/<name>" -> pod of its current generation
-        self.errors: list[str] = []
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._loop, name=f"runner-{cluster.name}", daemon=True)
@@ -410,17 +442,16 @@ class Runner:
         while not self.stopping.wait(SYNC_SECONDS):
             try:
                 self._tick()
-            except Exception as err:  # a transient API failure must not end the loop; the test sees it
-                self.errors.append(repr(err))
+            except Exception as err:  # a transient API failure must not end the loop; errors.log keeps it
+                self.runtime.record_error(f"{self.cluster.name}: {err!r}")
 
     def _tick(self) -> None:
         seen: dict[str, Json] = {}
-        for namespace in self.namespaces:
-            listing = get(self.cluster.client, f"/apis/apps/v1/namespaces/{namespace}/deployments")
-            for item in (listing or {}).get("items") or []:
-                deleting = bool(item["metadata"].get("deletionTimestamp"))
-                if self._runs_ocm(item) and not deleting and (item["spec"].get("replicas", 1) or 0) > 0:
-                    seen[f"{namespace}/{item['metadata']['name']}"] = item
+        listing = get(self.cluster.client, "/apis/apps/v1/deployments")
+        for item in (listing or {}).get("items") or []:
+            deleting = bool(item["metadata"].get("deletionTimestamp"))
+            if self._runs_ocm(item) and not deleting and (item["spec"].get("replicas", 1) or 0) > 0:
+                seen[f"{item['metadata']['namespace']}/{item['metadata']['name']}"] = item
         gone = []
         with self.lock:
             for key, pod in list(self.pods.items()):
@@ -445,11 +476,6 @@ class Runner:
             if args and args[0] in ENTRY_POINTS:
                 return True
         return False
-
-    def running(self, namespace: str, name: str) -> bool:
-        with self.lock:
-            pod = self.pods.get(f"{namespace}/{name}")
-            return pod is not None and pod.started
 
     def stop(self) -> None:
         self.stopping.set()
@@ -479,8 +505,8 @@ class Runtime:
         self.sockets = Path(tempfile.mkdtemp(prefix="ocm-", dir="/tmp"))
         self.runners: list[Runner] = []
         self.listeners: list[socket.socket] = []
-        self.proxy_log: list[str] = []
         self._flags: dict[tuple[str, str], str] = {}
+        self._log_lock = threading.Lock()
         self._pods = 0
         for name, cluster in self.clusters.items():
             self.listeners.append(self._bridge(name, cluster))
@@ -517,7 +543,9 @@ class Runtime:
         parts = head.split(b"\r\n", 1)[0].decode("latin-1").split()
         target = parts[1] if len(parts) == 3 and parts[0] == "CONNECT" else ""
         service, path = self.resolve(cluster, target) if target else ("", None)
-        self.proxy_log.append(f"{cluster.name}: CONNECT {target or '?'} ({service or 'no Service'}) -> {path or '502'}")
+        self._append(
+            "egress.log", f"{cluster.name}: CONNECT {target or '?'} ({service or 'no Service'}) -> {path or '502'}"
+        )
         if path is None:
             conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
             conn.close()
@@ -579,17 +607,12 @@ class Runtime:
 
     # -- pods ------------------------------------------------------------------------------------
 
-    def run(self, cluster: str, *namespaces: str) -> Runner:
-        """Start running the OCM Deployments of these namespaces of the cluster (now and later ones)."""
-        runner = Runner(self, self.clusters[cluster], namespaces)
+    def run(self, cluster: str) -> Runner:
+        """Start running the OCM Deployments of the cluster, now and as they come and go."""
+        runner = Runner(self, self.clusters[cluster])
         self.runners.append(runner)
         runner.thread.start()
         return runner
-
-    def release(self, runner: Runner) -> None:
-        """Stop a runner's processes before the Runtime closes (a test's own agents)."""
-        runner.stop()
-        self.runners.remove(runner)
 
     def new_pod(self, cluster: Cluster, deployment: Json) -> Pod:
         self._pods += 1
@@ -630,44 +653,15 @@ class Runtime:
             self._flags[key] = out.stdout + out.stderr
         return self._flags[key]
 
-    # -- waiting and reporting -------------------------------------------------------------------
+    # -- what it did, for whoever reads .e2e/kubelet/ --------------------------------------------
 
-    def wait_running(self, runner: Runner, namespace: str, name: str, *, timeout: float) -> None:
-        """Until the Deployment's processes have been started (bounded; progress every 15 s)."""
-        deadline = time.monotonic() + timeout
-        next_report = time.monotonic() + 15
-        while not runner.running(namespace, name):
-            now = time.monotonic()
-            if now >= deadline:
-                raise TimeoutError(f"{runner.cluster.name}/{namespace}/{name} not started within {timeout:.0f}s")
-            if now >= next_report:
-                log(
-                    f"waiting for {runner.cluster.name}/{namespace}/{name} to start ({timeout - (deadline - now):.0f}s)"
-                )
-                next_report = now + 15
-            runner.stopping.wait(0.5)
+    def _append(self, filename: str, line: str) -> None:
+        with self._log_lock, (self.workdir / filename).open("a", encoding="utf-8") as out:
+            out.write(f"{time.strftime('%H:%M:%S')} {line}\n")
 
-    def errors(self) -> list[str]:
-        return [error for runner in self.runners for error in runner.errors]
-
-    def report(self, lines: int = LOG_TAIL_LINES) -> str:
-        """The tail of every process log, the proxy's routing and the runners' errors."""
-        parts = []
-        for path in sorted(self.logs.glob("*.log")):
-            tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
-            parts.append(f"--- {path.name} (last {len(tail)} lines)\n" + "\n".join(tail))
-        parts.append("--- egress proxy\n" + "\n".join(self.proxy_log[-lines:]))
-        parts.append("--- runner errors\n" + "\n".join(self.errors()[-lines:]))
-        return "\n".join(parts)
-
-    @contextlib.contextmanager
-    def reporting(self) -> Iterator[None]:
-        """Print every process's log tail when the body fails: the test's own evidence."""
-        try:
-            yield
-        except BaseException:
-            print(self.report(), file=sys.stderr, flush=True)
-            raise
+    def record_error(self, message: str) -> None:
+        log(f"error: {message}")
+        self._append("errors.log", message)
 
     def close(self) -> None:
         for runner in self.runners:
@@ -681,14 +675,63 @@ class Runtime:
         shutil.rmtree(self.sockets, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def ocm_runtime(
-    workdir: Path, clusters: Mapping[str, Cluster], binaries: Mapping[str, Path], egress: Callable[[str], Path]
-) -> Iterator[Runtime]:
-    """A Runtime that is closed whatever happens, its log tails printed when the body fails."""
-    runtime = Runtime(workdir, clusters, binaries, egress)
+def report(workdir: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The tail of every process log, the egress proxy's routing and the sync errors: evidence for a
+    failure message."""
+    parts = []
+    for path in [*sorted((workdir / "logs").glob("*.log")), workdir / "egress.log", workdir / "errors.log"]:
+        if path.is_file():
+            tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {path.name} (last {len(tail)} lines)\n" + "\n".join(tail))
+    return "\n".join(parts)
+
+
+def running(client: Kube, namespace: str, deployment: str) -> bool:
+    """Whether the kubelet runs the Deployment's processes: it holds each pod it runs a process for."""
+    found = get(client, f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment}")
+    labels = ((found or {}).get("spec") or {}).get("selector", {}).get("matchLabels") or {}
+    if not labels:
+        return False
+    selector = ",".join(f"{key}={value}" for key, value in labels.items())
+    pods = client.list("v1", "Pod", namespace, selector)
+    return any(PROCESS_FINALIZER in (pod["metadata"].get("finalizers") or []) for pod in pods)
+
+
+def serve(workdir: Path, clusters: Mapping[str, Path], egress: Callable[[str], Path], charts_url: Path) -> None:
+    """Run every cluster's OCM Deployments, and the clusters' chart repository (its URL written to
+    charts_url), until SIGTERM or SIGINT; then stop each process gracefully."""
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _sig, _frame: stopping.set())
+    for stale in ("logs", "pods"):
+        shutil.rmtree(workdir / stale, ignore_errors=True)
+    members = {name: Cluster(name, path, Kube.from_file(str(path))) for name, path in clusters.items()}
+    repo = ChartRepo()
+    runtime = Runtime(workdir, members, build_tools.paths(build_tools.OCM_TOOLS), egress)
     try:
-        with runtime.reporting():
-            yield runtime
+        charts_url.write_text(repo.url, encoding="utf-8")
+        for name in members:
+            runtime.run(name)
+        log(f"running OCM's Deployments of {', '.join(members)}; chart repository at {repo.url}")
+        stopping.wait()
+        log("stopping")
     finally:
+        charts_url.unlink(missing_ok=True)
         runtime.close()
+        repo.close()
+        log("stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("serve", help="run OCM's Deployments of the named local clusters until SIGTERM")
+    run.add_argument("names", nargs="+", metavar="NAME")
+    args = parser.parse_args(argv)
+    clusters = {name: localcluster.kubeconfig_path(name) for name in args.names}
+    serve(localcluster.KUBELET_DIR, clusters, localcluster.egress_socket, localcluster.CHARTS_URL)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
