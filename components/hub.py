@@ -1,6 +1,6 @@
 """OcmHub: the root of the tree, and the one place its public outputs are assembled."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -53,10 +53,12 @@ class OcmHub(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         vela_secrets: Sequence[Mapping[str, Any]] | None = None,
+        secret_keys: Collection[str] = (),
     ) -> None:
         """`args` are validated like a stack's `ocm-hub:` config (ConfigError names every bad key).
         `vela_secrets`: vela's cluster Secrets as the hub returned them (providers.discovery.fetch_vela_secrets);
-        None plans only the clusters `registration.clusters` lists."""
+        None plans only the clusters `registration.clusters` lists. `secret_keys`: the args given as
+        secrets (of them, only `addons` may be: its Helm values are then secret inputs)."""
         cfg = load_args({key: value for key, value in args.items() if key != "hub_kubeconfig"})
         planned = plan(cfg, vela_secrets) if cfg.registration.active else []
         super().__init__(TYPE, name, None, opts)
@@ -79,7 +81,13 @@ class OcmHub(pulumi.ComponentResource):
         )
         releases = cfg.addon_releases()
         self.hub_addons = (
-            HubAddons(f"{name}-addons", releases, self.cluster_manager, pulumi.ResourceOptions(parent=self))
+            HubAddons(
+                f"{name}-addons",
+                releases,
+                self.cluster_manager,
+                pulumi.ResourceOptions(parent=self),
+                secret_values="addons" in secret_keys,
+            )
             if releases
             else None
         )

@@ -44,7 +44,11 @@ class HubAddons(pulumi.ComponentResource):
         specs: list[ReleaseSpec],
         hub_ready: pulumi.Resource,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        secret_values: bool = False,
     ) -> None:
+        """`secret_values`: the stack gave some values as secrets; Pulumi marks secrets per input, so
+        each release's whole `values` is then secret (in state, previews and renders)."""
         super().__init__("ocm-hub:index:HubAddons", name, None, opts)
         self.namespace = Namespace(
             f"{name}-namespace", metadata=ObjectMetaArgs(name=ADDON_NAMESPACE), opts=pulumi.ResourceOptions(parent=self)
@@ -59,7 +63,7 @@ class HubAddons(pulumi.ComponentResource):
                 version=spec.version,
                 repository_opts=RepositoryOptsArgs(repo=spec.repository),
                 namespace=self.namespace.metadata.name,
-                values=dict(spec.values),
+                values=pulumi.Output.secret(dict(spec.values)) if secret_values else dict(spec.values),
                 timeout=spec.timeout_seconds,
                 create_namespace=False,
                 atomic=False,

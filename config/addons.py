@@ -14,10 +14,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
 
-import yaml
 from pydantic import AfterValidator, Field
 
-from config.model import Model, Seconds
+from config import safe_yaml
+from config.model import Model, Seconds, Switch
 from config.registration import VELA_NAMESPACE
 
 ADDON_NAMESPACE = "open-cluster-management-addon"
@@ -67,7 +67,7 @@ CHARTS: Mapping[str, Chart] = MappingProxyType(
 def chart_value_keys(key: str) -> frozenset[str]:
     """Top-level keys the chart's values.yaml declares (plus subchart names and `global`)."""
     chart = CHARTS[key]
-    values: dict[str, Any] = yaml.safe_load(chart.values_file.read_text()) or {}
+    values: dict[str, Any] = safe_yaml.load(chart.values_file.read_text(), str(chart.values_file)) or {}
     return frozenset(values) | frozenset(chart.subcharts) | {"global"}
 
 
@@ -88,7 +88,7 @@ Repository = Annotated[str, AfterValidator(_repository)]
 
 
 class AddonConfig(Model):
-    enabled: bool = False
+    enabled: Switch = False
     version: ChartVersion | None = Field(
         default=None, description="Defaults to the chart version ocm-hub ships facts for."
     )

@@ -6,7 +6,9 @@ exactly the same inputs with exactly the same messages.
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,19 +17,29 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from config import safe_yaml
 from config.checks import Problem, check
 from config.stack import StackConfig
 
 NAMESPACE = "ocm-hub"
 SECRET_PLACEHOLDER = "[secret]"
+SECRETS_ALLOWED = "only values under addons.<addon>.values may be secret"
+MAX_SHOWN = 80  # longer values and keys are shortened in messages
+MAX_ROUNDS = 8  # validation passes that set bad keys aside to reach the rules (each removes at least one)
+
+Path_ = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
 class RawConfig:
-    """Top-level keys of the namespace (prefix stripped) and which of them are secrets."""
+    """Top-level keys of the namespace (prefix stripped), which of them hold secrets and where (the
+    `secure:` leaves of a stack file; the engine says only which top-level keys), and warnings about
+    keys that were left out."""
 
     values: Mapping[str, Any]
     secret_keys: frozenset[str] = field(default_factory=frozenset)
+    secret_paths: frozenset[Path_] = field(default_factory=frozenset)
+    warnings: tuple[str, ...] = ()
 
 
 class ConfigError(Exception):
@@ -43,15 +55,70 @@ class ConfigError(Exception):
 
 
 def load(raw: RawConfig) -> StackConfig:
-    """Validate raw config into a StackConfig, or raise ConfigError naming every bad key."""
-    try:
-        cfg = StackConfig.model_validate(dict(raw.values))
-    except ValidationError as err:
-        raise ConfigError([_from_pydantic(e) for e in err.errors()], raw.secret_keys) from None
-    problems = check(cfg)
+    """Validate raw config into a StackConfig, or raise ConfigError naming every bad key.
+
+    Schema and rule problems are reported together: keys the schema refuses are set aside and the
+    rest validated again, so the rules run on everything that is well-formed."""
+    values: dict[str, Any] = json.loads(json.dumps(dict(raw.values)))  # a private copy to set keys aside
+    problems = _secret_problems(raw)
+    set_aside: list[Path_] = []
+    cfg: StackConfig | None = None
+    for _ in range(MAX_ROUNDS):
+        try:
+            cfg = StackConfig.model_validate(values)
+            break
+        except ValidationError as err:
+            found = [_from_pydantic(e) for e in err.errors()]
+            problems += [p for p in found if p not in problems]
+            removed = [_remove(values, tuple(e["loc"])) for e in err.errors()]
+            set_aside += [path for path in removed if path is not None]
+            if not any(removed):
+                break
+    if cfg is not None:
+        shown = {p.path for p in problems}
+        problems += [
+            p
+            for p in check(cfg)
+            if p.path not in shown and not any(p.path[: len(aside)] == aside for aside in set_aside)
+        ]
     if problems:
         raise ConfigError(problems, raw.secret_keys)
+    assert cfg is not None  # no problems means the schema accepted the values
     return cfg
+
+
+def _secret_problems(raw: RawConfig) -> list[Problem]:
+    """Secrets belong in Helm values only: elsewhere a value must be read to be validated and rendered."""
+    paths = raw.secret_paths or {(key,) for key in raw.secret_keys}
+    return [
+        Problem(path, f"is a secret (`secure:`); {SECRETS_ALLOWED}", None, False)
+        for path in sorted(paths, key=str)
+        if not (path[0] == "addons" and (len(path) == 1 or (len(path) >= 4 and path[2] == "values")))
+    ]
+
+
+def _remove(values: dict[str, Any], loc: Path_) -> Path_ | None:
+    """Take the value at a pydantic error location (or the deepest part of it that exists: a missing
+    required key takes its item) out of `values`, so the next pass validates the rest. Returns what the
+    rules must not speak about any more (a whole list once an item is gone: its indexes moved)."""
+    parts = [part for part in loc if part != "[key]"]
+    container: Any = values
+    parent: Any = None
+    depth = 0
+    for part in parts:
+        if not _has(container, part):
+            break
+        parent, container, depth = container, container[part], depth + 1
+    if parent is None:
+        return None
+    del parent[parts[depth - 1]]
+    return tuple(parts[: depth - 1] if isinstance(parent, list) else parts[:depth])
+
+
+def _has(container: Any, part: str | int) -> bool:
+    if isinstance(container, dict):
+        return part in container
+    return isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)
 
 
 def from_pulumi() -> RawConfig:
@@ -59,22 +126,27 @@ def from_pulumi() -> RawConfig:
     from pulumi.runtime import config as runtime_config
 
     merged: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret = set(runtime_config.get_config_secret_keys_env())
     values: dict[str, Any] = {}
     secrets: set[str] = set()
+    warnings: list[str] = []
     for full_key, value in merged.items():
-        namespace, _, key = full_key.partition(":")
-        if namespace != NAMESPACE:
+        key = _our_key(str(full_key), "the stack config", warnings)
+        if key is None:
             continue
         values[key] = _decode(value)
-        if runtime_config.is_config_secret(full_key) or full_key in runtime_config.get_config_secret_keys_env():
+        if runtime_config.is_config_secret(full_key) or full_key in secret:
             secrets.add(key)
-    return RawConfig(values, frozenset(secrets))
+    return RawConfig(values, frozenset(secrets), warnings=tuple(warnings))
 
 
 def from_file(path: Path) -> RawConfig:
-    """The namespace from a stack file; `secure:` values cannot be decrypted here and become placeholders."""
+    """The namespace from a stack file, read as Pulumi reads it. `secure:` values cannot be decrypted
+    here: each becomes a placeholder and is remembered by its key path."""
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = safe_yaml.load(path.read_text(), str(path)) or {}
+    except safe_yaml.YamlLimitError as err:
+        raise ConfigError([Problem((), str(err), None, False)]) from None
     except yaml.YAMLError as err:
         raise ConfigError([Problem((), f"{path} is not valid YAML: {err}", None, False)]) from None
     config = document.get("config") if isinstance(document, dict) else None
@@ -83,17 +155,62 @@ def from_file(path: Path) -> RawConfig:
     if not isinstance(config, dict):
         raise ConfigError([Problem((), f"{path}: `config` must be a mapping", None, False)])
     values: dict[str, Any] = {}
-    secrets: set[str] = set()
+    secret_paths: list[Path_] = []
+    warnings: list[str] = []
+    problems: list[Problem] = []
     for full_key, value in config.items():
-        namespace, _, key = str(full_key).partition(":")
-        if namespace != NAMESPACE or not key:
+        text = str(full_key)
+        if ":" not in text:
+            problems.append(
+                Problem(
+                    (),
+                    f"{path}: config key {_short(text)!r} has no namespace, and Pulumi refuses such a file: "
+                    f"keys are `<namespace>:<name>` (ocm-hub's: {NAMESPACE}:{_short(text)})",
+                    None,
+                    False,
+                )
+            )
             continue
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            values[key] = SECRET_PLACEHOLDER
-            secrets.add(key)
-        else:
-            values[key] = _decode(encode(value))
-    return RawConfig(values, frozenset(secrets))
+        key = _our_key(text, str(path), warnings)
+        if key is None:
+            continue
+        if key in values:
+            problems.append(
+                Problem((key,), f"is set twice in {path} (as {NAMESPACE}:{key} and {NAMESPACE}:config:{key})")
+            )
+            continue
+        values[key] = _decode(encode(_placeholders(value, (key,), secret_paths)))
+    if problems:
+        raise ConfigError(problems)
+    secret_keys = frozenset(str(p[0]) for p in secret_paths)
+    return RawConfig(values, secret_keys, frozenset(secret_paths), tuple(warnings))
+
+
+def _our_key(full_key: str, source: str, warnings: list[str]) -> str | None:
+    """The key within ocm-hub's namespace (Pulumi's legacy `ocm-hub:config:<key>` too), or None for
+    another namespace: one that looks like a typo of ours is warned about, since it is ignored."""
+    namespace, _, key = full_key.partition(":")
+    if namespace == NAMESPACE:
+        return key.removeprefix("config:") or None
+    if difflib.get_close_matches(namespace, [NAMESPACE], n=1, cutoff=0.8):
+        warnings.append(
+            f"{source}: config key {_short(full_key)!r} is ignored: its namespace {_short(namespace)!r} is not "
+            f"{NAMESPACE}; did you mean {NAMESPACE}:{_short(key.removeprefix('config:'))}?"
+        )
+    return None
+
+
+def _placeholders(value: Any, path: Path_, found: list[Path_]) -> Any:
+    """`value` with every `secure:` leaf replaced by the placeholder, its path noted: no ciphertext
+    goes further than this."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            found.append(path)
+            return SECRET_PLACEHOLDER
+        return {key: _placeholders(item, (*path, str(key)), found) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_placeholders(item, (*path, index), found) for index, item in enumerate(value)]
+    return value
 
 
 def encode(value: Any) -> str:
@@ -104,7 +221,10 @@ def encode(value: Any) -> str:
 
 
 def _decode(value: Any) -> Any:
-    """Pulumi passes every config value as a string; objects and lists are JSON inside it."""
+    """Pulumi passes every config value as a string; objects and lists are JSON inside it, and a YAML
+    boolean arrives as `true` or `false` (which is all a switch at the top level accepts)."""
+    if value in ("true", "false"):
+        return value == "true"
     if isinstance(value, str) and value[:1] in ("{", "["):
         try:
             return json.loads(value)
@@ -163,9 +283,11 @@ def _aliased(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
 
 
 def _message(error: Any) -> str:
+    """pydantic's message in stack-file words: no class names ("instance of AddonsConfig")."""
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
+    message = re.sub(r" or instance of \w+", "", message)
     return message[:1].lower() + message[1:]
 
 
@@ -203,8 +325,15 @@ def _format(problem: Problem, secret_keys: frozenset[str]) -> str:
     if not problem.show_value:
         return f"{path}: {problem.message}"
     top = problem.path[0] if problem.path else None
-    shown = SECRET_PLACEHOLDER if top in secret_keys else json.dumps(problem.value, default=str)
+    shown = SECRET_PLACEHOLDER if top in secret_keys else _short(json.dumps(problem.value, default=str))
     return f"{path}: {problem.message} (got {shown})"
+
+
+def _short(text: str) -> str:
+    """A value or key as a message shows it: long ones cut, saying how long they were."""
+    if len(text) <= MAX_SHOWN:
+        return text
+    return f"{text[: MAX_SHOWN - 20]}… ({len(text)} characters)"
 
 
 def _path(parts: tuple[str | int, ...]) -> str:
@@ -213,5 +342,5 @@ def _path(parts: tuple[str | int, ...]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += part if index == 0 else f".{part}"
+            text += _short(part) if index == 0 else f".{_short(part)}"
     return text if parts else NAMESPACE

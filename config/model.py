@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.alias_generators import to_camel
 
 from config.quantity import parse_quantity
@@ -69,6 +69,13 @@ def _quantity(value: str) -> str:
     return value
 
 
+def _number_as_quantity(value: object) -> object:
+    """Kubernetes takes `cpu: 1` and `cpu: 0.5` as quantities; a YAML boolean is no number."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def _label_key(value: str) -> str:
     if not _LABEL_NAME.match(value):
         raise ValueError("must be a Kubernetes label key ([prefix/]name, name at most 63 characters)")
@@ -110,10 +117,13 @@ DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
 ImageRef = Annotated[str, AfterValidator(_image_ref)]
 Registry = Annotated[str, AfterValidator(_registry)]
 ImageTag = Annotated[str, AfterValidator(_tag)]
-Quantity = Annotated[str, AfterValidator(_quantity)]
+Quantity = Annotated[str, BeforeValidator(_number_as_quantity), AfterValidator(_quantity)]
 LabelKey = Annotated[str, AfterValidator(_label_key)]
 LabelValue = Annotated[str, AfterValidator(_label_value)]
 Seconds = Annotated[int, BeforeValidator(_duration_seconds)]
+# Switches and counts take YAML booleans and integers only: `'yes'` must not turn teardown on.
+Switch = StrictBool
+Count = StrictInt
 GateMode = Literal["Enable", "Disable"]
 ResourceName = Literal["cpu", "memory", "ephemeral-storage"]
 
@@ -155,15 +165,15 @@ class Toleration(Model):
     operator: Literal["Exists", "Equal"] = "Equal"
     value: LabelValue | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-    toleration_seconds: Annotated[int, Field(ge=0)] | None = None
+    toleration_seconds: Annotated[Count, Field(ge=0)] | None = None
 
 
 class OperatorConfig(Model):
-    replicas: Annotated[int, Field(ge=1, le=10)] = 3
+    replicas: Annotated[Count, Field(ge=1, le=10)] = 3
     resources: ResourceRequirements = ResourceRequirements(requests={"cpu": "2m", "memory": "16Mi"})
     node_selector: dict[LabelKey, LabelValue] = {}
     tolerations: list[Toleration] = []
-    enable_sync_labels: bool = False
+    enable_sync_labels: Switch = False
 
 
 class HubRegistrationConfig(Model):
@@ -197,10 +207,12 @@ class ClusterManagerConfig(Model):
 
 __all__ = [
     "ClusterManagerConfig",
+    "Count",
     "DnsSubdomain",
     "ImagesConfig",
     "Model",
     "OperatorConfig",
     "ResourceRequirements",
+    "Switch",
     "Toleration",
 ]

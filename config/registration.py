@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from config.model import DnsSubdomain, LabelKey, LabelValue, Model, Seconds
+from config.model import DnsSubdomain, LabelKey, LabelValue, Model, Seconds, Switch
 
 # vela-core keeps its cluster Secrets here; its cluster-gateway reads them from here.
 VELA_NAMESPACE = "vela-system"
@@ -93,7 +93,7 @@ class ClusterEntry(Model):
     labels: dict[LabelKey, LabelValue] = {}
     cluster_set: ClusterName | None = None
     mode: KlusterletMode | None = None
-    import_: bool = Field(
+    import_: Switch = Field(
         default=False,
         alias="import",
         description="Adopt a ManagedCluster ocm-hub registered before (state lost): read it instead of creating it.",
@@ -101,7 +101,7 @@ class ClusterEntry(Model):
 
 
 class RegistrationConfig(Model):
-    discover: bool = False
+    discover: Switch = False
     secret_namespace: DnsSubdomain = VELA_NAMESPACE
     include: list[NamePattern] = Field(default=[], description="Discovered secret names (globs) to keep; all if empty.")
     exclude: list[NamePattern] = Field(default=[], description="Secret names (globs) never registered.")
@@ -114,7 +114,7 @@ class RegistrationConfig(Model):
         default=None, description="Hub API URL the agents dial; defaults to the hub kubeconfig's server."
     )
     join_timeout: Seconds = 900
-    wait_for_addons: bool = Field(
+    wait_for_addons: Switch = Field(
         default=True, description="Wait until each enabled addon is Available on each cluster a run registers."
     )
     addon_timeout: Seconds = 600

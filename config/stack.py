@@ -17,7 +17,7 @@ from config.addons import (
     merge,
 )
 from config.args import OcmHubArgs
-from config.model import ClusterManagerConfig, DnsSubdomain, ImagesConfig, Model, OperatorConfig, Seconds
+from config.model import ClusterManagerConfig, DnsSubdomain, ImagesConfig, Model, OperatorConfig, Seconds, Switch
 from config.registration import RegistrationConfig
 from config.versions import DEFAULT_REGISTRY, DEFAULT_VERSION, IMAGE_NAMES
 
@@ -33,7 +33,7 @@ class StackConfig(Model):
     addons: AddonsConfig = AddonsConfig()
     registration: RegistrationConfig = RegistrationConfig()
     readiness_timeout: Seconds = 600
-    allow_teardown: bool = Field(
+    allow_teardown: Switch = Field(
         default=False,
         description="When false (default) the ClusterManager CRD and CR survive `pulumi destroy` "
         "and the operator never removes the hub CRDs, so the fleet cannot be wiped by accident.",

@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components import hub_status
 from components.fleet_status import summarize
+from config import safe_yaml
 from providers.join import MANAGED_CLUSTER, MODE_ANNOTATION, cluster_status
 from providers.kube import RetryPolicy
 from providers.managed_cluster import hub_client
@@ -150,7 +149,7 @@ def _addon(status: dict[str, Any] | None) -> str:
 
 def _stack_kube_config(stack: str) -> dict[str, Any]:
     path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
-    config = ((yaml.safe_load(path.read_text()) or {}).get("config") or {}) if path.is_file() else {}
+    config = ((safe_yaml.load(path.read_text(), str(path)) or {}).get("config") or {}) if path.is_file() else {}
     kubeconfig = config.get("kubernetes:kubeconfig")
     if isinstance(kubeconfig, dict):  # a secure value: not readable here
         kubeconfig = None

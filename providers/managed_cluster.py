@@ -30,6 +30,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from config import safe_yaml
 from config.loader import whole_numbers
 from config.registration import CLUSTERSET_LABEL, cluster_name_problem
 from providers.join import MODE_ANNOTATION, SECRET_ANNOTATION, Joiner, Registration, cluster_status
@@ -145,7 +146,11 @@ def hub_client(config: Mapping[str, Any]) -> Kube:
     if kubeconfig:
         text = str(kubeconfig)
         try:
-            parsed = yaml.safe_load(text) if "\n" in text or text.lstrip().startswith("{") else None
+            parsed = (
+                safe_yaml.load(text, "the hub kubeconfig") if "\n" in text or text.lstrip().startswith("{") else None
+            )
+        except safe_yaml.YamlLimitError as err:
+            raise HubConfigError(str(err)) from None
         except yaml.YAMLError as err:  # its message quotes the offending line, which may hold a token
             mark = getattr(err, "problem_mark", None)
             where = f" (line {mark.line + 1})" if mark is not None else ""

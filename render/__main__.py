@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[OFFLINE_ENV] = "1"  # no cluster: vela secrets are not listed, registrations come from config
     try:
         raw = from_file(path)
+        for warning in raw.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         settings = load(raw)
         result = recording.run_main(raw, stack=stack)
     except (ConfigError, pulumi.RunError) as err:

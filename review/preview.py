@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from config import safe_yaml
 
 TIMEOUT_SECONDS = 1800
 # A dynamic resource's serialized provider: one long opaque line, of no use to a reviewer.
@@ -46,7 +46,7 @@ def skip_reason(project: Path, stack: str, env: Mapping[str, str]) -> str | None
 def _names_a_cluster(stack_file: Path, env: Mapping[str, str]) -> bool:
     if env.get("KUBECONFIG") or (Path(env.get("HOME", "~")).expanduser() / ".kube" / "config").is_file():
         return True
-    document = yaml.safe_load(stack_file.read_text()) if stack_file.is_file() else None
+    document = safe_yaml.load(stack_file.read_text(), str(stack_file)) if stack_file.is_file() else None
     config = (document or {}).get("config") or {}
     return any(key in config for key in ("kubernetes:kubeconfig", "kubernetes:context"))
 

@@ -252,7 +252,7 @@ def test_stack_file_values_arrive_as_the_engine_sends_them(tmp_path: Any) -> Non
     path = tmp_path / "Pulumi.x.yaml"
     path.write_text("config:\n  ocm-hub:allowTeardown: true\n  ocm-hub:readinessTimeout: 90\n  other:key: 1\n")
     raw = from_file(path)
-    assert raw.values == {"allowTeardown": "true", "readinessTimeout": "90"}
+    assert raw.values == {"allowTeardown": True, "readinessTimeout": "90"}
     cfg = load(raw)
     assert cfg.allow_teardown is True
     assert cfg.readiness_timeout == 90
