@@ -6,7 +6,9 @@ The recording is the whole request (parent, dependencies, provider, retainOnDele
 
 from __future__ import annotations
 
+import os
 import runpy
+import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from config import RawConfig
 from config.loader import NAMESPACE, encode
+from providers.discovery import OFFLINE_ENV
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -147,14 +150,27 @@ def run(
             if await output.is_secret():
                 recording.secret_outputs.add(name)
 
-    _sync_await(run_pulumi_func(body))
+    interrupt = signal.getsignal(signal.SIGINT)  # __main__.py sets the engine's; keep the caller's Ctrl-C
+    try:
+        _sync_await(run_pulumi_func(body))
+    finally:
+        signal.signal(signal.SIGINT, interrupt)
     return recording
 
 
 def run_main(raw: RawConfig | None = None, **kwargs: Any) -> Recording:
-    """The project's own `__main__.py`, exactly as the engine runs it."""
+    """The project's own `__main__.py`, exactly as the engine runs it, offline: a stack that discovers
+    vela's clusters registers those its config names, as `make render` shows it."""
 
     def program() -> None:
         runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
 
-    return run(program, raw, **kwargs)
+    offline = os.environ.get(OFFLINE_ENV)
+    os.environ[OFFLINE_ENV] = "1"
+    try:
+        return run(program, raw, **kwargs)
+    finally:
+        if offline is None:
+            del os.environ[OFFLINE_ENV]
+        else:
+            os.environ[OFFLINE_ENV] = offline

@@ -184,12 +184,30 @@ def test_registration_changes_that_unjoin_a_cluster(repo: Repo) -> None:
     assert "ManagedClusterRegistration `edge-a` · **replace**: changing mode unjoins cluster edge-a" in attention
 
 
+def test_an_ocm_upgrade_is_named_and_replaces_nothing(repo: Repo) -> None:
+    clusters = {"clusters": [{"name": "edge-a"}]}
+    repo.edit_stack(
+        "prod", lambda config: config.update({"ocm-hub:ocmVersion": "v1.2.1", "ocm-hub:registration": clusters})
+    )
+    repo.commit("prod at v1.2.1")
+    repo.edit_stack("prod", lambda config: config.update({"ocm-hub:ocmVersion": "v1.3.1"}))
+    result = repo.review("--stack", "prod", "--no-preview")
+    assert result.returncode == 0, result.stderr
+    attention = _section(result.stdout, "Needs attention")
+    assert "- **prod** · OCM release v1.2.1 → v1.3.1 · **upgrade**:" in attention
+    assert "Nothing is deleted or replaced on the cluster" in attention
+    changed = _section(result.stdout, "Stack `prod`")
+    assert "- CustomResourceDefinition `clustermanagers.operator.open-cluster-management.io`" in changed
+    assert "  -  ocmVersion: v1.2.1\n" in changed  # the registration follows the hub's release
+    assert "  +  ocmVersion: v1.3.1\n" in changed
+
+
 def test_a_new_and_a_removed_stack_file(repo: Repo) -> None:
     shutil.copy(repo.root / "Pulumi.dev.yaml", repo.root / "Pulumi.qa.yaml")
     (repo.root / "Pulumi.dev.yaml").unlink()
     new = repo.review("--stack", "qa", "--no-preview")
     assert new.returncode == 0, new.stderr
-    assert "| `qa` (new stack file) | 7 | 0 | 0 | 0 | 3 |" in new.stdout  # qa has no policy/config/qa.json yet
+    assert "| `qa` (new stack file) | 11 | 0 | 0 | 0 | 3 |" in new.stdout  # qa has no policy/config/qa.json yet
     removed = repo.review("--stack", "dev", "--no-preview")
     assert removed.returncode == 0, removed.stderr
     assert "| `dev` (stack file removed) | 0 | 0 | 0 | 1 | 0 |" in removed.stdout
