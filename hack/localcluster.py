@@ -305,12 +305,15 @@ def _start_kubelet(names: list[str]) -> None:
         )
     _kubelet_state().write_text(json.dumps({"pid": proc.pid, "clusters": names}), encoding="utf-8")
     deadline = time.monotonic() + KUBELET_START_TIMEOUT
-    while not (CHARTS_URL.is_file() and all(_accepts(egress_socket(name)) for name in names)):
-        if proc.poll() is not None or time.monotonic() >= deadline:
-            _stop_kubelet()
-            state = f"exited with {proc.returncode}" if proc.returncode is not None else "not serving in time"
-            raise ClusterError(f"OCM kubelet {state}\n{_tail(STATE_DIR / 'kubelet.log')}")
-        time.sleep(0.2)
+    try:
+        while not (CHARTS_URL.is_file() and all(_accepts(egress_socket(name)) for name in names)):
+            if proc.poll() is not None or time.monotonic() >= deadline:
+                state = f"exited with {proc.returncode}" if proc.returncode is not None else "not serving in time"
+                raise ClusterError(f"OCM kubelet {state}\n{_tail(STATE_DIR / 'kubelet.log')}")
+            time.sleep(0.2)
+    except BaseException:  # a half-started kubelet is never left behind, Ctrl-C included
+        _stop_kubelet()
+        raise
     log(f"OCM kubelet running for {', '.join(names)} (pid {proc.pid}; logs in {KUBELET_DIR})")
 
 

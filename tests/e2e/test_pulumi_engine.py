@@ -3,7 +3,8 @@ Python program with the project's pinned SDK, the way `make up` runs ocm-hub.
 
 A small program of the test's own, with no provider plugin, so this holds whatever plugins the
 machine has: it proves the CLI, the language host and its exec script, the SDK in .venv, the local
-file backend and the passphrase secrets provider work together, and that the install is offline.
+file backend and the passphrase secrets provider work together, and that the install is offline;
+and the pulumi-kubernetes plugin installed for the engine is the pinned build.
 """
 
 from __future__ import annotations
@@ -17,9 +18,13 @@ from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 from textwrap import dedent
+from typing import Any
 
 import build_tools
+import grpc
 import pytest
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import provider_pb2_grpc
 
 from .pulumi_cli import VENV_PYTHON, Project, base_env, missing_binaries
 
@@ -120,3 +125,29 @@ def test_state_holds_the_secret_only_encrypted(smoke: Project) -> None:
     config = (smoke.directory / f"Pulumi.{STACK}.yaml").read_text(encoding="utf-8")
     assert SECRET not in config
     assert "secure:" in config
+
+
+def test_kubernetes_plugin_is_the_pinned_build() -> None:
+    """The plugin the engine loads for the SDK's version is the build of the pinned source, and says so."""
+    if missing := build_tools.missing([build_tools.KUBERNETES_PLUGIN, *build_tools.PULUMI_TOOLS]):
+        pytest.fail(f"missing binaries {missing}: run `make e2e-tools`", pytrace=False)
+    installed = build_tools.install_kubernetes_plugin()
+    assert installed == build_tools.kubernetes_plugin_path()
+    assert installed.parent.name == f"resource-kubernetes-v{version('pulumi-kubernetes')}"
+    built = build_tools.select([build_tools.KUBERNETES_PLUGIN])[0]
+    assert installed.read_bytes() == built.path().read_bytes()
+    assert _plugin_info(installed).version == built.version().removeprefix("v")
+
+
+def _plugin_info(binary: Path) -> Any:
+    """GetPluginInfo from the plugin itself: started as the engine starts it, its port read from stdout."""
+    proc = subprocess.Popen([str(binary)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().strip())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = provider_pb2_grpc.ResourceProviderStub(channel)
+            return stub.GetPluginInfo(empty_pb2.Empty(), timeout=30)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
