@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from config.addons import CHARTS, chart_value_keys
 from config.model import ResourceRequirements, Toleration
 from config.quantity import parse_quantity
-from config.registration import VELA_NAMESPACE
+from config.registration import VELA_NAMESPACE, cluster_name_problem
 from config.stack import StackConfig
 from config.versions import RELEASES
 
@@ -41,6 +41,64 @@ def check(cfg: StackConfig) -> list[Problem]:
     problems += _check_unique(
         ("clusterManager", "registration", "autoApproveUsers"), cfg.cluster_manager.registration.auto_approve_users
     )
+    problems += _check_registration(cfg)
+    return problems
+
+
+def _check_registration(cfg: StackConfig) -> list[Problem]:
+    """Everything about the clusters that the stack file alone decides, at render time."""
+    registration = cfg.registration
+    path: tuple[str | int, ...] = ("registration",)
+    filters = {"include": registration.include, "exclude": registration.exclude, "selector": registration.selector}
+    problems = [
+        Problem(
+            (*path, key),
+            "has no effect unless registration.discover is true: it filters discovered Secrets only",
+            value,
+        )
+        for key, value in filters.items()
+        if value and not registration.discover
+    ]
+    names: dict[str, int] = {}
+    targets: dict[str, int] = {}
+    for index, entry in enumerate(registration.clusters):
+        where = (*path, "clusters", index)
+        if entry.name in names:
+            problems.append(
+                Problem(
+                    (*where, "name"), f"is listed twice (also registration.clusters[{names[entry.name]}])", entry.name
+                )
+            )
+            continue
+        names[entry.name] = index
+        target = entry.managed_cluster_name or entry.name
+        key = "managedClusterName" if entry.managed_cluster_name else "name"
+        if entry.managed_cluster_name is None and (problem := cluster_name_problem(entry.name)):
+            problems.append(
+                Problem(
+                    (*where, "name"),
+                    f"cannot be a ManagedCluster name: it {problem}; set managedClusterName",
+                    entry.name,
+                )
+            )
+        elif (entry.mode or registration.defaults.mode) == "Hosted" and len(f"klusterlet-{target}") > 63:
+            problems.append(
+                Problem(
+                    (*where, key),
+                    f"is too long for mode Hosted (its klusterlet namespace klusterlet-{target} exceeds 63)",
+                    target,
+                )
+            )
+        if target in targets:
+            problems.append(
+                Problem(
+                    (*where, key),
+                    f"makes ManagedCluster {target!r}, as registration.clusters[{targets[target]}] does; "
+                    "each cluster needs its own managedClusterName",
+                    target,
+                )
+            )
+        targets.setdefault(target, index)
     return problems
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from config import safe_yaml
 from config.checks import Problem, check
 from config.stack import StackConfig
+from config.urls import HIDDEN_INPUT
 
 NAMESPACE = "ocm-hub"
 SECRET_PLACEHOLDER = "[secret]"
@@ -258,6 +259,8 @@ def _from_pydantic(error: Any) -> Problem:
         return Problem(loc, f"is not a known key; allowed here: {', '.join(allowed)}", None, False)
     if kind == "missing":
         return Problem(loc, "is required", None, False)
+    if kind == HIDDEN_INPUT:
+        return Problem(loc, _message(error), None, False)
     if loc and loc[-1] == "[key]":
         return Problem(loc[:-1], _message(error), loc[-2] if len(loc) > 1 else None)
     return Problem(loc, _message(error), error.get("input"))

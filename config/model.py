@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from config.quantity import parse_quantity
+from config.selector import qualified_name_problem
 from config.versions import DEFAULT_REGISTRY
 
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -27,9 +28,6 @@ _DIGEST = r"sha256:[a-f0-9]{64}"
 _IMAGE_REF = re.compile(rf"^(?:{_DOMAIN}/)?{_PATH}(?::{_TAG}(?:@{_DIGEST})?|@{_DIGEST})$")
 _REGISTRY = re.compile(rf"^(?:{_DOMAIN}(?:/{_PATH})?|{_PATH})$")
 _TAG_ONLY = re.compile(rf"^{_TAG}$")
-_LABEL_NAME = re.compile(
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-)
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -77,8 +75,9 @@ def _number_as_quantity(value: object) -> object:
 
 
 def _label_key(value: str) -> str:
-    if not _LABEL_NAME.match(value):
-        raise ValueError("must be a Kubernetes label key ([prefix/]name, name at most 63 characters)")
+    problem = qualified_name_problem(value)
+    if problem:
+        raise ValueError(f"must be a Kubernetes label key ([prefix/]name): {problem}")
     return value
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from config.model import DnsSubdomain, LabelKey, LabelValue, Model, Seconds, Switch
+from config.selector import selector_problem
+from config.urls import checked_url
 
 # vela-core keeps its cluster Secrets here; its cluster-gateway reads them from here.
 VELA_NAMESPACE = "vela-system"
@@ -15,11 +17,6 @@ CREDENTIAL_TYPE_LABEL = "cluster.core.oam.dev/cluster-credential-type"
 CLUSTERSET_LABEL = "cluster.open-cluster-management.io/clusterset"
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_SELECTOR_TERM = re.compile(
-    r"^\s*(?:!?[A-Za-z0-9./_-]+|[A-Za-z0-9./_-]+\s*(?:==?|!=)\s*[A-Za-z0-9._-]*"
-    r"|[A-Za-z0-9./_-]+\s+(?:in|notin)\s+\([A-Za-z0-9._,\s-]*\))\s*$"
-)
-_HTTPS_URL = re.compile(r"^https://[^\s/]+(?::\d+)?(?:/\S*)?$")
 
 
 def cluster_name_problem(name: str) -> str | None:
@@ -39,25 +36,10 @@ def _cluster_name(value: str) -> str:
 
 
 def _selector(value: str) -> str:
-    for term in _split_selector(value):
-        if not _SELECTOR_TERM.match(term):
-            raise ValueError(f"term {term.strip()!r} is not a Kubernetes label selector (a=b, a!=b, a in (x,y), !a)")
+    problem = selector_problem(value)
+    if problem:
+        raise ValueError(f"is not a Kubernetes label selector (a=b, a!=b, a in (x,y), !a): {problem}")
     return value.strip()
-
-
-def _split_selector(value: str) -> list[str]:
-    """Commas separate terms, except inside `in (...)` sets."""
-    terms, depth, current = [], 0, ""
-    for char in value:
-        depth += char == "("
-        depth -= char == ")"
-        if char == "," and depth == 0:
-            terms.append(current)
-            current = ""
-        else:
-            current += char
-    terms.append(current)
-    return terms
 
 
 def _pattern(value: str) -> str:
@@ -67,9 +49,7 @@ def _pattern(value: str) -> str:
 
 
 def _https(value: str) -> str:
-    if not _HTTPS_URL.match(value):
-        raise ValueError("must be an https:// URL of the hub API server, reachable from the agents")
-    return value.rstrip("/")
+    return checked_url(value, ("https",))
 
 
 ClusterName = Annotated[str, AfterValidator(_cluster_name)]
