@@ -13,13 +13,14 @@ from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
 from config import safe_yaml
 from config.model import Model, Seconds, Switch
 from config.registration import VELA_NAMESPACE
-from config.urls import checked_url
+from config.urls import LOOPBACK_HOSTS, checked_url
 
 ADDON_NAMESPACE = "open-cluster-management-addon"
 DEFAULT_REPOSITORY = "https://open-cluster-management.io/helm-charts"
@@ -78,7 +79,11 @@ def _version(value: str) -> str:
 
 
 def _repository(value: str) -> str:
-    """https:// or oci:// only: a chart fetched over plain http can be swapped on the way."""
+    """https:// or oci:// only: a chart fetched over plain http can be swapped on the way. A mirror on
+    this machine's loopback (the local clusters' chart repository) is the exception: nothing travels
+    a network there."""
+    if urlsplit(value).hostname in LOOPBACK_HOSTS:
+        return checked_url(value, ("https", "oci", "http"))
     return checked_url(value, ("https", "oci"))
 
 

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 HIDDEN_INPUT = "value_not_shown"
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?)*\.?$")
 CREDENTIALS = "must not carry a user or password (user:password@); it is not shown here"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def url_problem(value: str, schemes: tuple[str, ...]) -> str | None:

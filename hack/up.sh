@@ -17,6 +17,11 @@ say "validating Pulumi.$stack.yaml"
 mode=$(confirm_flags)
 use_pulumi
 
+pulumi stack select --create --non-interactive "$stack" >/dev/null
+# A wrong PULUMI_CONFIG_PASSPHRASE shows here (Pulumi checks it against the stack file's salt),
+# before any cluster is started.
+pulumi config --show-secrets --json --stack "$stack" >/dev/null
+
 # The cluster: an explicit LOCAL=1 or no kube context at all means the local clusters; a context
 # that is configured but unreachable is an error, never silently replaced.
 context=$("$py" hack/kube_context.py) || exit 1
@@ -32,7 +37,6 @@ else
   rm -f "$local_marker"
 fi
 
-pulumi stack select --create --non-interactive "$stack" >/dev/null
 args=(--stack "$stack")
 if [[ -f $local_marker ]]; then
   # The stack file as written, with addon charts from the local clusters' chart repository.

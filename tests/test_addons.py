@@ -100,6 +100,7 @@ BAD_ADDONS: list[tuple[dict[str, Any], str, str]] = [
     ({"clusterProxy": {"repository": "ftp://charts"}}, "addons.clusterProxy.repository", "https:// or oci://"),
     ({"repository": "charts.example.com"}, "addons.repository", "https:// or oci://"),
     ({"repository": "http://charts.example.com"}, "addons.repository", "https:// or oci://"),
+    ({"repository": "http://10.0.0.1:8080"}, "addons.repository", "https:// or oci://"),
     ({"repository": "https://charts.example.com:70000"}, "addons.repository", "port"),
     ({"repository": "https://charts.example.com/x?token=1"}, "addons.repository", "no query"),
     ({"repository": "https://u:hunter2@charts.example.com"}, "addons.repository", "not shown"),
@@ -117,6 +118,12 @@ BAD_ADDONS: list[tuple[dict[str, Any], str, str]] = [
         "overwrite vela's cluster secrets",
     ),
 ]
+
+
+@pytest.mark.parametrize("repository", ["http://127.0.0.1:8879", "http://localhost:8879/charts", "http://[::1]:8879"])
+def test_plain_http_is_accepted_for_a_mirror_on_the_loopback_only(repository: str) -> None:
+    """The local clusters' chart repository: nothing travels a network."""
+    assert load(RawConfig({"addons": {"repository": repository}})).addons.repository == repository
 
 
 @pytest.mark.parametrize(("addons", "path", "allowed"), BAD_ADDONS, ids=[p for _, p, _ in BAD_ADDONS])

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -508,22 +507,16 @@ def _hack(module: str) -> Any:
 
 @pytest.fixture(scope="module")
 def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The CLI `make e2e-tools` built, offline, with a local file backend; skipped, saying so, without
-    the pulumi-kubernetes plugin (the Go module proxy refuses its module, so it is installed by hand)."""
+    """The CLI and pulumi-kubernetes plugin `make e2e-tools` built, offline, with a local file backend."""
     build_tools = _hack("build_tools")
-    missing = build_tools.missing(build_tools.PULUMI_TOOLS)
+    missing = build_tools.missing(build_tools.UP_TOOLS)
     if missing:
         pytest.fail(f"not built: {missing}; run `make e2e-tools`", pytrace=False)
-    build_tools.install_pulumi_root()
+    build_tools.install_kubernetes_plugin()
     env = {key: value for key, value in os.environ.items() if not key.startswith("PULUMI_")}
     env.update(build_tools.pulumi_env(Path(sys.prefix) / "bin" / "python"))
     state = tmp_path_factory.mktemp("state")
     env.update({"PULUMI_BACKEND_URL": state.as_uri(), "PULUMI_CONFIG_PASSPHRASE": "policy-e2e"})
-    listed = subprocess.run(["pulumi", "plugin", "ls", "--json"], env=env, capture_output=True, text=True, check=True)
-    wanted = version("pulumi-kubernetes")
-    plugins = json.loads(listed.stdout) or []
-    if not any(p.get("name") == "kubernetes" and p.get("version") == wanted for p in plugins):
-        pytest.skip(f"no pulumi-kubernetes plugin {wanted} in {env['PULUMI_HOME']}: `pulumi plugin install` it there")
     return env
 
 
