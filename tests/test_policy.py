@@ -545,6 +545,8 @@ def _preview(tmp: Path, env: dict[str, str], stack: str, stack_file: str, pack_c
             shutil.copy2(PROJECT_DIR / name, project / name)
     (project / ".venv").symlink_to(PROJECT_DIR / ".venv")
     (project / f"Pulumi.{stack}.yaml").write_text(stack_file)
+    localcluster = _hack("localcluster")  # addon charts from the local clusters' repository: no internet here
+    (project / f"Pulumi.{stack}.yaml").write_text(localcluster.stack_config(project / f"Pulumi.{stack}.yaml"))
     subprocess.run(["pulumi", "stack", "init", stack, "--non-interactive"], cwd=project, env=env, check=True)
     args = ["pulumi", "preview", "--stack", stack, "--non-interactive", "--color", "never"]
     args += ["--policy-pack", str(project / "policy")]
