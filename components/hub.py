@@ -14,7 +14,7 @@ from components.operator_manifests import HUB_NAMESPACE, OPERATOR_NAMESPACE
 from components.registration_operator import RegistrationOperator
 from config.args import OcmHubArgs
 from config.loader import load_args
-from providers.discovery import plan
+from providers.discovery import FleetPlan, plan_fleet
 
 TYPE = "ocm-hub:index:OcmHub"
 
@@ -45,6 +45,8 @@ class OcmHub(pulumi.ComponentResource):
     """Each registered cluster: hub acceptance, Joined and Available conditions, its addons."""
     fleet_summary: pulumi.Output[dict[str, Any]]
     """Counts of declared, joined and available clusters and addons."""
+    skipped_clusters: dict[str, str]
+    """Discovered vela cluster Secrets left out because ocm-hub cannot use them, each with the reason."""
 
     def __init__(
         self,
@@ -60,8 +62,18 @@ class OcmHub(pulumi.ComponentResource):
         None plans only the clusters `registration.clusters` lists. `secret_keys`: the args given as
         secrets (of them, only `addons` may be: its Helm values are then secret inputs)."""
         cfg = load_args({key: value for key, value in args.items() if key != "hub_kubeconfig"})
-        planned = plan(cfg, vela_secrets) if cfg.registration.active else []
+        fleet = plan_fleet(cfg, vela_secrets) if cfg.registration.active else FleetPlan([], {})
+        planned = fleet.registrations
         super().__init__(TYPE, name, None, opts)
+        for secret, reason in sorted(fleet.skipped.items()):
+            pulumi.log.warn(f"registration: skipped {secret} (see output skippedClusters): {reason}", self)
+        for item in planned:
+            if item.registration.insecure:
+                pulumi.log.warn(
+                    f"registration: cluster {item.registration.cluster} is registered with allowInsecure: its vela "
+                    "secret may have no CA, and then ocm-hub reaches it without verifying its TLS certificate",
+                    self,
+                )
         if cfg.registration.discover and vela_secrets is None:
             pulumi.log.warn(
                 "registration.discover: no vela cluster Secrets were listed (offline render, or a program that "
@@ -117,6 +129,7 @@ class OcmHub(pulumi.ComponentResource):
         self.ocm_version = cfg.ocm_version
         self.images = cfg.all_images()
         self.namespaces = {"operator": OPERATOR_NAMESPACE, "hub": HUB_NAMESPACE}
+        self.skipped_clusters = fleet.skipped
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, Any]:
@@ -133,4 +146,5 @@ class OcmHub(pulumi.ComponentResource):
             "addons": self.addons,
             "clusters": self.clusters,
             "fleetSummary": self.fleet_summary,
+            "skippedClusters": self.skipped_clusters,
         }

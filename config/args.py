@@ -188,6 +188,8 @@ class ClusterEntry(TypedDict, total=False):
     """Klusterlet mode of this cluster, over the default."""
     import_: bool
     """Adopt a ManagedCluster ocm-hub registered before (state lost): read it instead of creating it."""
+    allow_insecure: bool
+    """Register this cluster although its vela Secret has no CA (vela's insecure cluster); warned and flagged."""
 
 
 class RegistrationConfig(TypedDict, total=False):
@@ -213,6 +215,8 @@ class RegistrationConfig(TypedDict, total=False):
     """Seconds (or a duration) a join may take until Joined and Available; default 900."""
     wait_for_addons: bool
     """Wait until each enabled addon is Available on each cluster a run registers; default true."""
+    strict: bool
+    """Stop the run on any unusable discovered Secret instead of skipping it; default false."""
     addon_timeout: Any
     """Seconds (or a duration) to wait for a cluster's addons; default 600."""
 

@@ -78,6 +78,10 @@ class ClusterEntry(Model):
         alias="import",
         description="Adopt a ManagedCluster ocm-hub registered before (state lost): read it instead of creating it.",
     )
+    allow_insecure: Switch = Field(
+        default=False,
+        description="Register this cluster although its vela Secret has no CA (vela's insecure cluster).",
+    )
 
 
 class RegistrationConfig(Model):
@@ -98,6 +102,10 @@ class RegistrationConfig(Model):
         default=True, description="Wait until each enabled addon is Available on each cluster a run registers."
     )
     addon_timeout: Seconds = 600
+    strict: Switch = Field(
+        default=False,
+        description="Stop on any unusable discovered Secret instead of skipping it (all or nothing).",
+    )
 
     @property
     def active(self) -> bool:

@@ -198,6 +198,19 @@ def check_auto_approval(resource: Resource, settings: Mapping[str, Any]) -> list
     return []
 
 
+def check_cluster_tls(resource: Resource, settings: Mapping[str, Any]) -> list[str]:
+    """A registration with allowInsecure may reach its cluster without verifying its certificate."""
+    if resource.type != REGISTRATION or _get(resource.props, ("spec", "insecure")) is not True:
+        return []
+    cluster = _get(resource.props, ("spec", "clusterName"))
+    if cluster in (settings.get("allowInsecureClusters") or []):
+        return []
+    return [
+        f"cluster {cluster} is registered with allowInsecure: its vela Secret may hold no CA, and then ocm-hub "
+        "joins it without verifying its TLS certificate (list it in allowInsecureClusters to accept that)"
+    ]
+
+
 # --- Helm charts: pinned versions from allowed repositories ----------------------------------------
 
 _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -385,6 +398,14 @@ RULES: tuple[Rule, ...] = (
         check_auto_approval,
         "high",
         {"allowAutoApproval": {"type": "boolean", "default": False}},
+    ),
+    Rule(
+        "cluster-tls-verified",
+        "Every registered cluster is reached with its TLS certificate verified: a registration's allowInsecure "
+        "(vela's cluster without a CA) is flagged unless the cluster is listed in allowInsecureClusters.",
+        check_cluster_tls,
+        "high",
+        {"allowInsecureClusters": {"type": "array", "items": {"type": "string"}, "default": []}},
     ),
     Rule(
         "helm-chart-version-pinned",

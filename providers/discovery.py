@@ -15,9 +15,10 @@ from typing import Any
 from config.addons import CHARTS
 from config.registration import CREDENTIAL_TYPE_LABEL, ClusterEntry, RegistrationConfig
 from config.stack import StackConfig
-from providers.join import Registration
+from providers.join import MANAGED_CLUSTER, SECRET_ANNOTATION, Registration
 from providers.klusterlet import Images
-from providers.vela import VelaSecretError, check_cluster_name, parse_secret
+from providers.kube import KubeError
+from providers.vela import ALIAS_ANNOTATION, VelaCluster, VelaSecretError, check_cluster_name, parse_secret
 
 OFFLINE_ENV = "OCM_HUB_OFFLINE"
 # What an offline render shows where the vela secret would supply a value.
@@ -44,7 +45,25 @@ class Planned:
     adopt: bool
 
 
-def fetch_vela_secrets(registration: RegistrationConfig, kube_config: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+@dataclass(frozen=True)
+class FleetPlan:
+    """The registrations, sorted by ManagedCluster name, and the discovered secrets left out (name: why)."""
+
+    registrations: list[Planned]
+    skipped: dict[str, str]
+
+
+class VelaSecrets(list[dict[str, Any]]):
+    """vela's cluster Secrets as the hub listed them, and which of them ocm-hub has registered already
+    (`namespace/name`, from the ManagedClusters' secret annotation): a registered cluster whose secret
+    turned unusable must never be skipped, since leaving it out of the program would unjoin it."""
+
+    def __init__(self, secrets: Iterable[dict[str, Any]], registered: frozenset[str]) -> None:
+        super().__init__(secrets)
+        self.registered = registered
+
+
+def fetch_vela_secrets(registration: RegistrationConfig, kube_config: Mapping[str, Any]) -> VelaSecrets | None:
     """Vela's cluster Secrets from the hub, or None when rendering offline (no cluster to ask)."""
     if not registration.active or os.environ.get(OFFLINE_ENV):
         return None
@@ -61,19 +80,38 @@ def fetch_vela_secrets(registration: RegistrationConfig, kube_config: Mapping[st
         secret = hub.get("v1", "Secret", name, registration.secret_namespace)
         if secret is not None:
             secrets.append(secret)
-    return secrets
+    try:
+        clusters = hub.list(*MANAGED_CLUSTER)
+    except KubeError as err:
+        if err.status != 404:  # 404: no OCM hub yet, so nothing is registered
+            raise
+        clusters = []
+    registered = {str((c.get("metadata", {}).get("annotations") or {}).get(SECRET_ANNOTATION, "")) for c in clusters}
+    return VelaSecrets(secrets, frozenset(registered - {""}))
 
 
 def plan(cfg: StackConfig, secrets: Iterable[Mapping[str, Any]] | None) -> list[Planned]:
     """The registrations, sorted by ManagedCluster name; DiscoveryError lists every bad secret."""
+    return plan_fleet(cfg, secrets).registrations
+
+
+def plan_fleet(cfg: StackConfig, secrets: Iterable[Mapping[str, Any]] | None) -> FleetPlan:
+    """The registrations and the skipped secrets. A discovered secret ocm-hub cannot use is skipped
+    (with its reason) unless `registration.strict` is set or it is registered already (its
+    registration must not be dropped: the run stops); one named in `registration.clusters` is an
+    error. DiscoveryError lists every problem at once. With a plain list of secrets (not
+    `fetch_vela_secrets`' answer), what is registered is unknown, so nothing is skipped."""
     registration = cfg.registration
     entries = {entry.name: entry for entry in registration.clusters}
     if secrets is None:
-        return [_offline(cfg, entry) for entry in sorted(entries.values(), key=lambda e: _target(e, e.name))]
+        offline = sorted(entries.values(), key=lambda e: _target(e, e.name))
+        return FleetPlan([_offline(cfg, entry) for entry in offline], {})
+    registered = secrets.registered if isinstance(secrets, VelaSecrets) else None
     by_name = {str(s["metadata"]["name"]): s for s in secrets}
     selected = {name for name in by_name if registration.discover and _selected(registration, name)}
     selected |= set(entries)
     problems: list[str] = []
+    skipped: dict[str, str] = {}
     planned: dict[str, Planned] = {}
     for name in sorted(selected):
         entry = entries.get(name)
@@ -84,7 +122,7 @@ def plan(cfg: StackConfig, secrets: Iterable[Mapping[str, Any]] | None) -> list[
             )
             continue
         try:
-            vela = parse_secret(dict(secret))
+            vela = parse_secret(dict(secret), allow_insecure=bool(entry and entry.allow_insecure))
             target = _target(entry, name)
             check_cluster_name(
                 registration.secret_namespace,
@@ -93,7 +131,16 @@ def plan(cfg: StackConfig, secrets: Iterable[Mapping[str, Any]] | None) -> list[
                 entry is not None and entry.managed_cluster_name is not None,
             )
         except VelaSecretError as err:
-            problems.append(str(err))
+            ref = f"{registration.secret_namespace}/{name}"
+            if entry is not None or registration.strict:
+                problems.append(str(err))
+            elif registered is None or ref in registered:
+                state = "may be registered already (the secrets were not listed by fetch_vela_secrets)"
+                if registered is not None:
+                    state = "is registered with OCM"
+                problems.append(f"{err}; this cluster {state}, and skipping it would unjoin it, so this run stops")
+            else:
+                skipped[name] = str(err)
             continue
         if target in planned:
             other = planned[target].registration.secret_name
@@ -102,10 +149,10 @@ def plan(cfg: StackConfig, secrets: Iterable[Mapping[str, Any]] | None) -> list[
                 f"both become ManagedCluster {target!r}; set managedClusterName for one of them"
             )
             continue
-        planned[target] = Planned(_registration(cfg, entry, name, target, vela.endpoint), bool(entry and entry.import_))
+        planned[target] = Planned(_registration(cfg, entry, name, target, vela), bool(entry and entry.import_))
     if problems:
         raise DiscoveryError(problems)
-    return [planned[key] for key in sorted(planned)]
+    return FleetPlan([planned[key] for key in sorted(planned)], skipped)
 
 
 def _selected(registration: RegistrationConfig, name: str) -> bool:
@@ -119,19 +166,23 @@ def _target(entry: ClusterEntry | None, name: str) -> str:
 
 
 def _offline(cfg: StackConfig, entry: ClusterEntry) -> Planned:
-    return Planned(_registration(cfg, entry, entry.name, _target(entry, entry.name), FROM_SECRET), entry.import_)
+    return Planned(_registration(cfg, entry, entry.name, _target(entry, entry.name), None), entry.import_)
 
 
 def _registration(
-    cfg: StackConfig, entry: ClusterEntry | None, secret: str, target: str, endpoint: str
+    cfg: StackConfig, entry: ClusterEntry | None, secret: str, target: str, vela: VelaCluster | None
 ) -> Registration:
+    """vela's own labels go to the ManagedCluster too (OCM Placements then select what vela's topology
+    policies select), under the stack's; vela's alias as the same annotation."""
     defaults = cfg.registration.defaults
     return Registration(
         cluster=target,
         secret_namespace=cfg.registration.secret_namespace,
         secret_name=secret,
-        endpoint=endpoint,
-        labels={**defaults.labels, **(entry.labels if entry else {})},
+        endpoint=vela.endpoint if vela else FROM_SECRET,
+        labels={**(vela.user_labels() if vela else {}), **defaults.labels, **(entry.labels if entry else {})},
+        annotations={ALIAS_ANNOTATION: vela.alias} if vela and vela.alias else {},
+        insecure=bool(entry and entry.allow_insecure),
         cluster_set=(entry.cluster_set if entry and entry.cluster_set else None) or defaults.cluster_set,
         mode=(entry.mode if entry and entry.mode else None) or defaults.mode,
         images=Images(cfg.image("registrationOperator"), cfg.image("registration"), cfg.image("work")),

@@ -56,6 +56,8 @@ class Registration:
     addons: tuple[str, ...] = ()
     wait_for_addons: bool = False
     addon_timeout_seconds: int = 600
+    annotations: Mapping[str, str] = field(default_factory=dict)  # vela's alias
+    insecure: bool = False  # the stack's opt-in for a vela secret without a CA
 
     def props(self) -> dict[str, Any]:
         return {
@@ -76,6 +78,9 @@ class Registration:
             "addons": list(self.addons),
             "waitForAddons": self.wait_for_addons,
             "addonTimeoutSeconds": self.addon_timeout_seconds,
+            # only when set, so registrations made before these existed see no change
+            **({"annotations": dict(self.annotations)} if self.annotations else {}),
+            **({"insecure": True} if self.insecure else {}),
         }
 
     @classmethod
@@ -95,6 +100,8 @@ class Registration:
             addons=tuple(str(a) for a in props.get("addons") or ()),
             wait_for_addons=bool(props.get("waitForAddons", False)),
             addon_timeout_seconds=int(props.get("addonTimeoutSeconds") or 600),
+            annotations={str(k): str(v) for k, v in (props.get("annotations") or {}).items()},
+            insecure=props.get("insecure") is True,
         )
 
 
@@ -157,7 +164,7 @@ class Joiner:
             raise JoinError(
                 f"cluster {reg.cluster}: vela cluster secret {reg.secret_namespace}/{reg.secret_name} does not exist"
             )
-        return parse_secret(secret)
+        return parse_secret(secret, allow_insecure=reg.insecure)
 
     # -- create / update -----------------------------------------------------------------------
 
@@ -193,13 +200,16 @@ class Joiner:
                 "name": reg.cluster,
                 "labels": {**reg.labels, CLUSTERSET_LABEL: reg.cluster_set},
                 "annotations": {
+                    **reg.annotations,
                     SECRET_ANNOTATION: f"{reg.secret_namespace}/{reg.secret_name}",
                     MODE_ANNOTATION: reg.mode,
                 },
             },
             "spec": {
                 "hubAcceptsClient": True,
-                "managedClusterClientConfigs": [{"url": vela.endpoint, "caBundle": base64.b64encode(vela.ca).decode()}],
+                "managedClusterClientConfigs": [
+                    {"url": vela.endpoint, **({"caBundle": base64.b64encode(vela.ca).decode()} if vela.ca else {})}
+                ],
             },
         }
 

@@ -48,6 +48,8 @@ UPDATE_KEYS = (
     "addons",
     "waitForAddons",
     "addonTimeoutSeconds",
+    "annotations",
+    "insecure",
 )
 INPUT_KEYS = REPLACE_KEYS + UPDATE_KEYS
 HUB_KUBECONFIG = "hubKubeconfig"

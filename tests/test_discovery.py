@@ -11,7 +11,7 @@ import pytest
 
 from config import RawConfig, load
 from providers.discovery import DiscoveryError, plan
-from providers.vela import VelaSecretError, parse_secret
+from providers.vela import ENDPOINT_TYPE_LABEL, VelaSecretError, parse_secret
 from tests.pki import Pki, vela_secret
 
 ENDPOINT = "https://10.0.0.1:6443"
@@ -61,15 +61,31 @@ def _set_label(value: str | None) -> Callable[[dict[str, Any]], None]:
     return change
 
 
+def _set_label_key(key: str, value: str) -> Callable[[dict[str, Any]], None]:
+    def change(secret: dict[str, Any]) -> None:
+        secret["metadata"]["labels"][key] = value
+        secret["data"].pop("endpoint")
+
+    return change
+
+
 MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("no type label", _set_label(None), "has no cluster.core.oam.dev/cluster-credential-type label"),
     ("dynamic exec credential", _set_label("Dynamic"), "Dynamic (an exec plugin) is not supported"),
     ("unknown type", _set_label("Kerberos"), "unknown credential type 'Kerberos'"),
     ("no endpoint", _without("endpoint"), "data.endpoint is missing"),
     ("empty endpoint", _set_data("endpoint", b"\n"), "data.endpoint is missing"),
-    ("http endpoint", _set_data("endpoint", b"http://10.0.0.1:6443"), "is not an https:// URL"),
-    ("endpoint not a URL", _set_data("endpoint", b"my cluster"), "is not an https:// URL"),
-    ("no CA", _without("ca.crt"), "data.ca.crt (or data.ca) is missing"),
+    ("http endpoint", _set_data("endpoint", b"http://10.0.0.1:6443"), "must be an https:// URL"),
+    ("endpoint not a URL", _set_data("endpoint", b"my cluster"), "must be an https:// URL"),
+    ("endpoint port out of range", _set_data("endpoint", b"https://10.0.0.1:99999"), "port"),
+    ("endpoint with a password", _set_data("endpoint", b"https://admin:hunter2@10.0.0.1"), "is not shown here"),
+    ("no CA (vela's insecure cluster)", _without("ca.crt"), "how vela records an insecure cluster"),
+    ("proxy-url not http(s)", _set_data("proxy-url", b"socks5://proxy:1080"), "http:// or https:// proxy URL"),
+    (
+        "reached through cluster-proxy",
+        _set_label_key(ENDPOINT_TYPE_LABEL, "ClusterProxy"),
+        "through OCM's cluster-proxy",
+    ),
     ("CA not PEM", _set_data("ca.crt", b"not a certificate"), "data.ca.crt is not a PEM certificate"),
     ("no client cert", _without("tls.crt"), "data.tls.crt is missing"),
     ("no client key", _without("tls.key"), "data.tls.key is missing"),
@@ -93,6 +109,8 @@ def test_malformed_secret_is_a_clear_error(
     assert "vela cluster secret vela-system/broken" in str(caught.value)
     assert message in str(caught.value)
     assert "PRIVATE KEY" not in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+    assert "proxy:1080" not in str(caught.value)
 
 
 @pytest.mark.parametrize(
