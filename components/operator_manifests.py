@@ -1,211 +1,27 @@
-"""The registration-operator (hub mode) objects, mirrored from upstream OCM in one place.
+"""The hub's upstream objects: the registration-operator (hub mode) and the ClusterManager CR.
 
-Source: open-cluster-management-io/ocm v1.3.1, deploy/cluster-manager/config/{operator,rbac}/.
-`tests/test_conformance.py` compares what this module builds with those files field by field;
-an OCM upgrade changes the release bundle in config/versions.py and, if upstream changed, this file.
+Each is read from the release folder of `ocmVersion` (config/versions.py) and changed only by the
+`Change`s below, each saying why. `tests/test_conformance.py` reads the same lists: the render must be
+upstream plus these changes, and each change must really change something.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from pulumi_kubernetes.apps.v1 import DeploymentSpecArgs
-from pulumi_kubernetes.core.v1 import (
-    AffinityArgs,
-    CapabilitiesArgs,
-    ContainerArgs,
-    EmptyDirVolumeSourceArgs,
-    EnvVarArgs,
-    EnvVarSourceArgs,
-    HTTPGetActionArgs,
-    LocalObjectReferenceArgs,
-    ObjectFieldSelectorArgs,
-    PodAffinityTermArgs,
-    PodAntiAffinityArgs,
-    PodSecurityContextArgs,
-    PodSpecArgs,
-    PodTemplateSpecArgs,
-    ProbeArgs,
-    ResourceRequirementsArgs,
-    SecurityContextArgs,
-    TolerationArgs,
-    VolumeArgs,
-    VolumeMountArgs,
-    WeightedPodAffinityTermArgs,
-)
-from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, LabelSelectorRequirementArgs, ObjectMetaArgs
-from pulumi_kubernetes.rbac.v1 import PolicyRuleArgs
-
-from config.model import ResourceName, Toleration
+from components.hub_status import wait_for_annotation
+from config.model import NodePlacement, ResourceRequirements, Toleration
 from config.stack import StackConfig
+from config.versions import DROP, KEEP, RELEASES, Change, apply_changes
 
 OPERATOR_NAMESPACE = "open-cluster-management"
 HUB_NAMESPACE = "open-cluster-management-hub"
-OPERATOR_NAME = "cluster-manager"
 IMAGE_PULL_SECRET = "open-cluster-management-image-pull-credentials"
-APP_LABELS = {"app": "cluster-manager"}
-
-_ALL = ["create", "get", "list", "update", "watch", "patch", "delete"]
-_READ = ["get", "list", "watch"]
+_CONTAINER = "spec.template.spec.containers[0]"
 
 
-def _rule(
-    groups: Sequence[str], resources: Sequence[str], verbs: Sequence[str], names: Sequence[str] = ()
-) -> PolicyRuleArgs:
-    return PolicyRuleArgs(
-        api_groups=list(groups), resources=list(resources), verbs=list(verbs), resource_names=list(names) or None
-    )
-
-
-# The operator's ClusterRole rules, in upstream order (config/rbac/cluster_role.yaml).
-CLUSTER_ROLE_RULES: list[PolicyRuleArgs] = [
-    _rule([""], ["configmaps", "namespaces", "serviceaccounts", "services"], [*_ALL, "deletecollection"]),
-    _rule([""], ["serviceaccounts/token"], ["create"]),
-    _rule([""], ["serviceaccounts/token"], ["subscribe"]),
-    _rule([""], ["pods"], ["get"]),
-    _rule(
-        [""],
-        ["secrets"],
-        ["get", "list", "watch", "update", "patch", "delete"],
-        [
-            "signer-secret",
-            "registration-webhook-serving-cert",
-            "work-webhook-serving-cert",
-            "addon-webhook-serving-cert",
-            "registration-controller-sa-kubeconfig",
-            "registration-webhook-sa-kubeconfig",
-            "work-webhook-sa-kubeconfig",
-            "placement-controller-sa-kubeconfig",
-            "work-controller-sa-kubeconfig",
-            "addon-manager-controller-sa-kubeconfig",
-            "addon-webhook-sa-kubeconfig",
-            "external-hub-kubeconfig",
-            "work-driver-config",
-            IMAGE_PULL_SECRET,
-            "grpc-server-serving-cert",
-            "cluster-import-config",
-        ],
-    ),
-    _rule([""], ["secrets"], ["create"]),
-    _rule(["coordination.k8s.io"], ["leases"], _ALL),
-    _rule([""], ["nodes"], _READ),
-    _rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create", "get"]),
-    _rule(
-        ["", "events.k8s.io"],
-        ["events"],
-        ["get", "list", "watch", "create", "patch", "update", "delete", "deletecollection"],
-    ),
-    _rule(["apps"], ["deployments"], _ALL),
-    _rule(["apps"], ["replicasets"], ["get"]),
-    _rule(["rbac.authorization.k8s.io"], ["clusterrolebindings", "rolebindings"], _ALL),
-    _rule(["rbac.authorization.k8s.io"], ["clusterroles", "roles"], _ALL),
-    _rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], _ALL),
-    _rule(["apiextensions.k8s.io"], ["customresourcedefinitions/status"], ["update", "patch"]),
-    _rule(["apiregistration.k8s.io"], ["apiservices"], _ALL),
-    _rule(["admissionregistration.k8s.io"], ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"], _ALL),
-    _rule(
-        ["operator.open-cluster-management.io"],
-        ["clustermanagers"],
-        ["get", "list", "watch", "update", "delete", "patch"],
-    ),
-    _rule(["operator.open-cluster-management.io"], ["clustermanagers/status"], ["update", "patch"]),
-    _rule(["migration.k8s.io"], ["storageversionmigrations"], _ALL),
-    _rule(
-        ["addon.open-cluster-management.io"],
-        ["managedclusteraddons", "clustermanagementaddons"],
-        ["create", "update", "patch", "get", "list", "watch", "delete"],
-    ),
-    _rule(
-        ["addon.open-cluster-management.io"],
-        ["managedclusteraddons/status", "clustermanagementaddons/status"],
-        ["patch", "update"],
-    ),
-    _rule(
-        ["addon.open-cluster-management.io"],
-        ["managedclusteraddons/finalizers", "clustermanagementaddons/finalizers"],
-        ["update"],
-    ),
-    _rule(["addon.open-cluster-management.io"], ["addondeploymentconfigs", "addontemplates"], _READ),
-    _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
-    _rule(["certificates.k8s.io"], ["certificatesigningrequests"], ["create", "get", "list", "watch"]),
-    _rule(
-        ["certificates.k8s.io"],
-        ["certificatesigningrequests/approval", "certificatesigningrequests/status"],
-        ["update"],
-    ),
-    _rule(["certificates.k8s.io"], ["signers"], ["approve", "sign"]),
-    _rule(
-        ["cluster.open-cluster-management.io"],
-        ["managedclusters"],
-        ["get", "list", "watch", "create", "update", "patch"],
-    ),
-    _rule(
-        ["cluster.open-cluster-management.io"],
-        ["managedclustersetbindings", "placements", "addonplacementscores"],
-        _READ,
-    ),
-    _rule(
-        ["cluster.open-cluster-management.io"],
-        ["managedclustersets", "placementdecisions"],
-        ["get", "list", "watch", "create", "update", "patch", "delete"],
-    ),
-    _rule(
-        ["cluster.open-cluster-management.io"],
-        [
-            "managedclusters/status",
-            "managedclustersetbindings/status",
-            "managedclustersets/status",
-            "placements/status",
-            "placementdecisions/status",
-        ],
-        ["update", "patch"],
-    ),
-    _rule(["cluster.open-cluster-management.io"], ["placements/finalizers"], ["update"]),
-    _rule(["register.open-cluster-management.io"], ["managedclusters/clientcertificates"], ["renew"]),
-    _rule(["register.open-cluster-management.io"], ["managedclusters/accept"], ["update"]),
-    _rule(
-        ["work.open-cluster-management.io"],
-        ["manifestworkreplicasets"],
-        ["get", "list", "watch", "create", "update", "delete", "deletecollection", "patch"],
-    ),
-    _rule(["work.open-cluster-management.io"], ["manifestworkreplicasets/finalizers"], ["update"]),
-    _rule(
-        ["work.open-cluster-management.io"],
-        ["manifestworks"],
-        ["get", "list", "watch", "create", "update", "delete", "deletecollection", "patch", "execute-as"],
-    ),
-    _rule(
-        ["work.open-cluster-management.io"],
-        ["manifestworks/status", "manifestworkreplicasets/status"],
-        ["update", "patch"],
-    ),
-    _rule(["flowcontrol.apiserver.k8s.io"], ["flowschemas", "prioritylevelconfigurations"], _READ),
-    _rule(["config.openshift.io"], ["infrastructures"], ["get"]),
-    _rule(
-        ["multicluster.x-k8s.io"], ["clusterprofiles"], ["get", "list", "watch", "create", "update", "patch", "delete"]
-    ),
-    _rule(["multicluster.x-k8s.io"], ["clusterprofiles/status"], ["update", "patch"]),
-    _rule(["cluster.x-k8s.io"], ["clusters"], _READ),
-    _rule(["cluster.open-cluster-management.io"], ["managedclustersets/join"], ["create"]),
-]
-
-
-def image_pull_secrets(cfg: StackConfig) -> list[LocalObjectReferenceArgs]:
-    """Upstream's pull secret (the operator copies it to the hub namespace) plus the stack's own."""
-    return [LocalObjectReferenceArgs(name=name) for name in [IMAGE_PULL_SECRET, *cfg.image_pull_secrets]]
-
-
-def tolerations(items: Sequence[Toleration]) -> list[TolerationArgs] | None:
-    return [
-        TolerationArgs(
-            key=t.key, operator=t.operator, value=t.value, effect=t.effect, toleration_seconds=t.toleration_seconds
-        )
-        for t in items
-    ] or None
-
-
-def operator_args(cfg: StackConfig) -> list[str]:
-    """`--skip-remove-crds` unless teardown is allowed: deleting the ClusterManager must not wipe the fleet."""
+def _operator_args(cfg: StackConfig) -> list[str]:
     args = ["/registration-operator", "hub"]
     if cfg.operator.enable_sync_labels:
         args.append("--enable-sync-labels")
@@ -214,82 +30,179 @@ def operator_args(cfg: StackConfig) -> list[str]:
     return args
 
 
-def _quantities(values: Mapping[ResourceName, str]) -> dict[str, str] | None:
-    return {str(name): quantity for name, quantity in values.items()} or None
+def _or_keep(value: Any) -> Any:
+    return value if value else KEEP
 
 
-def _anti_affinity_term(weight: int, topology_key: str) -> WeightedPodAffinityTermArgs:
-    return WeightedPodAffinityTermArgs(
-        weight=weight,
-        pod_affinity_term=PodAffinityTermArgs(
-            topology_key=topology_key,
-            label_selector=LabelSelectorArgs(
-                match_expressions=[LabelSelectorRequirementArgs(key="app", operator="In", values=["cluster-manager"])]
-            ),
+def tolerations(items: Sequence[Toleration]) -> list[dict[str, Any]]:
+    return [t.model_dump(by_alias=True, exclude_none=True) for t in items]
+
+
+def resources(value: ResourceRequirements) -> dict[str, Any]:
+    return {key: dict(v) for key, v in (("requests", value.requests), ("limits", value.limits)) if v}
+
+
+OPERATOR_CHANGES: tuple[Change[StackConfig], ...] = (
+    Change(
+        "CustomResourceDefinition",
+        "status",
+        "status is the API server's; the file's placeholder is not sent",
+        lambda cfg: DROP,
+    ),
+    Change(
+        "ServiceAccount",
+        "imagePullSecrets",
+        "the stack's imagePullSecrets, after upstream's own",
+        lambda cfg: (
+            [{"name": n} for n in [IMAGE_PULL_SECRET, *cfg.image_pull_secrets]] if cfg.image_pull_secrets else KEEP
         ),
+    ),
+    Change(
+        "Deployment",
+        "metadata.annotations",
+        "the await bound of pulumi-kubernetes, from readinessTimeout",
+        lambda cfg: {"pulumi.com/timeoutSeconds": str(cfg.readiness_timeout)},
+    ),
+    Change("Deployment", "spec.replicas", "operator.replicas", lambda cfg: cfg.operator.replicas),
+    Change(
+        "Deployment",
+        "spec.template.spec.nodeSelector",
+        "operator.nodeSelector",
+        lambda cfg: _or_keep(dict(cfg.operator.node_selector)),
+    ),
+    Change(
+        "Deployment",
+        "spec.template.spec.tolerations",
+        "operator.tolerations",
+        lambda cfg: _or_keep(tolerations(cfg.operator.tolerations)),
+    ),
+    Change(
+        "Deployment",
+        f"{_CONTAINER}.image",
+        "pinned by the version bundle (upstream config says :latest)",
+        lambda cfg: cfg.image("registrationOperator"),
+    ),
+    Change("Deployment", f"{_CONTAINER}.imagePullPolicy", "images.pullPolicy", lambda cfg: cfg.images.pull_policy),
+    Change(
+        "Deployment",
+        f"{_CONTAINER}.args",
+        "--skip-remove-crds unless allowTeardown, so deleting the ClusterManager cannot wipe the fleet; "
+        "--enable-sync-labels from operator.enableSyncLabels",
+        _operator_args,
+    ),
+    Change(
+        "Deployment",
+        f"{_CONTAINER}.env[1].value",
+        "AGENT_IMAGE follows the operator image, as upstream's chart does",
+        lambda cfg: cfg.image("registrationOperator"),
+    ),
+    Change(
+        "Deployment", f"{_CONTAINER}.resources", "operator.resources", lambda cfg: resources(cfg.operator.resources)
+    ),
+)
+
+
+def _gates(gates: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"feature": name, "mode": gates[name]} for name in sorted(gates)]
+
+
+def _gate_section(gates: Mapping[str, str]) -> Any:
+    return {"featureGates": _gates(gates)} if gates else KEEP
+
+
+def _registration_configuration(cfg: StackConfig) -> Any:
+    """Upstream's sample enables DefaultClusterSet, already the default: only what the stack sets is sent."""
+    registration = cfg.cluster_manager.registration
+    result: dict[str, Any] = {}
+    if registration.feature_gates:
+        result["featureGates"] = _gates(registration.feature_gates)
+    if registration.auto_approve_users:
+        result["autoApproveUsers"] = list(registration.auto_approve_users)
+    return result or DROP
+
+
+def _work_configuration(cfg: StackConfig) -> dict[str, Any]:
+    gates = cfg.cluster_manager.work.feature_gates
+    return {"workDriver": "kube", **({"featureGates": _gates(gates)} if gates else {})}
+
+
+def _node_placement(placement: NodePlacement) -> Any:
+    result: dict[str, Any] = {}
+    if placement.node_selector:
+        result["nodeSelector"] = dict(placement.node_selector)
+    if placement.tolerations:
+        result["tolerations"] = tolerations(placement.tolerations)
+    return result or KEEP
+
+
+def _resource_requirement(cfg: StackConfig) -> dict[str, Any]:
+    requirement = cfg.cluster_manager.resource_requirement
+    result: dict[str, Any] = {"type": requirement.type}
+    if requirement.resource_requirements is not None:
+        result["resourceRequirements"] = resources(requirement.resource_requirements)
+    return result
+
+
+def _image(field: str, key: str) -> Change[StackConfig]:
+    return Change(
+        "ClusterManager",
+        f"spec.{field}",
+        f"{key} image pinned by the version bundle (the sample says :latest)",
+        lambda cfg: cfg.image(key),
     )
 
 
-def _probe(period_seconds: int | None = None) -> ProbeArgs:
-    return ProbeArgs(
-        http_get=HTTPGetActionArgs(path="/healthz", scheme="HTTPS", port=8443),
-        initial_delay_seconds=2,
-        period_seconds=period_seconds,
-    )
+CLUSTER_MANAGER_CHANGES: tuple[Change[StackConfig], ...] = (
+    Change(
+        "ClusterManager",
+        "metadata.annotations",
+        "pulumi-kubernetes awaits the ready conditions (components/hub_status.py), bounded by readinessTimeout",
+        lambda cfg: {
+            "pulumi.com/waitFor": wait_for_annotation(),
+            "pulumi.com/timeoutSeconds": str(cfg.readiness_timeout),
+        },
+    ),
+    _image("registrationImagePullSpec", "registration"),
+    _image("workImagePullSpec", "work"),
+    _image("placementImagePullSpec", "placement"),
+    _image("addOnManagerImagePullSpec", "addOnManager"),
+    Change(
+        "ClusterManager", "spec.registrationConfiguration", "clusterManager.registration", _registration_configuration
+    ),
+    Change(
+        "ClusterManager",
+        "spec.workConfiguration",
+        "clusterManager.work; the kube work driver, explicit",
+        _work_configuration,
+    ),
+    Change(
+        "ClusterManager",
+        "spec.addOnManagerConfiguration",
+        "clusterManager.addOnManager",
+        lambda cfg: _gate_section(cfg.cluster_manager.add_on_manager.feature_gates),
+    ),
+    Change(
+        "ClusterManager",
+        "spec.placementConfiguration",
+        "clusterManager.placement",
+        lambda cfg: _gate_section(cfg.cluster_manager.placement.feature_gates),
+    ),
+    Change(
+        "ClusterManager",
+        "spec.nodePlacement",
+        "clusterManager.nodePlacement",
+        lambda cfg: _node_placement(cfg.cluster_manager.node_placement),
+    ),
+    Change("ClusterManager", "spec.resourceRequirement", "clusterManager.resourceRequirement", _resource_requirement),
+)
 
 
-def deployment_spec(cfg: StackConfig) -> DeploymentSpecArgs:
-    image = cfg.image("registrationOperator")
-    resources = cfg.operator.resources
-    return DeploymentSpecArgs(
-        replicas=cfg.operator.replicas,
-        selector=LabelSelectorArgs(match_labels=APP_LABELS),
-        template=PodTemplateSpecArgs(
-            metadata=ObjectMetaArgs(labels=APP_LABELS),
-            spec=PodSpecArgs(
-                affinity=AffinityArgs(
-                    pod_anti_affinity=PodAntiAffinityArgs(
-                        preferred_during_scheduling_ignored_during_execution=[
-                            _anti_affinity_term(70, "failure-domain.beta.kubernetes.io/zone"),
-                            _anti_affinity_term(30, "kubernetes.io/hostname"),
-                        ]
-                    )
-                ),
-                node_selector=dict(cfg.operator.node_selector) or None,
-                tolerations=tolerations(cfg.operator.tolerations),
-                security_context=PodSecurityContextArgs(run_as_non_root=True),
-                service_account_name=OPERATOR_NAME,
-                containers=[
-                    ContainerArgs(
-                        name="registration-operator",
-                        image=image,
-                        image_pull_policy=cfg.images.pull_policy,
-                        args=operator_args(cfg),
-                        env=[
-                            EnvVarArgs(
-                                name="POD_NAME",
-                                value_from=EnvVarSourceArgs(
-                                    field_ref=ObjectFieldSelectorArgs(field_path="metadata.name")
-                                ),
-                            ),
-                            EnvVarArgs(name="AGENT_IMAGE", value=image),
-                        ],
-                        security_context=SecurityContextArgs(
-                            allow_privilege_escalation=False,
-                            capabilities=CapabilitiesArgs(drop=["ALL"]),
-                            privileged=False,
-                            read_only_root_filesystem=True,
-                            run_as_non_root=True,
-                        ),
-                        liveness_probe=_probe(period_seconds=10),
-                        readiness_probe=_probe(),
-                        resources=ResourceRequirementsArgs(
-                            requests=_quantities(resources.requests), limits=_quantities(resources.limits)
-                        ),
-                        volume_mounts=[VolumeMountArgs(name="tmpdir", mount_path="/tmp")],
-                    )
-                ],
-                volumes=[VolumeArgs(name="tmpdir", empty_dir=EmptyDirVolumeSourceArgs())],
-            ),
-        ),
-    )
+def operator_objects(cfg: StackConfig) -> dict[str, dict[str, Any]]:
+    """The release's hub operator objects by kind (one of each), with OPERATOR_CHANGES applied."""
+    objects = RELEASES[cfg.ocm_version].operator_objects("cluster-manager")
+    return {obj["kind"]: apply_changes(obj, OPERATOR_CHANGES, cfg) for obj in objects}
+
+
+def cluster_manager(cfg: StackConfig) -> dict[str, Any]:
+    """The release's sample ClusterManager with CLUSTER_MANAGER_CHANGES applied."""
+    return apply_changes(RELEASES[cfg.ocm_version].sample("cluster-manager"), CLUSTER_MANAGER_CHANGES, cfg)

@@ -191,4 +191,5 @@ def _registration(
         addons=tuple(CHARTS[release.key].addon for release in cfg.addon_releases()),
         wait_for_addons=cfg.registration.wait_for_addons,
         addon_timeout_seconds=cfg.registration.addon_timeout,
+        ocm_version=cfg.ocm_version,
     )

@@ -33,6 +33,8 @@ POD_GRACE_SECONDS = 60  # the default terminationGracePeriodSeconds (30 s), with
 # Sets the hub manages itself; joining them needs no ManagedClusterSet from us.
 HUB_MANAGED_SETS = frozenset({"default", "global"})
 TOKEN_SECONDS = 3600
+# Registrations created before `ocmVersion` was an input applied this release's klusterlet.
+PRE_BUNDLE_VERSION = "v1.3.1"
 
 
 class JoinError(Exception):
@@ -56,6 +58,7 @@ class Registration:
     addons: tuple[str, ...] = ()
     wait_for_addons: bool = False
     addon_timeout_seconds: int = 600
+    ocm_version: str = PRE_BUNDLE_VERSION
     annotations: Mapping[str, str] = field(default_factory=dict)  # vela's alias
     insecure: bool = False  # the stack's opt-in for a vela secret without a CA
 
@@ -78,6 +81,7 @@ class Registration:
             "addons": list(self.addons),
             "waitForAddons": self.wait_for_addons,
             "addonTimeoutSeconds": self.addon_timeout_seconds,
+            "ocmVersion": self.ocm_version,
             # only when set, so registrations made before these existed see no change
             **({"annotations": dict(self.annotations)} if self.annotations else {}),
             **({"insecure": True} if self.insecure else {}),
@@ -100,6 +104,7 @@ class Registration:
             addons=tuple(str(a) for a in props.get("addons") or ()),
             wait_for_addons=bool(props.get("waitForAddons", False)),
             addon_timeout_seconds=int(props.get("addonTimeoutSeconds") or 600),
+            ocm_version=str(props.get("ocmVersion") or PRE_BUNDLE_VERSION),
             annotations={str(k): str(v) for k, v in (props.get("annotations") or {}).items()},
             insecure=props.get("insecure") is True,
         )
@@ -224,7 +229,7 @@ class Joiner:
                     f"cluster {reg.cluster}: the managed cluster already runs a klusterlet for cluster {joined_as!r}; "
                     "unjoin it first (clusteradm unjoin) or register it under that name"
                 )
-        for obj in kl.operator_objects(reg.images):
+        for obj in kl.operator_objects(reg.images, reg.ocm_version):
             target.apply(obj)
         namespace = kl.agent_namespace(reg.cluster, reg.mode)
         target.apply(kl.namespace(namespace))
@@ -235,7 +240,7 @@ class Joiner:
             )
         if reg.mode == "Hosted":
             target.apply(kl.kubeconfig_secret(kl.EXTERNAL_MANAGED_SECRET, namespace, vela.kubeconfig()))
-        target.apply(kl.klusterlet(reg.cluster, reg.mode, reg.images, vela.endpoint))
+        target.apply(kl.klusterlet(kl.Agent(reg.cluster, reg.mode, reg.images, vela.endpoint), reg.ocm_version))
 
     def update(self, reg: Registration) -> dict[str, Any]:
         """Labels, cluster set, endpoint and klusterlet images, in place; no new bootstrap token."""
@@ -429,7 +434,7 @@ class Joiner:
             if err.status != 409:  # 409: already terminating (a destroy re-run after a half-finished one)
                 raise
         if purge_operator and not target.list(*KLUSTERLET):
-            for obj in reversed(kl.operator_objects(reg.images)):
+            for obj in reversed(kl.operator_objects(reg.images, reg.ocm_version)):
                 if obj["kind"] in ("Namespace", "CustomResourceDefinition"):
                     continue
                 metadata = obj["metadata"]

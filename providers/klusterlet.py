@@ -1,20 +1,19 @@
 """The objects a join puts on each side: the klusterlet (operator, CR, bootstrap secrets) and the
-hub's per-cluster bootstrap identity. Mirrors upstream OCM v1.3.1 deploy/klusterlet/config and the
-cluster-manager chart's bootstrap role; the upstream files ship in data/ (see PROVENANCE.md).
+hub's per-cluster bootstrap identity. The klusterlet operator and CR are the release's upstream files
+(config/releases/<version>/klusterlet/) with only the Changes below; the bootstrap role is the
+cluster-manager chart's.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-DATA_DIR = Path(__file__).parent / "data"
+from config.versions import DROP, RELEASES, Change, apply_changes
+
 OPERATOR_NAMESPACE = "open-cluster-management"
 DEFAULT_AGENT_NAMESPACE = "open-cluster-management-agent"
 BOOTSTRAP_SECRET = "bootstrap-hub-kubeconfig"
@@ -22,15 +21,6 @@ OPERATOR_LEASE = "klusterlet-lock"  # the klusterlet operator's leader-election 
 EXTERNAL_MANAGED_SECRET = "external-managed-kubeconfig"
 BOOTSTRAP_ROLE = "ocm-hub:bootstrap"
 CLUSTER_NAME_LABEL = "open-cluster-management.io/cluster-name"
-# Files of the klusterlet operator, in the order they must be applied.
-_OPERATOR_FILES = (
-    "crd.yaml",
-    "namespace.yaml",
-    "service_account.yaml",
-    "cluster_role.yaml",
-    "cluster_role_binding.yaml",
-    "operator.yaml",
-)
 
 Mode = Literal["Default", "Hosted"]
 
@@ -61,41 +51,60 @@ def bootstrap_username(cluster: str) -> str:
     return f"system:serviceaccount:{OPERATOR_NAMESPACE}:{bootstrap_account(cluster)}"
 
 
-@cache
-def _upstream(version: str, filename: str) -> tuple[dict[str, Any], ...]:
-    text = (DATA_DIR / version / "klusterlet" / filename).read_text()
-    return tuple(doc for doc in yaml.safe_load_all(text) if doc)
+@dataclass(frozen=True)
+class Agent:
+    """One cluster's klusterlet: what its CR says."""
+
+    cluster: str
+    mode: Mode
+    images: Images
+    external_url: str
 
 
-def operator_objects(images: Images, version: str = "v1.3.1") -> list[dict[str, Any]]:
-    """The klusterlet operator as upstream ships it, with our image and one replica (as kustomize does)."""
-    objects = []
-    for filename in _OPERATOR_FILES:
-        for doc in _upstream(version, filename):
-            obj = copy.deepcopy(doc)
-            obj.pop("status", None)
-            if obj["kind"] == "Deployment":
-                obj["spec"]["replicas"] = 1
-                obj["spec"]["template"]["spec"]["containers"][0]["image"] = images.operator
-            objects.append(obj)
-    return objects
+OPERATOR_CHANGES: tuple[Change[Images], ...] = (
+    Change("CustomResourceDefinition", "status", "status is the API server's", lambda images: DROP),
+    Change(
+        "Deployment",
+        "spec.template.spec.containers[0].image",
+        "the hub's operator image (upstream config says :latest)",
+        lambda images: images.operator,
+    ),
+)
+
+KLUSTERLET_CHANGES: tuple[Change[Agent], ...] = (
+    Change(
+        "Klusterlet", "metadata.name", "one per cluster in Hosted mode", lambda a: klusterlet_name(a.cluster, a.mode)
+    ),
+    Change("Klusterlet", "spec.clusterName", "the ManagedCluster's name", lambda a: a.cluster),
+    Change(
+        "Klusterlet",
+        "spec.namespace",
+        "agents of a Hosted cluster get their own namespace",
+        lambda a: DEFAULT_AGENT_NAMESPACE if a.mode == "Default" else f"open-cluster-management-{a.cluster}",
+    ),
+    Change("Klusterlet", "spec.registrationImagePullSpec", "the hub's release", lambda a: a.images.registration),
+    Change("Klusterlet", "spec.workImagePullSpec", "the hub's release", lambda a: a.images.work),
+    Change("Klusterlet", "spec.imagePullSpec", "the hub's release", lambda a: a.images.operator),
+    Change(
+        "Klusterlet", "spec.deployOption", "Default or Hosted (the sample says Singleton)", lambda a: {"mode": a.mode}
+    ),
+    Change(
+        "Klusterlet",
+        "spec.externalServerURLs",
+        "the cluster's endpoint as vela knows it",
+        lambda a: [{"url": a.external_url}],
+    ),
+)
 
 
-def klusterlet(cluster: str, mode: Mode, images: Images, external_url: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "operator.open-cluster-management.io/v1",
-        "kind": "Klusterlet",
-        "metadata": {"name": klusterlet_name(cluster, mode)},
-        "spec": {
-            "clusterName": cluster,
-            "namespace": DEFAULT_AGENT_NAMESPACE if mode == "Default" else f"open-cluster-management-{cluster}",
-            "registrationImagePullSpec": images.registration,
-            "workImagePullSpec": images.work,
-            "imagePullSpec": images.operator,
-            "deployOption": {"mode": mode},
-            "externalServerURLs": [{"url": external_url}],
-        },
-    }
+def operator_objects(images: Images, version: str) -> list[dict[str, Any]]:
+    """The release's klusterlet operator, in apply order, with OPERATOR_CHANGES."""
+    return [apply_changes(obj, OPERATOR_CHANGES, images) for obj in RELEASES[version].operator_objects("klusterlet")]
+
+
+def klusterlet(agent: Agent, version: str) -> dict[str, Any]:
+    """The release's sample Klusterlet with KLUSTERLET_CHANGES."""
+    return apply_changes(RELEASES[version].sample("klusterlet"), KLUSTERLET_CHANGES, agent)
 
 
 def namespace(name: str) -> dict[str, Any]:

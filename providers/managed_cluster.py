@@ -33,6 +33,7 @@ from pulumi.dynamic import (
 from config import safe_yaml
 from config.loader import whole_numbers
 from config.registration import CLUSTERSET_LABEL, cluster_name_problem
+from config.versions import RELEASES
 from providers.join import MODE_ANNOTATION, SECRET_ANNOTATION, Joiner, Registration, cluster_status
 from providers.kube import Kube
 
@@ -50,6 +51,7 @@ UPDATE_KEYS = (
     "addonTimeoutSeconds",
     "annotations",
     "insecure",
+    "ocmVersion",  # the klusterlet moves to the hub's release in place, as an upgrade does
 )
 INPUT_KEYS = REPLACE_KEYS + UPDATE_KEYS
 HUB_KUBECONFIG = "hubKubeconfig"
@@ -83,6 +85,11 @@ class ManagedClusterProvider(ResourceProvider):
             )
         if spec.get("mode") not in ("Default", "Hosted"):
             failures.append(CheckFailure("spec.mode", f"{spec.get('mode')!r} is not Default or Hosted"))
+        version = spec.get("ocmVersion")
+        if version is not None and version not in RELEASES:
+            failures.append(
+                CheckFailure("spec.ocmVersion", f"{version!r} is not a supported OCM release ({', '.join(RELEASES)})")
+            )
         timeout = spec.get("timeoutSeconds")
         if not isinstance(timeout, int | float) or timeout <= 0:
             failures.append(CheckFailure("spec.timeoutSeconds", "must be a positive number of seconds"))

@@ -127,6 +127,10 @@ def review(base_ref: str, only: str | None, run_preview: bool) -> str:
                 diff=compare(name, base, head, labels),
                 status=status,
                 note=(head_rendered.get(name) or {}).get("note"),
+                ocm_versions=(
+                    (base_rendered.get(name) or {}).get("ocmVersion"),
+                    (head_rendered.get(name) or {}).get("ocmVersion"),
+                ),
                 findings=_findings(base, head, _policy_config(project, name)),
                 preview=preview.run(project, name) if run_preview and name in head_stacks else None,
             )

@@ -21,6 +21,12 @@ class StackReport:
     note: str | None
     findings: Sequence[tuple[Finding, bool]]  # each violation at the working tree, and whether it is new
     preview: Preview | None
+    ocm_versions: tuple[str | None, str | None] = (None, None)  # the stack's ocmVersion at base and head
+
+    @property
+    def ocm_upgrade(self) -> tuple[str, str] | None:
+        before, after = self.ocm_versions
+        return (before, after) if before and after and before != after else None
 
 
 def markdown(base: str, head: str, stacks: Sequence[StackReport]) -> str:
@@ -55,6 +61,14 @@ def _attention(stacks: Sequence[StackReport]) -> list[str]:
     removed = [s.diff.stack for s in stacks if s.status == "removed"]
     for stack, danger in dangers:
         lines.append(f"- **{stack}** · {danger.label} · **{danger.action}**: {danger.why}")
+    for report in stacks:
+        if report.ocm_upgrade:
+            before, after = report.ocm_upgrade
+            lines.append(
+                f"- **{report.diff.stack}** · OCM release {before} → {after} · **upgrade**: the operator, the "
+                f"ClusterManager CRD and images change in place, and every cluster registration moves its klusterlet "
+                f"to {after} in place; read the changed objects below and upgrade a staging hub first"
+            )
     for stack in removed:
         lines.append(
             f"- **{stack}** · `Pulumi.{stack}.yaml` removed: nothing on the cluster changes by itself, but the "

@@ -3,7 +3,7 @@ working tree), so each side is rendered by its own code, exactly as `make render
 
     python review/snapshot.py --root TREE --stack dev --stack prod
 
-Prints {"stacks": {name: {"error": str|null, "note": str|null, "objects": [...]}}}. Each object carries
+Prints {"stacks": {name: {"error": str|null, "note": str|null, "ocmVersion": str|null, "objects": [...]}}}. Each object carries
 its Kubernetes document (as `make render` prints it) and the Pulumi facts a review needs: URN,
 resource name, retainOnDelete, deletedWith, aliases, and the inputs. Secret values are masked here,
 before anything leaves the process.
@@ -68,7 +68,7 @@ def render(root: Path, stack: str) -> dict[str, Any]:
         settings = load(raw)
         result = recording.run_main(raw, stack=stack)
     except (ConfigError, pulumi.RunError) as err:
-        return {"error": str(err), "note": None, "objects": []}
+        return {"error": str(err), "note": None, "ocmVersion": None, "objects": []}
     objects = []
     for registration in result.registrations:
         docs = documents.objects(recording.Recording(registrations=[registration]))
@@ -96,7 +96,7 @@ def render(root: Path, stack: str) -> dict[str, Any]:
             "registration.discover lists vela's cluster Secrets on the hub at deploy time; "
             "this offline render shows only the clusters named in registration.clusters"
         )
-    return {"error": None, "note": note, "objects": objects}
+    return {"error": None, "note": note, "ocmVersion": settings.ocm_version, "objects": objects}
 
 
 def main(argv: list[str] | None = None) -> int:

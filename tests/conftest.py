@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import copy
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from config import RawConfig, from_file
+from config.versions import KEEP, Change, set_path
 from render import recording
 from tests.dynamic_server import DynamicServer, dynamic_server
 from tests.fakekube import DEFAULT_NAMESPACES, FakeKube
@@ -38,6 +40,19 @@ def upstream_docs(relative: str) -> list[dict[str, Any]]:
     if not path.exists():
         pytest.fail(f"upstream oracle {path} is missing: these tests need ../shared beside the project")
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def changes_something(change: Change[Any], upstream: Mapping[str, Any], contexts: Iterable[Any]) -> bool:
+    """Whether `change` makes `upstream` differ for at least one context: a Change that never does is stale."""
+    for context in contexts:
+        value = change.value(context)
+        if value is KEEP:
+            continue
+        changed = copy.deepcopy(dict(upstream))
+        set_path(changed, change.path, value)
+        if changed != upstream:
+            return True
+    return False
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ GOOD_IMAGE = "registry.example.com/ocm/registration:v1.3.1"
 # (config under `ocm-hub:`, the key path the message must name, a fragment of what is allowed)
 BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
     ({"ocmVersoin": "v1.3.1"}, "ocm-hub:ocmVersoin", "allowed here: addons, allowTeardown"),
-    ({"ocmVersion": "v9.9.9"}, "ocm-hub:ocmVersion", "supported: v1.3.1"),
+    ({"ocmVersion": "v9.9.9"}, "ocm-hub:ocmVersion", "supported: v1.2.1, v1.3.1"),
     ({"ocmVersion": ["v1.3.1"]}, "ocm-hub:ocmVersion", "valid string"),
     ({"images": {"registry": "quay.io/ocm/"}}, "ocm-hub:images.registry", "no tag or trailing '/'"),
     ({"images": {"registry": "quay.io/ocm:v1"}}, "ocm-hub:images.registry", "no tag"),

@@ -1,117 +1,157 @@
-"""The operator objects match upstream OCM v1.3.1 (../shared/ocm) field by field.
+"""Every upstream object ocm-hub creates is its release's vendored file plus the declared Changes, nothing else.
 
-Only the differences listed in INTENDED_DIFFERENCES are allowed; any other drift fails.
+The vendored folders (config/releases/<version>/) must be upstream's bytes: v1.3.1 is compared with
+../shared, v1.2.1 with the Go module cache when present, and every file with the sha256 its
+PROVENANCE.md records. The Change lists are the ones the builders apply
+(components/operator_manifests.py, providers/klusterlet.py); each must change something real.
 """
 
 from __future__ import annotations
 
-import copy
+import hashlib
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from components.registration_operator import DATA_DIR
+from components import operator_manifests as manifests
+from config import RawConfig, load
+from config.versions import (
+    DEFAULT_VERSION,
+    OPERATOR_FILES,
+    RELEASES,
+    RELEASES_DIR,
+    SAMPLE_FILES,
+    Change,
+    apply_changes,
+)
 from render import documents
 from render.recording import Recording
-from tests.conftest import SHARED_DIR, run_values, upstream_docs
+from tests.conftest import SHARED_DIR, STACKS, changes_something, run_values, stack_file
 
-UPSTREAM = "ocm/v1.3.1/operator/cluster-manager/config"
-UPSTREAM_FILES = {
-    "Namespace": "operator/namespace.yaml",
-    "ServiceAccount": "operator/service_account.yaml",
-    "Deployment": "operator/operator.yaml",
-    "ClusterRole": "rbac/cluster_role.yaml",
-    "ClusterRoleBinding": "rbac/cluster_role_binding.yaml",
-    "CustomResourceDefinition": "crds/0000_01_operator.open-cluster-management.io_clustermanagers.crd.yaml",
+UPSTREAM_DIRS = {
+    "v1.3.1": SHARED_DIR / "ocm/v1.3.1/operator",
+    "v1.2.1": Path(os.environ.get("GOMODCACHE", Path.home() / "go/pkg/mod"))
+    / "open-cluster-management.io/ocm@v1.2.1/deploy",
 }
-VERSION = "v1.3.1"
-
-DROP = object()
-
-# What ocm-hub changes on purpose, and why. Applied to the upstream object before comparing.
-INTENDED_DIFFERENCES: dict[str, list[tuple[str, Any]]] = {
-    "CustomResourceDefinition: status is the API server's; the file's empty placeholder is not sent": [
-        ("status", DROP),
-    ],
-    "Deployment: container image, pinned by the version bundle (upstream config says :latest)": [
-        ("spec.template.spec.containers[0].image", f"quay.io/open-cluster-management/registration-operator:{VERSION}"),
-    ],
-    "Deployment: AGENT_IMAGE follows the operator image, as upstream's chart does": [
-        (
-            "spec.template.spec.containers[0].env[1].value",
-            f"quay.io/open-cluster-management/registration-operator:{VERSION}",
-        ),
-    ],
-    "Deployment: --skip-remove-crds, so deleting the ClusterManager cannot wipe the fleet": [
-        ("spec.template.spec.containers[0].args", ["/registration-operator", "hub", "--skip-remove-crds"]),
-    ],
-    "Deployment: the await bound of pulumi-kubernetes, from readinessTimeout": [
-        ("metadata.annotations", {"pulumi.com/timeoutSeconds": "600"}),
-    ],
+# A config that moves every setting off upstream's value, so each Change is seen doing something.
+EVERYTHING: dict[str, Any] = {
+    "images": {"registry": "mirror.example.com/ocm", "pullPolicy": "Always"},
+    "imagePullSecrets": ["mirror-pull"],
+    "operator": {
+        "replicas": 2,
+        "resources": {"requests": {"cpu": "10m"}, "limits": {"memory": "64Mi"}},
+        "nodeSelector": {"infra": "true"},
+        "tolerations": [{"key": "infra", "operator": "Exists", "effect": "NoSchedule"}],
+        "enableSyncLabels": True,
+    },
+    "clusterManager": {
+        "registration": {"featureGates": {"ResourceCleanup": "Disable"}},
+        "work": {"featureGates": {"ManifestWorkReplicaSet": "Enable"}},
+        "addOnManager": {"featureGates": {"AddonManagement": "Enable"}},
+        "placement": {"featureGates": {"PlacementDebugServer": "Enable"}},
+        "nodePlacement": {"nodeSelector": {"infra": "true"}},
+        "resourceRequirement": {"type": "BestEffort"},
+    },
 }
 
 
-def _set(obj: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.replace("]", "").replace("[", ".").split(".")
-    target: Any = obj
-    for part in parts[:-1]:
-        target = target[int(part)] if part.isdigit() else target.setdefault(part, {})
-    if value is DROP:
-        del target[parts[-1]]
-    else:
-        target[parts[-1]] = value
+def _vendored(version: str, component: str, relative: str) -> list[dict[str, Any]]:
+    """Read apart from config.versions, so a loader that alters documents is caught."""
+    text = (RELEASES_DIR / version / component / relative).read_text()
+    return [doc for doc in yaml.safe_load_all(text) if doc]
 
 
-def _upstream(kind: str) -> dict[str, Any]:
-    (doc,) = [d for d in upstream_docs(f"{UPSTREAM}/{UPSTREAM_FILES[kind]}") if d["kind"] == kind]
-    return doc
+def _upstream_hub(version: str) -> dict[str, dict[str, Any]]:
+    """By kind: the hub operator has one object of each."""
+    files = [*OPERATOR_FILES["cluster-manager"], SAMPLE_FILES["cluster-manager"]]
+    return {doc["kind"]: doc for relative in files for doc in _vendored(version, "cluster-manager", relative)}
 
 
-def _expected(kind: str) -> dict[str, Any]:
-    doc = copy.deepcopy(_upstream(kind))
-    for label, changes in INTENDED_DIFFERENCES.items():
-        if label.startswith(f"{kind}:"):
-            for path, value in changes:
-                _set(doc, path, value)
-    return doc
+def _rendered(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The rendered objects that have an upstream file, by kind (the addon namespace has none)."""
+    recording: Recording = run_values(values)
+    upstream = {(doc["kind"], doc["metadata"]["name"]) for doc in _upstream_hub(DEFAULT_VERSION).values()}
+    return {
+        doc["kind"]: doc for doc in documents.objects(recording) if (doc["kind"], doc["metadata"]["name"]) in upstream
+    }
 
 
-@pytest.fixture(scope="module")
-def rendered() -> dict[str, dict[str, Any]]:
-    recording: Recording = run_values({})
-    return {doc["kind"]: doc for doc in documents.objects(recording)}
+def _stack_values(stack: str) -> dict[str, Any]:
+    config = yaml.safe_load(stack_file(stack).read_text())["config"]
+    """Its hub settings: registration (discovery would need a hub) makes no hub object."""
+    return {key.removeprefix("ocm-hub:"): value for key, value in config.items() if key.startswith("ocm-hub:")} | {
+        "registration": {}
+    }
 
 
-@pytest.mark.parametrize("kind", sorted(UPSTREAM_FILES))
-def test_operator_objects_match_upstream(rendered: dict[str, dict[str, Any]], kind: str) -> None:
-    assert rendered[kind] == _expected(kind)
+CONFIGS = {"defaults": {}, "everything": EVERYTHING} | {f"stack {s}": _stack_values(s) for s in STACKS}
+HUB_CHANGES = (*manifests.OPERATOR_CHANGES, *manifests.CLUSTER_MANAGER_CHANGES)
 
 
-def test_intended_differences_are_real_differences() -> None:
-    """Each listed difference must change the upstream object, or the list is stale."""
-    for label, changes in INTENDED_DIFFERENCES.items():
-        kind = label.split(":", 1)[0]
-        for path, value in changes:
-            doc = copy.deepcopy(_upstream(kind))
-            before = copy.deepcopy(doc)
-            _set(doc, path, value)
-            assert doc != before, f"{label}: {path} already equals upstream"
+@pytest.mark.parametrize("version", sorted(RELEASES))
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_hub_objects_are_upstream_plus_the_declared_changes(version: str, config: str) -> None:
+    values = {**CONFIGS[config], "ocmVersion": version}
+    cfg = load(RawConfig(values))
+    expected = {kind: apply_changes(doc, HUB_CHANGES, cfg) for kind, doc in _upstream_hub(version).items()}
+    assert _rendered(values) == expected
 
 
-def test_shipped_crd_is_the_upstream_file() -> None:
-    shipped = DATA_DIR / "v1.3.1" / "clustermanagers.crd.yaml"
-    upstream = SHARED_DIR / UPSTREAM / UPSTREAM_FILES["CustomResourceDefinition"]
-    assert shipped.read_bytes() == upstream.read_bytes()
-    assert "clustermanagers.crd.yaml" in (DATA_DIR / "PROVENANCE.md").read_text()
+@pytest.mark.parametrize("change", HUB_CHANGES, ids=lambda c: f"{c.kind}:{c.path}")
+def test_each_hub_change_is_a_real_difference(change: Change[Any]) -> None:
+    """A Change that no config makes differ from upstream is stale and must go."""
+    contexts = [load(RawConfig(values)) for values in CONFIGS.values()]
+    for version in RELEASES:
+        assert changes_something(change, _upstream_hub(version)[change.kind], contexts), change.why
 
 
-def test_cluster_role_rules_keep_upstream_order(rendered: dict[str, dict[str, Any]]) -> None:
-    assert [r["resources"] for r in rendered["ClusterRole"]["rules"]] == [
-        r["resources"] for r in _upstream("ClusterRole")["rules"]
-    ]
+@pytest.mark.parametrize("version", sorted(RELEASES))
+def test_images_follow_the_release(version: str) -> None:
+    rendered = _rendered({"ocmVersion": version})
+    container = rendered["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == f"quay.io/open-cluster-management/registration-operator:{version}"
+    assert "--skip-remove-crds" in container["args"]
+    spec = rendered["ClusterManager"]["spec"]
+    assert spec["workImagePullSpec"] == f"quay.io/open-cluster-management/work:{version}"
 
 
-def test_upstream_oracle_is_complete() -> None:
-    for relative in UPSTREAM_FILES.values():
-        assert Path(SHARED_DIR / UPSTREAM / relative).is_file(), relative
+def _provenance(version: str) -> dict[str, str]:
+    text = (RELEASES_DIR / version / "PROVENANCE.md").read_text()
+    return dict(re.findall(r"^\| `([^`]+)` \| ([0-9a-f]{64}) \|$", text, re.MULTILINE))
+
+
+def _shipped(version: str) -> list[str]:
+    folder = RELEASES_DIR / version
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != "PROVENANCE.md")
+
+
+@pytest.mark.parametrize("version", sorted(RELEASES))
+def test_vendored_files_are_recorded_in_provenance(version: str) -> None:
+    recorded = _provenance(version)
+    assert sorted(recorded) == _shipped(version)
+    for relative, digest in recorded.items():
+        assert hashlib.sha256((RELEASES_DIR / version / relative).read_bytes()).hexdigest() == digest, relative
+
+
+@pytest.mark.parametrize("version", sorted(RELEASES))
+def test_vendored_files_equal_upstream(version: str) -> None:
+    upstream = UPSTREAM_DIRS[version]
+    if not upstream.is_dir():
+        pytest.skip(
+            f"{upstream} is not here (v1.2.1: fetch open-cluster-management.io/ocm@v1.2.1 into the module cache)"
+        )
+    for relative in _shipped(version):
+        component, rest = relative.split("/", 1)
+        assert (RELEASES_DIR / version / relative).read_bytes() == (upstream / component / "config" / rest).read_bytes()
+
+
+def test_a_release_is_one_folder_and_one_bundle_entry() -> None:
+    assert sorted(p.name for p in RELEASES_DIR.iterdir() if p.is_dir()) == sorted(RELEASES)
+    for version in RELEASES:
+        for component, files in OPERATOR_FILES.items():
+            for relative in (*files, SAMPLE_FILES[component]):
+                assert (RELEASES_DIR / version / component / relative).is_file(), f"{version}: {component}/{relative}"

@@ -34,7 +34,7 @@ def test_an_accepted_config_counts_as_not_rejected() -> None:
 
 
 def test_a_message_without_the_key_or_the_allowed_values_is_not_clear() -> None:
-    clear = check_config(ConfigCase("hub", {"ocmVersion": "v9.9.9"}, "ocmVersion", "supported: v1.3.1"))
+    clear = check_config(ConfigCase("hub", {"ocmVersion": "v9.9.9"}, "ocmVersion", "supported: v1.2.1, v1.3.1"))
     vague = check_config(ConfigCase("hub", {"ocmVersion": "v9.9.9"}, "ocmVersion", "a hint it never gives"))
     elsewhere = check_config(ConfigCase("hub", {"ocmVersion": "v9.9.9"}, "images.tag", "supported: v1.3.1"))
     assert clear.problem == ""

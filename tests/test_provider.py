@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from config.versions import RELEASES
 from providers import klusterlet as kl
 from providers.join import Registration
 from providers.managed_cluster import HubConfigError, hub_client
@@ -279,7 +280,7 @@ def test_unjoin_clears_the_operator_lease_once_its_pods_stopped(
     left behind, the next join on that cluster waits out its 137 s. Unjoin removes it, and the
     operator's RBAC, only after the operator's pods stopped."""
     _add_vela_cluster(hub, managed, pki)
-    (deployment,) = [o for o in kl.operator_objects(_REGISTRATION_IMAGES) if o["kind"] == "Deployment"]
+    (deployment,) = [o for o in kl.operator_objects(_REGISTRATION_IMAGES, "v1.3.1") if o["kind"] == "Deployment"]
     namespace = str(deployment["metadata"]["namespace"])
     pod = {
         "apiVersion": "v1",
@@ -427,3 +428,62 @@ def test_hub_access_comes_from_configuration_not_the_pickle(hub: FakeKube, tmp_p
         with pytest.raises(ProviderError, match="does not exist"):
             provider.create(_inputs())
     assert hub.count(method="GET", path=r"/secrets/prod-eu$") >= 1
+
+
+def _at_release(version: str) -> dict[str, Any]:
+    """Inputs of a registration made by a stack at `version` (images tagged by it, as discovery sets them)."""
+    inputs = _inputs()
+    inputs["spec"]["ocmVersion"] = version
+    inputs["spec"]["images"] = {k: v.replace(":v1.3.1", f":{version}") for k, v in inputs["spec"]["images"].items()}
+    return inputs
+
+
+def _klusterlet_crd(kube: FakeKube) -> dict[str, Any] | None:
+    return kube.get_object(
+        "apiextensions.k8s.io/v1", "CustomResourceDefinition", "klusterlets.operator.open-cluster-management.io"
+    )
+
+
+def test_an_ocm_upgrade_moves_the_klusterlet_in_place(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    """ocmVersion v1.2.1 -> v1.3.1: an update (no unjoin), which applies v1.3.1's klusterlet operator and CR."""
+    _add_vela_cluster(hub, managed, pki)
+    old_crd, new_crd = (RELEASES[v].operator_objects("klusterlet")[0]["spec"] for v in ("v1.2.1", "v1.3.1"))
+    assert old_crd != new_crd  # or this test could not tell the releases apart
+    with FakeAgent(hub, [managed]):
+        id_, outs = server.create(_at_release("v1.2.1"))
+        crd = _klusterlet_crd(managed)
+        assert crd is not None
+        assert crd["spec"] == old_crd
+        joined = hub.get_object(*MANAGED_CLUSTER, id_)
+        assert joined is not None
+        diff = server.diff(id_, outs, _at_release("v1.3.1"))
+        assert diff.changes == diff.DIFF_SOME
+        assert list(diff.replaces) == []
+        updated = server.update(id_, outs, _at_release("v1.3.1"))
+    assert updated["spec"]["ocmVersion"] == "v1.3.1"
+    crd = _klusterlet_crd(managed)
+    assert crd is not None
+    assert crd["spec"] == new_crd
+    operator = managed.get_object("apps/v1", "Deployment", "klusterlet", "open-cluster-management")
+    assert operator is not None
+    assert operator["spec"]["template"]["spec"]["containers"][0]["image"].endswith("registration-operator:v1.3.1")
+    klusterlet = managed.get_object(*KLUSTERLET, "klusterlet")
+    assert klusterlet is not None
+    assert klusterlet["spec"]["registrationImagePullSpec"].endswith("registration:v1.3.1")
+    live = hub.get_object(*MANAGED_CLUSTER, id_)
+    assert live is not None
+    assert live["metadata"]["uid"] == joined["metadata"]["uid"]  # the same ManagedCluster: never unjoined
+
+
+def test_check_rejects_an_unknown_release(server: DynamicServer, hub: FakeKube) -> None:
+    failures = dict(server.check(_inputs(ocmVersion="v0.9.0")))
+    assert "not a supported OCM release (v1.2.1, v1.3.1)" in failures["spec.ocmVersion"]
+    assert server.check(_inputs(ocmVersion="v1.2.1")) == []
+
+
+def test_registrations_made_before_the_version_input_unjoin_with_the_release_they_applied() -> None:
+    spec = _inputs()["spec"]
+    del spec["ocmVersion"]
+    assert Registration.from_props(spec).ocm_version == "v1.3.1"

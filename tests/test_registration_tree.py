@@ -10,7 +10,7 @@ import pytest
 
 from components import OcmHub
 from config import RawConfig, load
-from providers.managed_cluster import ManagedClusterRegistration
+from providers.managed_cluster import ManagedClusterProvider, ManagedClusterRegistration
 from render import recording
 from tests.pki import Pki, vela_fleet
 
@@ -110,3 +110,26 @@ def test_well_over_300_registrations_in_one_program(pki: Pki) -> None:
     assert len(rec.of_type(REGISTRATION)) == count
     assert seen == [before]
     assert isinstance(ManagedClusterRegistration, type)
+
+
+def test_an_ocm_upgrade_keeps_every_resource_and_updates_registrations_in_place(pki: Pki) -> None:
+    """v1.2.1 -> v1.3.1: the same resources with the same object names (so pulumi-kubernetes updates, never
+    replaces, the CRD, the ClusterManager and the namespace), and each registration's provider diff is an
+    update that carries the new release to its klusterlet."""
+    secrets = vela_fleet(pki, 2)
+    old, new = (_run({"ocmVersion": v, "registration": {"discover": True}}, secrets) for v in ("v1.2.1", "v1.3.1"))
+
+    def identities(rec: recording.Recording) -> dict[str, Any]:
+        return {r.urn: ((r.inputs.get("metadata") or {}).get("name"), r.retain_on_delete) for r in rec.registrations}
+
+    assert identities(old) == identities(new)
+    provider = ManagedClusterProvider()
+    olds = {r.name: r for r in old.of_type(REGISTRATION)}
+    assert len(olds) == 2
+    for after in new.of_type(REGISTRATION):
+        before = olds[after.name]
+        assert (before.inputs["spec"]["ocmVersion"], after.inputs["spec"]["ocmVersion"]) == ("v1.2.1", "v1.3.1")
+        assert after.inputs["spec"]["images"]["operator"].endswith("registration-operator:v1.3.1")
+        diff = provider.diff(before.name, dict(before.inputs), dict(after.inputs))
+        assert diff.changes
+        assert not diff.replaces
