@@ -20,9 +20,9 @@ import pulumi
 from bench import fleet
 from components import OcmHub
 from config import RawConfig, load
+from ocmhub_testing.pki import vela_fleet
 from providers.managed_cluster import _pickler_restored
 from render import recording
-from tests.pki import vela_fleet
 
 
 class _Noop(pulumi.dynamic.ResourceProvider):

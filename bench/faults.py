@@ -29,9 +29,9 @@ from bench import faults_api as api
 from bench import faults_leaks as leaks
 from bench import faults_rejects as rejects
 from bench import fleet
+from ocmhub_testing.pki import vela_fleet
+from ocmhub_testing.registrations import TOKEN
 from render import recording
-from tests.pki import vela_fleet
-from tests.test_provider import TOKEN
 
 RESULTS = Path(__file__).parent / "results" / "faults.json"
 RENDER_CLUSTERS = 4

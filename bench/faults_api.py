@@ -1,5 +1,5 @@
 """Injected API faults against the registration provider as the engine runs it: the SDK's provider
-server over gRPC (tests/dynamic_server.py), a fake hub and fake managed clusters (tests/fakekube), and
+server over gRPC (ocmhub_testing/dynamic_server.py), a fake hub and fake managed clusters (ocmhub_testing/fakekube), and
 the fake klusterlet agent.
 
 Each (operation, fault) scenario has its own cluster name and its own managed-cluster fake, and every
@@ -20,14 +20,14 @@ from typing import Any, Literal
 
 import yaml
 
+from ocmhub_testing.dynamic_server import DynamicServer, ProviderError, dynamic_server
+from ocmhub_testing.fake_agent import KLUSTERLET, MANAGED_CLUSTER, FakeAgent, secret_value
+from ocmhub_testing.fakekube import DEFAULT_NAMESPACES, FakeKube, Fault
+from ocmhub_testing.pki import Pki
+from ocmhub_testing.registrations import add_vela_cluster, registration_inputs
 from providers import klusterlet as kl
 from providers.join import AVAILABLE, JOINED, condition
 from providers.kube import Kube
-from tests.dynamic_server import DynamicServer, ProviderError, dynamic_server
-from tests.fake_agent import KLUSTERLET, MANAGED_CLUSTER, FakeAgent, _secret_value
-from tests.fakekube import DEFAULT_NAMESPACES, FakeKube, Fault
-from tests.pki import Pki
-from tests.test_provider import _add_vela_cluster, _inputs
 
 Op = Literal["create", "update", "delete"]
 Side = Literal["hub", "managed"]
@@ -242,16 +242,16 @@ class Harness:
     def _keep_token(self, managed: FakeKube, cluster: str) -> None:
         secret = managed.get_object("v1", "Secret", kl.BOOTSTRAP_SECRET, kl.DEFAULT_AGENT_NAMESPACE)
         if secret is not None:
-            kubeconfig = yaml.safe_load(_secret_value(secret, "kubeconfig"))
+            kubeconfig = yaml.safe_load(secret_value(secret, "kubeconfig"))
             self.tokens[f"bootstrap token of {cluster}"] = str(kubeconfig["users"][0]["user"]["token"])
 
     def _operate(self, scenario: Scenario, managed: FakeKube, olds: dict[str, Any]) -> dict[str, Any]:
         if scenario.op == "create":
-            _, outputs = self.server.create(_inputs(scenario.cluster, timeout=JOIN_TIMEOUT))
+            _, outputs = self.server.create(registration_inputs(scenario.cluster, timeout=JOIN_TIMEOUT))
             self._keep_token(managed, scenario.cluster)
             return outputs
         if scenario.op == "update":
-            news = _inputs(scenario.cluster, timeout=JOIN_TIMEOUT, labels=NEW_LABELS)
+            news = registration_inputs(scenario.cluster, timeout=JOIN_TIMEOUT, labels=NEW_LABELS)
             return self.server.update(scenario.cluster, olds, news)
         self.server.delete(scenario.cluster, olds)
         return {}
@@ -263,11 +263,11 @@ class Harness:
             FakeKube(tls=(self.pki.server_cert, self.pki.server_key)) as managed,
             FakeAgent(self.hub, [managed]) as agent,
         ):
-            _add_vela_cluster(self.hub, managed, self.pki, scenario.cluster, scenario.credential)
+            add_vela_cluster(self.hub, managed, self.pki, scenario.cluster, scenario.credential)
             olds: dict[str, Any] = {}
             if scenario.op != "create":
                 try:
-                    _, olds = self.server.create(_inputs(scenario.cluster, timeout=JOIN_TIMEOUT))
+                    _, olds = self.server.create(registration_inputs(scenario.cluster, timeout=JOIN_TIMEOUT))
                 except ProviderError as err:
                     problem = f"setup (create, no fault) failed: {err}"
                     return FaultResult(

@@ -20,8 +20,8 @@ import pulumi
 from bench import fleet
 from components import OcmHub
 from config import RawConfig, load
+from ocmhub_testing.pki import Pki, vela_fleet
 from render import documents, recording
-from tests.pki import Pki, vela_fleet
 
 PEM_LINE = 64  # full lines only: a short last line could match anything
 

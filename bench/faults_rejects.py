@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from config import ConfigError, RawConfig, load
+from ocmhub_testing.cases import BAD_ADDONS, BAD_CONFIGS, ENDPOINT, MALFORMED
+from ocmhub_testing.pki import Pki, vela_secret
 from providers.discovery import DiscoveryError, plan
 from providers.vela import VelaSecretError, parse_secret
-from tests.pki import Pki, vela_secret
-from tests.test_addons import BAD_ADDONS
-from tests.test_config import BAD_CONFIGS
-from tests.test_discovery import ENDPOINT, MALFORMED
 
 AREAS = ("hub", "addons", "registration")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.pki import Pki, make_pki
+from ocmhub_testing.pki import Pki, make_pki
 
 ALL_ADDONS = {
     "clusterProxy": {"enabled": True},

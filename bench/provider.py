@@ -1,5 +1,5 @@
 """The registration provider through the SDK's own server (`python -m pulumi.dynamic`), against the
-fake API servers of tests/fakekube with the fake agent: start-up, Diff, Read, Create, and creates in
+fake API servers of ocmhub_testing/fakekube with the fake agent: start-up, Diff, Read, Create, and creates in
 parallel as the engine issues them. API calls are counted from the fake servers' request logs.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 import yaml
 
 from bench import fleet
-from tests.dynamic_server import dynamic_server
-from tests.fake_agent import FakeAgent
-from tests.fakekube import DEFAULT_NAMESPACES, FakeKube
-from tests.pki import vela_secret
-from tests.test_provider import _inputs
+from ocmhub_testing.dynamic_server import dynamic_server
+from ocmhub_testing.fake_agent import FakeAgent
+from ocmhub_testing.fakekube import DEFAULT_NAMESPACES, FakeKube
+from ocmhub_testing.pki import vela_secret
+from ocmhub_testing.registrations import registration_inputs
 
 # What one Default-mode join needs at the least: hub: read the vela secret, apply the ManagedCluster,
 # the bootstrap ServiceAccount and binding, issue a token, list and approve the CSR, read the
@@ -42,11 +42,11 @@ def run(workdir: Path, creates: int = 20, parallel: int = 100) -> dict[str, Any]
         started = time.perf_counter()
         with dynamic_server(workdir / "provider.log") as server:
             server.configure({"kubernetes:kubeconfig": yaml.safe_dump(hub.kubeconfig())})
-            server.check(_inputs())
+            server.check(registration_inputs())
             first_answer = time.perf_counter() - started
 
             def diff() -> None:
-                server.diff("c", _inputs(), _inputs(labels={"env": "next"}))
+                server.diff("c", registration_inputs(), registration_inputs(labels={"env": "next"}))
 
             hub.clear_requests()
             diff_s = _per_call(diff, 200)
@@ -60,7 +60,7 @@ def run(workdir: Path, creates: int = 20, parallel: int = 100) -> dict[str, Any]
                 outs: dict[str, Any] = {}
                 for i in range(creates):
                     begin = time.perf_counter()
-                    _, outs = server.create(_inputs(f"c{i:04d}"))
+                    _, outs = server.create(registration_inputs(f"c{i:04d}"))
                     timings.append(time.perf_counter() - begin)
                 sequential_calls = _calls(hub, fleet_servers) / creates
 
@@ -70,7 +70,7 @@ def run(workdir: Path, creates: int = 20, parallel: int = 100) -> dict[str, Any]
                 names = [f"c{i:04d}" for i in range(creates, creates + parallel)]
                 begin = time.perf_counter()
                 with ThreadPoolExecutor(max_workers=parallel) as pool:
-                    list(pool.map(lambda name: server.create(_inputs(name), timeout=600), names))
+                    list(pool.map(lambda name: server.create(registration_inputs(name), timeout=600), names))
                 parallel_s = time.perf_counter() - begin
                 parallel_calls = _calls(hub, fleet_servers) / parallel
     return {

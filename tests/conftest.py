@@ -12,10 +12,10 @@ import yaml
 
 from config import RawConfig, from_file
 from config.versions import KEEP, Change, set_path
+from ocmhub_testing.dynamic_server import DynamicServer, dynamic_server
+from ocmhub_testing.fakekube import DEFAULT_NAMESPACES, FakeKube
+from ocmhub_testing.pki import Pki, make_pki
 from render import recording
-from tests.dynamic_server import DynamicServer, dynamic_server
-from tests.fakekube import DEFAULT_NAMESPACES, FakeKube
-from tests.pki import Pki, make_pki
 
 PROJECT_DIR = recording.PROJECT_DIR
 SHARED_DIR = PROJECT_DIR.parent / "shared"

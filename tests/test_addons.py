@@ -9,12 +9,12 @@ import pytest
 
 from config import ConfigError, RawConfig, load
 from config.addons import CHARTS, chart_value_keys
+from ocmhub_testing.cases import ALL_ON, BAD_ADDONS
 from render import documents, recording
 from tests.conftest import SHARED_DIR, run_values, upstream_docs
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
-CR = "kubernetes:operator.open-cluster-management.io/v1:ClusterManager"
-ALL_ON = {key: {"enabled": True} for key in CHARTS}
+READINESS = "pulumi-python:dynamic/ocm-hub:HubReadiness"
 
 
 def _releases(rec: recording.Recording) -> dict[str, recording.Registration]:
@@ -53,10 +53,10 @@ def test_releases_are_helm_releases_in_the_addon_namespace() -> None:
 
 def test_releases_install_after_the_hub_is_ready_and_in_dependency_order() -> None:
     rec = run_values({"addons": ALL_ON})
-    (cr,) = rec.of_type(CR)
+    (readiness,) = rec.of_type(READINESS)
     releases = _releases(rec)
     for release in releases.values():
-        assert cr.urn in release.dependencies
+        assert readiness.urn in release.dependencies
     gateway = releases["cluster-gateway-addon-manager"]
     assert releases["cluster-proxy"].urn in gateway.dependencies
     assert releases["managed-serviceaccount"].urn in gateway.dependencies
@@ -81,43 +81,6 @@ def test_gateway_without_its_dependencies_is_a_config_error(addons: dict[str, An
         load(RawConfig({"addons": addons}))
     assert "ocm-hub:addons.clusterGateway.enabled:" in str(caught.value)
     assert missing in str(caught.value)
-
-
-BAD_ADDONS: list[tuple[dict[str, Any], str, str]] = [
-    ({"clusterProxy": {"values": {"replica": 2}}}, "addons.clusterProxy.values.replica", "known: cluster-proxy-common"),
-    (
-        {"managedServiceAccount": {"values": {"images": "x"}}},
-        "addons.managedServiceAccount.values.images",
-        "agentInstallAll",
-    ),
-    (
-        {"clusterGateway": {"values": {"secretNamespace": "x"}}},
-        "addons.clusterGateway.values.secretNamespace",
-        "clusterGateway",
-    ),
-    ({"clusterProxy": {"values": ["replicas"]}}, "addons.clusterProxy.values", "valid dictionary"),
-    ({"clusterProxy": {"version": "latest"}}, "addons.clusterProxy.version", "chart version such as 0.11.0"),
-    ({"clusterProxy": {"repository": "ftp://charts"}}, "addons.clusterProxy.repository", "https:// or oci://"),
-    ({"repository": "charts.example.com"}, "addons.repository", "https:// or oci://"),
-    ({"repository": "http://charts.example.com"}, "addons.repository", "https:// or oci://"),
-    ({"repository": "http://10.0.0.1:8080"}, "addons.repository", "https:// or oci://"),
-    ({"repository": "https://charts.example.com:70000"}, "addons.repository", "port"),
-    ({"repository": "https://charts.example.com/x?token=1"}, "addons.repository", "no query"),
-    ({"repository": "https://u:hunter2@charts.example.com"}, "addons.repository", "not shown"),
-    ({"clusterProxy": {"timeout": "forever"}}, "addons.clusterProxy.timeout", "duration"),
-    ({"clusterProxy": {"enabled": "sometimes"}}, "addons.clusterProxy.enabled", "valid boolean"),
-    ({"clusterGatewayAddonManager": {"enabled": True}}, "addons.clusterGatewayAddonManager", "clusterGateway"),
-    (
-        {**ALL_ON, "clusterGateway": {"enabled": True, "values": {"clusterGateway": {"secretNamespace": "ocm-creds"}}}},
-        "addons.clusterGateway.values.clusterGateway.secretNamespace",
-        "hides every cluster vela joins",
-    ),
-    (
-        {**ALL_ON, "clusterGateway": {"enabled": True, "values": {"manualSecretManagement": False}}},
-        "addons.clusterGateway.values.manualSecretManagement",
-        "overwrite vela's cluster secrets",
-    ),
-]
 
 
 @pytest.mark.parametrize("repository", ["http://127.0.0.1:8879", "http://localhost:8879/charts", "http://[::1]:8879"])

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from config import RawConfig, load
+from ocmhub_testing.cases import ENDPOINT, MALFORMED, set_data, without
+from ocmhub_testing.pki import Pki, vela_secret
 from providers.discovery import DiscoveryError, plan
-from providers.vela import ENDPOINT_TYPE_LABEL, VelaSecretError, parse_secret
-from tests.pki import Pki, vela_secret
-
-ENDPOINT = "https://10.0.0.1:6443"
+from providers.vela import VelaSecretError, parse_secret
 
 
 def _b64(value: bytes) -> str:
@@ -42,62 +41,6 @@ def test_ca_under_the_short_key_is_accepted(pki: Pki) -> None:
     assert parse_secret(secret).ca == pki.read("ca_cert")
 
 
-def _without(key: str) -> Callable[[dict[str, Any]], None]:
-    return lambda s: s["data"].pop(key)
-
-
-def _set_data(key: str, value: bytes) -> Callable[[dict[str, Any]], None]:
-    return lambda s: s["data"].__setitem__(key, _b64(value))
-
-
-def _set_label(value: str | None) -> Callable[[dict[str, Any]], None]:
-    def change(secret: dict[str, Any]) -> None:
-        labels = secret["metadata"]["labels"]
-        if value is None:
-            labels.pop("cluster.core.oam.dev/cluster-credential-type")
-        else:
-            labels["cluster.core.oam.dev/cluster-credential-type"] = value
-
-    return change
-
-
-def _set_label_key(key: str, value: str) -> Callable[[dict[str, Any]], None]:
-    def change(secret: dict[str, Any]) -> None:
-        secret["metadata"]["labels"][key] = value
-        secret["data"].pop("endpoint")
-
-    return change
-
-
-MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
-    ("no type label", _set_label(None), "has no cluster.core.oam.dev/cluster-credential-type label"),
-    ("dynamic exec credential", _set_label("Dynamic"), "Dynamic (an exec plugin) is not supported"),
-    ("unknown type", _set_label("Kerberos"), "unknown credential type 'Kerberos'"),
-    ("no endpoint", _without("endpoint"), "data.endpoint is missing"),
-    ("empty endpoint", _set_data("endpoint", b"\n"), "data.endpoint is missing"),
-    ("http endpoint", _set_data("endpoint", b"http://10.0.0.1:6443"), "must be an https:// URL"),
-    ("endpoint not a URL", _set_data("endpoint", b"my cluster"), "must be an https:// URL"),
-    ("endpoint port out of range", _set_data("endpoint", b"https://10.0.0.1:99999"), "port"),
-    ("endpoint with a password", _set_data("endpoint", b"https://admin:hunter2@10.0.0.1"), "is not shown here"),
-    ("no CA (vela's insecure cluster)", _without("ca.crt"), "how vela records an insecure cluster"),
-    ("proxy-url not http(s)", _set_data("proxy-url", b"socks5://proxy:1080"), "http:// or https:// proxy URL"),
-    (
-        "reached through cluster-proxy",
-        _set_label_key(ENDPOINT_TYPE_LABEL, "ClusterProxy"),
-        "through OCM's cluster-proxy",
-    ),
-    ("CA not PEM", _set_data("ca.crt", b"not a certificate"), "data.ca.crt is not a PEM certificate"),
-    ("no client cert", _without("tls.crt"), "data.tls.crt is missing"),
-    ("no client key", _without("tls.key"), "data.tls.key is missing"),
-    ("client key not PEM", _set_data("tls.key", b"garbage"), "data.tls.key is not PEM"),
-    (
-        "data not base64",
-        lambda s: s["data"].__setitem__("endpoint", "%%%not-base64%%%"),
-        "data.endpoint is not valid base64",
-    ),
-]
-
-
 @pytest.mark.parametrize(("label", "change", "message"), MALFORMED, ids=[m[0] for m in MALFORMED])
 def test_malformed_secret_is_a_clear_error(
     pki: Pki, label: str, change: Callable[[dict[str, Any]], None], message: str
@@ -115,7 +58,7 @@ def test_malformed_secret_is_a_clear_error(
 
 @pytest.mark.parametrize(
     "change",
-    [_without("token"), _set_data("token", b"   ")],
+    [without("token"), set_data("token", b"   ")],
     ids=["missing", "blank"],
 )
 def test_token_secret_without_token_is_an_error(pki: Pki, change: Callable[[dict[str, Any]], None]) -> None:

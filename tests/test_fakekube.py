@@ -46,7 +46,7 @@ from kubernetes.client import (
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 
-from tests.fakekube import FakeKube
+from ocmhub_testing.fakekube import FakeKube
 
 Json = dict[str, Any]
 CLUSTER = ("cluster.open-cluster-management.io", "v1", "managedclusters")

@@ -19,11 +19,11 @@ from bench.faults_rejects import (
     distinct,
     secret_cases,
 )
-from tests.fake_agent import MANAGED_CLUSTER
-from tests.fakekube import FakeKube
-from tests.pki import Pki, vela_secret
-from tests.test_discovery import ENDPOINT
-from tests.test_provider import TOKEN
+from ocmhub_testing.cases import ENDPOINT
+from ocmhub_testing.fake_agent import MANAGED_CLUSTER
+from ocmhub_testing.fakekube import FakeKube
+from ocmhub_testing.pki import Pki, vela_secret
+from ocmhub_testing.registrations import TOKEN
 
 
 def test_an_accepted_config_counts_as_not_rejected() -> None:

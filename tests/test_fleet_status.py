@@ -11,12 +11,12 @@ import pytest
 from components import OcmHub
 from components.fleet_status import summarize
 from config import RawConfig, load
+from ocmhub_testing.dynamic_server import DynamicServer, ProviderError
+from ocmhub_testing.fake_agent import ADDON, MANAGED_CLUSTER, FakeAgent
+from ocmhub_testing.fakekube import FakeKube
+from ocmhub_testing.pki import Pki, vela_secret
+from ocmhub_testing.registrations import registration_inputs
 from render import recording
-from tests.dynamic_server import DynamicServer, ProviderError
-from tests.fake_agent import ADDON, MANAGED_CLUSTER, FakeAgent
-from tests.fakekube import FakeKube
-from tests.pki import Pki, vela_secret
-from tests.test_provider import _inputs
 
 ADDONS = ["cluster-gateway", "cluster-proxy", "managed-serviceaccount"]
 STATES = ["True", "False", "Unknown", None]  # None: the condition was never reported
@@ -65,7 +65,7 @@ def _registered(hub: FakeKube, name: str = "prod-eu") -> None:
 
 def test_cluster_conditions_map_in_every_combination(server: DynamicServer, hub: FakeKube) -> None:
     _registered(hub)
-    props = _inputs(addons=[])
+    props = registration_inputs(addons=[])
     for joined, available in itertools.product(STATES, STATES):
         live = hub.get_object(*MANAGED_CLUSTER, "prod-eu")
         assert live is not None
@@ -84,7 +84,7 @@ def test_cluster_conditions_map_in_every_combination(server: DynamicServer, hub:
 
 def test_addon_conditions_map_in_every_combination(server: DynamicServer, hub: FakeKube) -> None:
     _registered(hub)
-    props = _inputs(addons=ADDONS)
+    props = registration_inputs(addons=ADDONS)
     combinations = list(itertools.product(STATES, STATES, STATES))
     for index, (available, degraded, progressing) in enumerate(combinations):
         addon = ADDONS[index % len(ADDONS)]
@@ -112,7 +112,7 @@ def test_addon_conditions_map_in_every_combination(server: DynamicServer, hub: F
 
 def test_addon_never_installed_shows_missing(server: DynamicServer, hub: FakeKube) -> None:
     _registered(hub)
-    _, outs = server.read("prod-eu", _inputs(addons=["cluster-proxy"]))
+    _, outs = server.read("prod-eu", registration_inputs(addons=["cluster-proxy"]))
     assert outs["status"]["addons"]["cluster-proxy"]["available"]["status"] == "Missing"
 
 
@@ -121,7 +121,9 @@ def test_join_waits_for_addons_and_creates_missing_ones(
 ) -> None:
     hub.put_object(vela_secret("prod-eu", managed.url, pki))
     with FakeAgent(hub, [managed]):
-        _, outs = server.create(_inputs(addons=["cluster-proxy", "managed-serviceaccount"], waitForAddons=True))
+        _, outs = server.create(
+            registration_inputs(addons=["cluster-proxy", "managed-serviceaccount"], waitForAddons=True)
+        )
     assert {name: a["available"]["status"] for name, a in outs["status"]["addons"].items()} == {
         "cluster-proxy": "True",
         "managed-serviceaccount": "True",
@@ -134,7 +136,7 @@ def test_addon_timeout_names_cluster_addon_and_condition(
 ) -> None:
     hub.put_object(vela_secret("prod-eu", managed.url, pki))
     with FakeAgent(hub, [managed], addon_available="False"), pytest.raises(ProviderError) as caught:
-        server.create(_inputs(addons=["cluster-proxy"], waitForAddons=True, addonTimeoutSeconds=3))
+        server.create(registration_inputs(addons=["cluster-proxy"], waitForAddons=True, addonTimeoutSeconds=3))
     message = str(caught.value)
     assert "cluster prod-eu: addon cluster-proxy not Available after 3s" in message
     assert "condition Available is False (FakeAddonAvailable: lease)" in message
@@ -143,7 +145,7 @@ def test_addon_timeout_names_cluster_addon_and_condition(
 def test_no_wait_when_the_stack_turns_it_off(server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki) -> None:
     hub.put_object(vela_secret("prod-eu", managed.url, pki))
     with FakeAgent(hub, [managed], addon_available="False"):
-        _, outs = server.create(_inputs(addons=["cluster-proxy"], waitForAddons=False))
+        _, outs = server.create(registration_inputs(addons=["cluster-proxy"], waitForAddons=False))
     assert outs["status"]["addons"]["cluster-proxy"]["available"]["status"] == "Missing"
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from fleetstatus.__main__ import main
-from tests.fake_agent import ADDON, MANAGED_CLUSTER
-from tests.fakekube import FakeKube
+from ocmhub_testing.fake_agent import ADDON, MANAGED_CLUSTER
+from ocmhub_testing.fakekube import FakeKube
 
 READY = [
     {"type": "Applied", "status": "True", "reason": "ClusterManagerApplied", "message": ""},

@@ -15,44 +15,14 @@ import pytest
 import yaml
 
 from config.versions import RELEASES
+from ocmhub_testing.dynamic_server import DynamicServer, ProviderError, dynamic_server
+from ocmhub_testing.fake_agent import KLUSTERLET, MANAGED_CLUSTER, FakeAgent
+from ocmhub_testing.fakekube import FakeKube
+from ocmhub_testing.pki import Pki
+from ocmhub_testing.registrations import REGISTRATION_IMAGES, TOKEN, add_vela_cluster, registration_inputs
 from providers import klusterlet as kl
 from providers.join import Registration
 from providers.managed_cluster import HubConfigError, hub_client
-from tests.dynamic_server import DynamicServer, ProviderError, dynamic_server
-from tests.fake_agent import KLUSTERLET, MANAGED_CLUSTER, FakeAgent
-from tests.fakekube import FakeKube
-from tests.pki import Pki, vela_secret
-
-TOKEN = "vela-test-token-0123456789"
-_REGISTRATION_IMAGES = kl.Images(
-    "quay.io/open-cluster-management/registration-operator:v1.3.1",
-    "quay.io/open-cluster-management/registration:v1.3.1",
-    "quay.io/open-cluster-management/work:v1.3.1",
-)
-
-
-def _inputs(cluster: str = "prod-eu", mode: str = "Default", timeout: int = 20, **changes: Any) -> dict[str, Any]:
-    reg = Registration(
-        cluster=cluster,
-        secret_namespace="vela-system",
-        secret_name=cluster,
-        endpoint="",
-        labels={"env": "prod"},
-        cluster_set="default",
-        mode="Hosted" if mode == "Hosted" else "Default",
-        images=_REGISTRATION_IMAGES,
-        hub_api_server=None,
-        timeout_seconds=timeout,
-    )
-    return {"spec": {**reg.props(), "mode": mode, **changes}}
-
-
-def _add_vela_cluster(
-    hub: FakeKube, managed: FakeKube, pki: Pki, name: str = "prod-eu", kind: str = "X509Certificate"
-) -> dict[str, Any]:
-    secret = vela_secret(name, managed.url, pki, kind, token=TOKEN)
-    hub.put_object(secret)
-    return secret
 
 
 def _no_credentials(pki: Pki, *texts: str) -> None:
@@ -67,24 +37,27 @@ def _no_credentials(pki: Pki, *texts: str) -> None:
 
 
 def test_check_reports_bad_inputs(server: DynamicServer, hub: FakeKube) -> None:
-    assert server.check(_inputs()) == []
-    failures = dict(server.check(_inputs(clusterName="Prod_EU", timeoutSeconds=0, mode="Singleton")))
+    assert server.check(registration_inputs()) == []
+    failures = dict(server.check(registration_inputs(clusterName="Prod_EU", timeoutSeconds=0, mode="Singleton")))
     assert "DNS-1123 label" in failures["spec.clusterName"]
     assert "Default or Hosted" in failures["spec.mode"]
     assert "positive" in failures["spec.timeoutSeconds"]
     long = "a" * 60
-    assert "too long for Hosted mode" in dict(server.check(_inputs(cluster=long, mode="Hosted")))["spec.clusterName"]
+    assert (
+        "too long for Hosted mode"
+        in dict(server.check(registration_inputs(cluster=long, mode="Hosted")))["spec.clusterName"]
+    )
 
 
 def test_diff_is_pure_and_replaces_only_on_identity(server: DynamicServer, hub: FakeKube) -> None:
     hub.clear_requests()
-    olds = {**_inputs(), "status": {"joined": {"status": "True"}}}
-    none = server.diff("prod-eu", olds, _inputs(timeoutSeconds=20.0))
+    olds = {**registration_inputs(), "status": {"joined": {"status": "True"}}}
+    none = server.diff("prod-eu", olds, registration_inputs(timeoutSeconds=20.0))
     assert none.changes == none.DIFF_NONE
-    labels = server.diff("prod-eu", olds, _inputs(labels={"env": "staging"}))
+    labels = server.diff("prod-eu", olds, registration_inputs(labels={"env": "staging"}))
     assert labels.changes == labels.DIFF_SOME
     assert list(labels.replaces) == []
-    moved = server.diff("prod-eu", olds, _inputs(mode="Hosted"))
+    moved = server.diff("prod-eu", olds, registration_inputs(mode="Hosted"))
     assert list(moved.replaces) == ["spec.mode"]
     assert moved.deleteBeforeReplace
     assert hub.requests == []  # diff never calls the API
@@ -103,9 +76,9 @@ def test_a_malformed_hub_kubeconfig_is_reported_without_its_contents() -> None:
 def test_create_default_mode_joins_through_the_managed_cluster(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     with FakeAgent(hub, [managed]) as agent:
-        id_, outs = server.create(_inputs())
+        id_, outs = server.create(registration_inputs())
     assert agent.errors == []
     assert id_ == "prod-eu"
     assert outs["status"]["joined"]["status"] == "True"
@@ -129,10 +102,10 @@ def test_create_default_mode_joins_through_the_managed_cluster(
 def test_create_hosted_mode_keeps_the_agent_on_the_hub(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
-    _add_vela_cluster(hub, managed, pki, "edge-1", "ServiceAccountToken")
+    add_vela_cluster(hub, managed, pki, "edge-1", "ServiceAccountToken")
     managed.clear_requests()
     with FakeAgent(hub, [hub]):
-        _, outs = server.create(_inputs("edge-1", mode="Hosted"))
+        _, outs = server.create(registration_inputs("edge-1", mode="Hosted"))
     assert outs["status"]["klusterletMode"] == "Hosted"
     assert hub.get_object(*KLUSTERLET, "klusterlet-edge-1") is not None
     external = hub.get_object("v1", "Secret", "external-managed-kubeconfig", "klusterlet-edge-1")
@@ -144,7 +117,7 @@ def test_create_hosted_mode_keeps_the_agent_on_the_hub(
 def test_only_this_clusters_bootstrap_csr_is_approved(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     intruder = {
         "apiVersion": "certificates.k8s.io/v1",
         "kind": "CertificateSigningRequest",
@@ -157,7 +130,7 @@ def test_only_this_clusters_bootstrap_csr_is_approved(
     }
     hub.put_object(intruder)
     with FakeAgent(hub, [managed]):
-        server.create(_inputs())
+        server.create(registration_inputs())
     left = hub.get_object("certificates.k8s.io/v1", "CertificateSigningRequest", "prod-eu-intruder")
     assert left is not None
     assert not (left.get("status") or {}).get("conditions")
@@ -166,9 +139,9 @@ def test_only_this_clusters_bootstrap_csr_is_approved(
 def test_read_refreshes_status_and_reports_a_deleted_cluster(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     with FakeAgent(hub, [managed]):
-        id_, outs = server.create(_inputs())
+        id_, outs = server.create(registration_inputs())
     live = hub.get_object(*MANAGED_CLUSTER, id_)
     assert live is not None
     live["status"]["conditions"] = [
@@ -194,9 +167,9 @@ def test_read_refreshes_status_and_reports_a_deleted_cluster(
 def test_read_of_an_unknown_state_imports_from_the_live_object(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     with FakeAgent(hub, [managed]):
-        _, outs = server.create(_inputs())
+        _, outs = server.create(registration_inputs())
     _, imported = server.read("prod-eu", {"spec": outs["spec"]})
     assert imported["spec"]["secretName"] == "prod-eu"
     assert imported["spec"]["mode"] == "Default"
@@ -206,10 +179,10 @@ def test_read_of_an_unknown_state_imports_from_the_live_object(
 def test_update_changes_labels_and_versions_in_place(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     with FakeAgent(hub, [managed]):
-        id_, outs = server.create(_inputs())
-        news = _inputs(labels={"env": "prod", "tier": "gold"})
+        id_, outs = server.create(registration_inputs())
+        news = registration_inputs(labels={"env": "prod", "tier": "gold"})
         news["spec"]["images"] = {**news["spec"]["images"], "work": "quay.io/open-cluster-management/work:v1.3.2"}
         updated = server.update(id_, outs, news)
     assert updated["spec"]["labels"] == {"env": "prod", "tier": "gold"}
@@ -225,7 +198,7 @@ def test_update_changes_labels_and_versions_in_place(
 def test_delete_unjoins_both_sides_and_is_idempotent(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     other = {
         "apiVersion": "certificates.k8s.io/v1",
         "kind": "CertificateSigningRequest",
@@ -234,7 +207,7 @@ def test_delete_unjoins_both_sides_and_is_idempotent(
     }
     hub.put_object(other)
     with FakeAgent(hub, [managed]):
-        id_, outs = server.create(_inputs())
+        id_, outs = server.create(registration_inputs())
         assert len(hub.list_objects("certificates.k8s.io/v1", "CertificateSigningRequest")) == 2
         server.delete(id_, outs)
         server.delete(id_, outs)  # already gone is success
@@ -255,10 +228,10 @@ def test_a_registrations_own_hub_kubeconfig_wins_over_the_stack_config(
 ) -> None:
     """A composing program passes its hub explicitly: create, refresh, diff and delete use that hub
     even when the stack's `kubernetes:` config points elsewhere, and the kubeconfig rotates in place."""
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     with FakeKube() as elsewhere, dynamic_server(tmp_path / "provider.log") as server:
         server.configure({"kubernetes:kubeconfig": yaml.safe_dump(elsewhere.kubeconfig())})
-        inputs = {**_inputs(), "hubKubeconfig": yaml.safe_dump(hub.kubeconfig())}
+        inputs = {**registration_inputs(), "hubKubeconfig": yaml.safe_dump(hub.kubeconfig())}
         with FakeAgent(hub, [managed]):
             id_, outs = server.create(inputs)
             assert outs["hubKubeconfig"] == inputs["hubKubeconfig"]  # delete gets only the outputs
@@ -279,8 +252,8 @@ def test_unjoin_clears_the_operator_lease_once_its_pods_stopped(
     """The klusterlet operator exits without releasing its leader lease (seen with the real one in e2e):
     left behind, the next join on that cluster waits out its 137 s. Unjoin removes it, and the
     operator's RBAC, only after the operator's pods stopped."""
-    _add_vela_cluster(hub, managed, pki)
-    (deployment,) = [o for o in kl.operator_objects(_REGISTRATION_IMAGES, "v1.3.1") if o["kind"] == "Deployment"]
+    add_vela_cluster(hub, managed, pki)
+    (deployment,) = [o for o in kl.operator_objects(REGISTRATION_IMAGES, "v1.3.1") if o["kind"] == "Deployment"]
     namespace = str(deployment["metadata"]["namespace"])
     pod = {
         "apiVersion": "v1",
@@ -303,7 +276,7 @@ def test_unjoin_clears_the_operator_lease_once_its_pods_stopped(
         managed.delete_object("v1", "Pod", "klusterlet-6d4f9", namespace)
 
     with FakeAgent(hub, [managed]):
-        id_, outs = server.create(_inputs())
+        id_, outs = server.create(registration_inputs())
         managed.put_object(pod)
         managed.put_object(
             {
@@ -334,9 +307,9 @@ def test_unjoin_clears_the_operator_lease_once_its_pods_stopped(
 def test_delete_rerun_while_the_agent_namespace_terminates(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     with FakeAgent(hub, [managed]):
-        id_, outs = server.create(_inputs())
+        id_, outs = server.create(registration_inputs())
         managed.inject(
             "DELETE", r"/namespaces/open-cluster-management-agent$", status=409, message="namespace is terminating"
         )
@@ -347,9 +320,9 @@ def test_delete_rerun_while_the_agent_namespace_terminates(
 def test_delete_without_the_vela_secret_still_cleans_the_hub(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     with FakeAgent(hub, [managed]):
-        id_, outs = server.create(_inputs())
+        id_, outs = server.create(registration_inputs())
         hub.delete_object("v1", "Secret", "prod-eu", "vela-system")
         server.delete(id_, outs)
     assert hub.get_object(*MANAGED_CLUSTER, id_) is None
@@ -361,21 +334,21 @@ def test_delete_without_the_vela_secret_still_cleans_the_hub(
 
 def test_missing_secret_is_a_clear_error(server: DynamicServer, hub: FakeKube) -> None:
     with pytest.raises(ProviderError, match="vela cluster secret vela-system/prod-eu does not exist"):
-        server.create(_inputs())
+        server.create(registration_inputs())
 
 
 def test_join_timeout_names_the_condition(server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki) -> None:
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     with pytest.raises(ProviderError, match="condition ManagedClusterJoined is Missing"):
-        server.create(_inputs(timeout=2))
+        server.create(registration_inputs(timeout=2))
 
 
 def test_unavailable_cluster_times_out_naming_available(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     with FakeAgent(hub, [managed], available="False"), pytest.raises(ProviderError) as caught:
-        server.create(_inputs(timeout=6))
+        server.create(registration_inputs(timeout=6))
     assert "condition ManagedClusterConditionAvailable is False (FakeManagedClusterConditionAvailable" in str(
         caught.value
     )
@@ -397,10 +370,10 @@ def test_unavailable_cluster_times_out_naming_available(
 def test_transient_api_errors_are_survived(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki, method: str, path: str, fault: dict[str, Any]
 ) -> None:
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     hub.inject(method, path, **fault)
     with FakeAgent(hub, [managed]):
-        _, outs = server.create(_inputs())
+        _, outs = server.create(registration_inputs())
     assert outs["status"]["joined"]["status"] == "True"
     assert hub.internal_errors == []
 
@@ -408,14 +381,14 @@ def test_transient_api_errors_are_survived(
 def test_a_half_done_create_converges_on_the_next_up(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     managed.inject("PATCH", r"/klusterlets/klusterlet$", status=500, times=None)
     with pytest.raises(ProviderError, match="500"):
-        server.create(_inputs())
+        server.create(registration_inputs())
     assert hub.get_object(*MANAGED_CLUSTER, "prod-eu") is not None  # the hub side was done
     managed.clear_faults()
     with FakeAgent(hub, [managed]):
-        _, outs = server.create(_inputs())
+        _, outs = server.create(registration_inputs())
     assert outs["status"]["available"]["status"] == "True"
     assert len(hub.list_objects(*MANAGED_CLUSTER)) == 1
 
@@ -426,13 +399,13 @@ def test_hub_access_comes_from_configuration_not_the_pickle(hub: FakeKube, tmp_p
         path = hub.write_kubeconfig(tmp_path / "hub.kubeconfig")
         provider.configure({"kubernetes:kubeconfig": str(path)})
         with pytest.raises(ProviderError, match="does not exist"):
-            provider.create(_inputs())
+            provider.create(registration_inputs())
     assert hub.count(method="GET", path=r"/secrets/prod-eu$") >= 1
 
 
 def _at_release(version: str) -> dict[str, Any]:
     """Inputs of a registration made by a stack at `version` (images tagged by it, as discovery sets them)."""
-    inputs = _inputs()
+    inputs = registration_inputs()
     inputs["spec"]["ocmVersion"] = version
     inputs["spec"]["images"] = {k: v.replace(":v1.3.1", f":{version}") for k, v in inputs["spec"]["images"].items()}
     return inputs
@@ -448,7 +421,7 @@ def test_an_ocm_upgrade_moves_the_klusterlet_in_place(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
     """ocmVersion v1.2.1 -> v1.3.1: an update (no unjoin), which applies v1.3.1's klusterlet operator and CR."""
-    _add_vela_cluster(hub, managed, pki)
+    add_vela_cluster(hub, managed, pki)
     old_crd, new_crd = (RELEASES[v].operator_objects("klusterlet")[0]["spec"] for v in ("v1.2.1", "v1.3.1"))
     assert old_crd != new_crd  # or this test could not tell the releases apart
     with FakeAgent(hub, [managed]):
@@ -478,12 +451,12 @@ def test_an_ocm_upgrade_moves_the_klusterlet_in_place(
 
 
 def test_check_rejects_an_unknown_release(server: DynamicServer, hub: FakeKube) -> None:
-    failures = dict(server.check(_inputs(ocmVersion="v0.9.0")))
+    failures = dict(server.check(registration_inputs(ocmVersion="v0.9.0")))
     assert "not a supported OCM release (v1.2.1, v1.3.1)" in failures["spec.ocmVersion"]
-    assert server.check(_inputs(ocmVersion="v1.2.1")) == []
+    assert server.check(registration_inputs(ocmVersion="v1.2.1")) == []
 
 
 def test_registrations_made_before_the_version_input_unjoin_with_the_release_they_applied() -> None:
-    spec = _inputs()["spec"]
+    spec = registration_inputs()["spec"]
     del spec["ocmVersion"]
     assert Registration.from_props(spec).ocm_version == "v1.3.1"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from config import from_file
+from ocmhub_testing.pki import Pki, vela_secret
 from render import recording
 from tests.conftest import STACKS, stack_file
-from tests.pki import Pki, vela_secret
 
 SNAPSHOT = Path(__file__).parent / "data" / "urns.json"
 

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from config import RawConfig, load
+from ocmhub_testing.cases import ENDPOINT
+from ocmhub_testing.fakekube import FakeKube
+from ocmhub_testing.pki import Pki, vela_secret
 from policy import rules
 from providers.discovery import DiscoveryError, VelaSecrets, fetch_vela_secrets, plan_fleet
 from providers.join import MANAGED_CLUSTER, SECRET_ANNOTATION, Joiner, Registration
 from providers.vela import ALIAS_ANNOTATION, VelaSecretError, parse_secret
 from render import recording
-from tests.fakekube import FakeKube
-from tests.pki import Pki, vela_secret
-from tests.test_discovery import ENDPOINT
 
 PROXY = "http://proxy-user:proxy-pass@proxy.example.com:3128"
 

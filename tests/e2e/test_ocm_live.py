@@ -32,10 +32,10 @@ from pulumi.runtime import rpc
 from components.cluster_manager import cluster_manager_spec
 from components.hub_status import READY_CONDITIONS, not_ready_reasons
 from config import from_file, load
+from ocmhub_testing.dynamic_server import DynamicServer, dynamic_server
 from providers import klusterlet as kl
 from providers.join import Joiner, Registration
 from providers.kube import Kube, KubeError
-from tests.dynamic_server import DynamicServer, dynamic_server
 from tests.e2e.conftest import REPO_ROOT, Cluster
 from tests.e2e.kubeutil import Json, KubeletLog, condition, get, kubelet_running, wait_for, wait_gone
 from tests.e2e.pulumi_cli import Project, missing_binaries

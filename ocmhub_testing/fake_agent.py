@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
+from ocmhub_testing.fakekube import FakeKube
 from providers import klusterlet as kl
-from tests.fakekube import FakeKube
 
 CSR = ("certificates.k8s.io/v1", "CertificateSigningRequest")
 MANAGED_CLUSTER = ("cluster.open-cluster-management.io/v1", "ManagedCluster")
@@ -103,7 +103,7 @@ class FakeAgent:
         secret = target.get_object("v1", "Secret", kl.BOOTSTRAP_SECRET, kl.agent_namespace(cluster, mode))
         if secret is None:
             return
-        kubeconfig = yaml.safe_load(_secret_value(secret, "kubeconfig"))
+        kubeconfig = yaml.safe_load(secret_value(secret, "kubeconfig"))
         owner = self.hub.token_owner(kubeconfig["users"][0]["user"]["token"])
         username = f"system:serviceaccount:{owner[0]}:{owner[1]}" if owner else "system:anonymous"
         csrs = [
@@ -153,7 +153,7 @@ class FakeAgent:
         self.hub.put_object(live)
 
 
-def _secret_value(secret: dict[str, Any], key: str) -> str:
+def secret_value(secret: dict[str, Any], key: str) -> str:
     if key in (secret.get("stringData") or {}):
         return str(secret["stringData"][key])
     return base64.b64decode(secret["data"][key]).decode()
