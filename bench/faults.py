@@ -38,13 +38,14 @@ RENDER_CLUSTERS = 4
 CONTROL = frozenset({"client_key base64", "client_cert base64", "vela token base64"})
 
 
-def count(results: Iterable[rejects.Rejection]) -> dict[str, int]:
-    """tried / rejected / rejected with a clear message."""
+def count(results: Iterable[rejects.Rejection]) -> dict[str, Any]:
+    """tried / rejected / rejected with a clear message / the slowest rejection in milliseconds."""
     items = list(results)
     return {
         "tried": len(items),
         "rejected": sum(r.rejected for r in items),
         "clear": sum(r.rejected and r.clear for r in items),
+        "slowest_ms": round(max((r.seconds for r in items), default=0.0) * 1000, 1),
     }
 
 
@@ -151,11 +152,13 @@ def build(
 def table(report: Mapping[str, Any]) -> str:
     configs, secrets, faults, scan = report["configs"], report["secrets"], report["faults"], report["leaks"]
     lines = ["ocm-hub reliability report (make faults)", ""]
-    lines.append(f"{'bad configs':<34}{'tried':>6}{'rejected':>10}{'clear message':>15}")
+    lines.append(f"{'bad configs':<34}{'tried':>6}{'rejected':>10}{'clear message':>15}{'slowest':>10}")
     for area in (*rejects.AREAS, "all"):
         row = configs[area]
         label = f"all ({row['distinct']} distinct)" if area == "all" else area
-        lines.append(f"  {label:<32}{row['tried']:>6}{row['rejected']:>10}{row['clear']:>15}")
+        lines.append(
+            f"  {label:<32}{row['tried']:>6}{row['rejected']:>10}{row['clear']:>15}{row['slowest_ms']:>8.1f}ms"
+        )
     lines += ["", f"{'malformed vela secrets':<34}{'tried':>6}{'rejected':>10}{'clear message':>15}"]
     for key, label in (("parse_secret", "one by one (parse_secret)"), ("discovery", "all at once (discovery.plan)")):
         row = secrets[key]

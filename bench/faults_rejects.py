@@ -9,17 +9,21 @@ registration cases live here, with the fragment of the message each must carry.
 from __future__ import annotations
 
 import json
+import tempfile
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from config import ConfigError, RawConfig, load
+from bench.input_cases import ALL_BAD, HOSTILE_YAML
+from config import ConfigError, RawConfig, from_file, load
 from ocmhub_testing.cases import BAD_ADDONS, BAD_CONFIGS, ENDPOINT, MALFORMED
 from ocmhub_testing.pki import Pki, vela_secret
 from providers.discovery import DiscoveryError, plan
 from providers.vela import VelaSecretError, parse_secret
 
-AREAS = ("hub", "addons", "registration")
+AREAS = ("hub", "addons", "registration", "hostile YAML")
 
 # (config under `ocm-hub:registration`, key path below it, a fragment of what is allowed)
 BAD_REGISTRATION: list[tuple[dict[str, Any], str, str]] = [
@@ -52,7 +56,7 @@ BAD_REGISTRATION: list[tuple[dict[str, Any], str, str]] = [
     (
         {"clusters": [{"name": "a", "managedClusterNmae": "b"}]},
         "clusters[0].managedClusterNmae",
-        "allowed here: clusterSet, import, labels, managedClusterName, mode, name",
+        "allowed here: allowInsecure, clusterSet, import, labels, managedClusterName, mode, name",
     ),
 ]
 
@@ -76,6 +80,7 @@ class Rejection:
     rejected: bool
     clear: bool
     message: str
+    seconds: float = 0.0
 
     @property
     def problem(self) -> str:
@@ -88,22 +93,41 @@ class Rejection:
 
 
 def config_cases() -> list[ConfigCase]:
+    """The suite's lists, issue 16's kinds (tests/test_inputs.py) among them, by the area of their key."""
     return [
         *(ConfigCase("hub", v, p.removeprefix("ocm-hub:"), a) for v, p, a in BAD_CONFIGS),
         *(ConfigCase("addons", {"addons": v}, p, a) for v, p, a in BAD_ADDONS),
         *(ConfigCase("registration", {"registration": v}, f"registration.{p}", a) for v, p, a in BAD_REGISTRATION),
+        *(ConfigCase(_area(p), v, p, a) for v, p, a in ALL_BAD),
+        *(ConfigCase("hostile YAML", {"file": text}, kind, "YAML") for kind, text in sorted(HOSTILE_YAML.items())),
     ]
 
 
+def _area(path: str) -> str:
+    return next((area for area in ("addons", "registration") if path.startswith(area)), "hub")
+
+
 def check_config(case: ConfigCase) -> Rejection:
-    """Rejected clearly: ConfigError naming `ocm-hub:<path>:` and carrying the allowed fragment."""
-    try:
-        load(RawConfig(case.values))
-    except ConfigError as err:
-        message = str(err)
-        clear = f"ocm-hub:{case.path}:" in message and case.allowed in message
-        return Rejection(case.area, f"ocm-hub:{case.path}", True, clear, message)
-    return Rejection(case.area, f"ocm-hub:{case.path}", False, False, f"no error for {json.dumps(case.values)}")
+    """Rejected clearly: ConfigError naming `ocm-hub:<path>:` and carrying the allowed fragment (a hostile
+    stack file: naming the file), timed from reading to the error."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/Pulumi.case.yaml"
+        started = time.monotonic()
+        try:
+            if case.area == "hostile YAML":
+                with open(path, "w") as handle:
+                    handle.write(case.values["file"])
+                started = time.monotonic()
+                load(from_file(Path(path)))
+            else:
+                load(RawConfig(case.values))
+        except ConfigError as err:
+            seconds = time.monotonic() - started
+            message = str(err)
+            where = path if case.area == "hostile YAML" else f"ocm-hub:{case.path}:"
+            clear = where in message and case.allowed in message
+            return Rejection(case.area, f"ocm-hub:{case.path}", True, clear, message, seconds)
+    return Rejection(case.area, f"ocm-hub:{case.path}", False, False, f"no error for {case.path}")
 
 
 def distinct(cases: Iterable[ConfigCase]) -> int:
