@@ -18,9 +18,12 @@ mode=$(confirm_flags)
 use_pulumi
 
 pulumi stack select --create --non-interactive "$stack" >/dev/null
-# A wrong PULUMI_CONFIG_PASSPHRASE shows here (Pulumi checks it against the stack file's salt),
-# before any cluster is started.
-pulumi config --show-secrets --json --stack "$stack" >/dev/null
+# A wrong PULUMI_CONFIG_PASSPHRASE shows here, before any cluster is started: encrypting a value
+# makes Pulumi check it against the stack file's salt (in a scratch copy; the stack file is untouched).
+scratch=$(mktemp --suffix=.yaml)
+trap 'rm -f "$scratch"' EXIT
+cp "Pulumi.$stack.yaml" "$scratch"
+pulumi config set --secret ocm-hub:passphraseCheck ok --stack "$stack" --config-file "$scratch" >/dev/null
 
 # The cluster: an explicit LOCAL=1 or no kube context at all means the local clusters; a context
 # that is configured but unreachable is an error, never silently replaced.

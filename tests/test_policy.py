@@ -532,6 +532,20 @@ def hub_kubeconfig() -> Iterator[Path]:
             localcluster.stop(["hub"])
 
 
+def _launcher(pack: Path) -> Path:
+    """The pack as an executable the CLI starts directly (it still reads PulumiPolicy.yaml beside it).
+
+    A pack directory is started through the Python language host's RunPlugin, and the host built here
+    (v3.68, the last whose source the module proxy serves) predates the program info newer CLIs send
+    instead of `program`: it runs `python ''` in the project directory, i.e. the program itself
+    (hack/DEVELOPMENT.md). Users' hosts run the directory as it is.
+    """
+    launcher = pack / "run-pack"
+    launcher.write_text(f'#!/bin/sh\ncd "$(dirname "$0")" && exec {sys.executable} -u -m pulumi.policy "$1" .\n')
+    launcher.chmod(0o755)
+    return launcher
+
+
 def _preview(tmp: Path, env: dict[str, str], stack: str, stack_file: str, pack_config: Path | None) -> str:
     """`pulumi preview --policy-pack` of a copy of the project with `stack_file`; its exit status and output."""
     project = tmp / "project"
@@ -549,7 +563,7 @@ def _preview(tmp: Path, env: dict[str, str], stack: str, stack_file: str, pack_c
     (project / f"Pulumi.{stack}.yaml").write_text(localcluster.stack_config(project / f"Pulumi.{stack}.yaml"))
     subprocess.run(["pulumi", "stack", "init", stack, "--non-interactive"], cwd=project, env=env, check=True)
     args = ["pulumi", "preview", "--stack", stack, "--non-interactive", "--color", "never"]
-    args += ["--policy-pack", str(project / "policy")]
+    args += ["--policy-pack", str(_launcher(project / "policy"))]
     if pack_config is not None:
         args += ["--policy-pack-config", str(pack_config)]
     proc = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False)
