@@ -7,6 +7,8 @@ subprocess each) on a copy of the project, with its own file state backend and p
 kubeconfig in KUBECONFIG, and a copy of Pulumi.dev.yaml as the stack file whose addon charts come from
 the local clusters' chart repository (the vendored published charts). The dev stack is the whole
 mission: hub, the three addon releases, managed-1 registered from its vela Secret, `make status`.
+Every stack runs OCM at the release of the binaries the kubelet runs (v1.2.1), and previews the
+upgrade to v1.3.1.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ FAILURE_BOUND = 30  # readinessTimeout of the failure scenario, seconds
 REPLACING_OPS = {"replace", "create-replacement", "delete-replaced"}
 # Only the hub: the scenarios that are about the hub alone stay quick.
 HUB_ONLY = {"addons": {}, "registration": {"discover": False}}
+OCM_BINARIES = build_tools.select(["registration-operator"])[0].version()
+UPGRADE_TO = "v1.3.1"
+REGISTRATION_TYPE = "pulumi-python:dynamic/ocm-hub:ManagedClusterRegistration"
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,7 @@ class StackFactory:
 
     def make(self, name: str, **overrides: Any) -> HubStack:
         config = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
+        config["config"]["ocm-hub:ocmVersion"] = OCM_BINARIES  # the release of the operator and agents that run
         config["config"].update({f"ocm-hub:{key}": value for key, value in overrides.items()})
         addons = config["config"].get("ocm-hub:addons") or {}
         if any(isinstance(addon, dict) and addon.get("enabled") for addon in addons.values()):
@@ -331,6 +337,25 @@ class TestDevStack:
         deployment = stack.kube.get("apps/v1", "Deployment", "cluster-manager", "open-cluster-management")
         assert deployment is not None
         assert deployment["spec"]["replicas"] == 2
+
+    def test_an_ocm_upgrade_previews_as_in_place_updates_only(self, dev_stack: tuple[HubStack, Result]) -> None:
+        """v1.2.1 (the release running here) to v1.3.1: nothing replaced, the fleet's klusterlets follow."""
+        stack, _ = dev_stack
+        original = stack.stack_file.read_text(encoding="utf-8")
+        try:
+            stack.project.run("config", "set", "ocm-hub:ocmVersion", UPGRADE_TO, timeout=60)
+            preview = stack.project.run("preview", "--diff", "--json", timeout=UP_TIMEOUT).json()
+        finally:
+            stack.stack_file.write_text(original, encoding="utf-8")
+        ops: dict[str, set[str]] = {}
+        for step in preview["steps"]:
+            kind = (step.get("newState") or step.get("oldState") or {}).get("type", "")
+            ops.setdefault(kind, set()).add(step["op"])
+        replaced = {kind: found & REPLACING_OPS for kind, found in ops.items() if found & REPLACING_OPS}
+        assert not replaced, f"an upgrade replaces nothing: {replaced}"
+        assert not any("delete" in found for found in ops.values()), ops
+        for kind in (CRD_TYPE, CM_TYPE, DEPLOYMENT_TYPE, REGISTRATION_TYPE):
+            assert "update" in ops.get(kind, set()), f"{kind} is updated in place: {ops}"
 
     def test_state_holds_no_secret_material(self, dev_stack: tuple[HubStack, Result], managed: Cluster) -> None:
         stack, _ = dev_stack
