@@ -17,7 +17,6 @@ refuses the source of v1.3.1 (and v1.3.0, v1.2.2), v1.2.1 is the newest release 
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +30,8 @@ from pulumi.runtime import rpc
 
 from components.cluster_manager import cluster_manager_spec
 from components.hub_status import READY_CONDITIONS, not_ready_reasons
-from config import from_file, load
+from config import RawConfig, from_file, load
+from config.versions import RELEASES
 from ocmhub_testing.dynamic_server import DynamicServer, dynamic_server
 from providers import klusterlet as kl
 from providers.join import Joiner, Registration
@@ -47,14 +47,8 @@ AGENT_NAMESPACE = kl.DEFAULT_AGENT_NAMESPACE
 CM_PATH = "/apis/operator.open-cluster-management.io/v1/clustermanagers/cluster-manager"
 MC_PATH = f"/apis/cluster.open-cluster-management.io/v1/managedclusters/{CLUSTER}"
 CLUSTER_ROLE = f"open-cluster-management:managedcluster:{CLUSTER}"
-CRD = "ocm/v1.3.1/api-crds/operator/v1/0000_01_operator.open-cluster-management.io_clustermanagers.crd.yaml"
-OPERATOR_FILES = (
-    "operator/namespace.yaml",
-    "operator/service_account.yaml",
-    "rbac/cluster_role.yaml",
-    "rbac/cluster_role_binding.yaml",
-    "operator/operator.yaml",
-)
+# The release of the operator and agents that run here: the hub is installed from its vendored files.
+RELEASE = RELEASES[build_tools.select(["registration-operator"])[0].version()]
 # Hub Deployments the operator renders for the Default mode with the addon manager enabled.
 HUB_DEPLOYMENTS = (
     "cluster-manager-registration-controller",
@@ -74,23 +68,20 @@ class Hub:
     kubelet: KubeletLog
 
 
-def _operator_objects(shared_dir: Path) -> list[Json]:
-    """The cluster-manager operator as upstream's kustomization installs it (one replica)."""
-    objects = []
-    for relative in OPERATOR_FILES:
-        path = shared_dir / "ocm/v1.3.1/operator/cluster-manager/config" / relative
-        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            if doc:
-                obj = copy.deepcopy(doc)
-                if obj["kind"] == "Deployment":
-                    obj["spec"]["replicas"] = 1
-                objects.append(obj)
+def _operator_objects() -> list[Json]:
+    """The cluster-manager operator as the release's upstream files install it (one replica), CRD first."""
+    objects = RELEASE.operator_objects("cluster-manager")
+    for obj in objects:
+        obj.pop("status", None)
+        if obj["kind"] == "Deployment":
+            obj["spec"]["replicas"] = 1
     return objects
 
 
 def _cluster_manager() -> Json:
-    """The ClusterManager the project renders for its dev stack."""
-    cfg = load(from_file(REPO_ROOT / "Pulumi.dev.yaml"))
+    """The ClusterManager the project renders for its dev stack, at the release that runs here."""
+    values = {**from_file(REPO_ROOT / "Pulumi.dev.yaml").values, "ocmVersion": RELEASE.version}
+    cfg = load(RawConfig(values))
     return {
         "apiVersion": "operator.open-cluster-management.io/v1",
         "kind": "ClusterManager",
@@ -104,7 +95,7 @@ def _established(obj: Json) -> bool:
 
 
 @pytest.fixture(scope="module")
-def ocm_hub(hub: Cluster, managed: Cluster, shared_dir: Path) -> Iterator[Hub]:
+def ocm_hub(hub: Cluster, managed: Cluster) -> Iterator[Hub]:
     """The cluster-manager operator running on the hub, and every hub Deployment it renders."""
     if not (hub.local and managed.local):
         pytest.skip("OCM as processes needs the local clusters (their kube-apiservers use our egress proxy)")
@@ -113,8 +104,8 @@ def ocm_hub(hub: Cluster, managed: Cluster, shared_dir: Path) -> Iterator[Hub]:
         pytest.fail(f"OCM binaries not built: {missing}; run `make e2e-tools`", pytrace=False)
     if localcluster.kubelet_pid() is None:
         pytest.fail("the local clusters' OCM kubelet is not running: `make cluster-up` starts it", pytrace=False)
-    crd = yaml.safe_load((shared_dir / CRD).read_text(encoding="utf-8"))
-    crd.pop("status", None)
+    objects = _operator_objects()
+    (crd,) = [obj for obj in objects if obj["kind"] == "CustomResourceDefinition"]
     hub.client.apply(crd)
     wait_for(
         hub.client,
@@ -123,7 +114,6 @@ def ocm_hub(hub: Cluster, managed: Cluster, shared_dir: Path) -> Iterator[Hub]:
         timeout=60,
         what="ClusterManager CRD Established",
     )
-    objects = _operator_objects(shared_dir)
     kubelet = KubeletLog()
     try:
         with kubelet.reporting():
