@@ -7,15 +7,14 @@ half-way converges on the next `pulumi up`. Every wait is bounded and says what 
 from __future__ import annotations
 
 import base64
-import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from config.registration import CLUSTERSET_LABEL
 from providers import klusterlet as kl
 from providers.kube import Kube, KubeError
+from providers.poll import Pacing, Unmet
 from providers.vela import VelaCluster, parse_secret
 
 MANAGED_CLUSTER = ("cluster.open-cluster-management.io/v1", "ManagedCluster")
@@ -143,9 +142,8 @@ def addon_status(obj: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
     return {key: condition(obj, kind) for key, kind in ADDON_CONDITIONS.items()}
 
 
-def _log(message: str) -> None:
-    """Progress on stderr: the engine shows provider output as debug messages (`pulumi up --debug`)."""
-    print(f"ocm-hub: {message}", file=sys.stderr, flush=True)
+def _reason(state: Mapping[str, str]) -> str:
+    return f" ({state['reason']}: {state['message']})" if state["reason"] else ""
 
 
 @dataclass
@@ -154,12 +152,11 @@ class Joiner:
 
     hub: Kube
     connect: Callable[[Mapping[str, Any]], Kube] = Kube.from_kubeconfig
-    poll_seconds: float = 2.0  # the longest pause between two looks; the first ones are quicker
-    progress_seconds: float = 15.0
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    log: Callable[[str], None] = _log
+    pacing: Pacing = field(default_factory=Pacing)
     _vela: dict[str, VelaCluster] = field(default_factory=dict)
+
+    def log(self, message: str) -> None:
+        self.pacing.log(message)
 
     # -- the vela side -------------------------------------------------------------------------
 
@@ -304,40 +301,26 @@ class Joiner:
             approved += 1
         return approved
 
-    def _pauses(self) -> Iterator[float]:
-        """0.1 s, growing by half each time, up to poll_seconds: quick joins are seen quickly."""
-        pause = 0.1
-        while True:
-            yield min(pause, self.poll_seconds)
-            pause *= 1.5
-
     def wait_joined(self, reg: Registration) -> None:
-        deadline = self.clock() + reg.timeout_seconds
-        next_report = self.clock() + self.progress_seconds
-        pauses = self._pauses()
-        while True:
+        def look() -> Unmet | None:
             self.approve_pending(reg)
             live = self.hub.get(*MANAGED_CLUSTER, reg.cluster)
             joined, available = condition(live, JOINED), condition(live, AVAILABLE)
             if joined["status"] == "True" and available["status"] == "True":
-                self.log(f"cluster {reg.cluster}: joined and available")
-                return
-            now = self.clock()
-            if now >= deadline:
-                waiting = JOINED if joined["status"] != "True" else AVAILABLE
-                state = joined if waiting == JOINED else available
-                raise JoinError(
-                    f"cluster {reg.cluster}: not {waiting.removeprefix('ManagedCluster').removeprefix('Condition')} after "
-                    f"{reg.timeout_seconds}s: condition {waiting} is {state['status']}"
-                    + (f" ({state['reason']}: {state['message']})" if state["reason"] else "")
-                    + "; check the klusterlet agents and that they reach the hub API"
-                )
-            if now >= next_report:
-                self.log(
-                    f"cluster {reg.cluster}: waiting for {JOINED}={joined['status']}, {AVAILABLE}={available['status']}"
-                )
-                next_report = now + self.progress_seconds
-            self.sleep(next(pauses))
+                return None
+            waiting, state = (JOINED, joined) if joined["status"] != "True" else (AVAILABLE, available)
+            return Unmet(
+                f"not {waiting.removeprefix('ManagedCluster').removeprefix('Condition')} after "
+                f"{reg.timeout_seconds}s: condition {waiting} is {state['status']}{_reason(state)}",
+                f"cluster {reg.cluster}: waiting for {JOINED}={joined['status']}, {AVAILABLE}={available['status']}",
+            )
+
+        unmet = self.pacing.until(look, reg.timeout_seconds)
+        if unmet is not None:
+            raise JoinError(
+                f"cluster {reg.cluster}: {unmet.condition}; check the klusterlet agents and that they reach the hub API"
+            )
+        self.log(f"cluster {reg.cluster}: joined and available")
 
     def status(self, reg: Registration, *, wait_addons: bool = False) -> dict[str, Any]:
         """The cluster's status with its addons'; with `wait_addons`, first wait (bounded) until each
@@ -354,32 +337,27 @@ class Joiner:
         return {name: found.get(name) for name in names}
 
     def _wait_addons(self, reg: Registration) -> None:
-        deadline = self.clock() + reg.addon_timeout_seconds
-        next_report = self.clock() + self.progress_seconds
-        pauses = self._pauses()
-        while True:
+        def look() -> Unmet | None:
             live = self.addons(reg.cluster, reg.addons)
             for name, obj in live.items():
                 if obj is None:
                     self._create_addon(reg.cluster, name)
-            waiting = {name: condition(obj, "Available") for name, obj in live.items()}
-            waiting = {name: state for name, state in waiting.items() if state["status"] != "True"}
+            states = {name: condition(obj, "Available") for name, obj in live.items()}
+            waiting = {name: state for name, state in states.items() if state["status"] != "True"}
             if not waiting:
-                self.log(f"cluster {reg.cluster}: addons {', '.join(reg.addons)} available")
-                return
-            now = self.clock()
-            if now >= deadline:
-                name, state = sorted(waiting.items())[0]
-                raise JoinError(
-                    f"cluster {reg.cluster}: addon {name} not Available after {reg.addon_timeout_seconds}s: "
-                    f"condition Available is {state['status']}"
-                    + (f" ({state['reason']}: {state['message']})" if state["reason"] else "")
-                    + f"; other addons still waiting: {', '.join(sorted(waiting)[1:]) or 'none'}"
-                )
-            if now >= next_report:
-                self.log(f"cluster {reg.cluster}: waiting for addons {', '.join(sorted(waiting))} to be Available")
-                next_report = now + self.progress_seconds
-            self.sleep(next(pauses))
+                return None
+            name, state = sorted(waiting.items())[0]
+            return Unmet(
+                f"addon {name} not Available after {reg.addon_timeout_seconds}s: condition Available is "
+                f"{state['status']}{_reason(state)}; other addons still waiting: "
+                f"{', '.join(sorted(waiting)[1:]) or 'none'}",
+                f"cluster {reg.cluster}: waiting for addons {', '.join(sorted(waiting))} to be Available",
+            )
+
+        unmet = self.pacing.until(look, reg.addon_timeout_seconds)
+        if unmet is not None:
+            raise JoinError(f"cluster {reg.cluster}: {unmet.condition}")
+        self.log(f"cluster {reg.cluster}: addons {', '.join(reg.addons)} available")
 
     def _create_addon(self, cluster: str, name: str) -> None:
         """Only where no install strategy made one; the hub makes the cluster namespace on acceptance."""
@@ -449,28 +427,32 @@ class Joiner:
         block the unjoin."""
         selector = ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
         namespace = deployment["metadata"]["namespace"]
-        deadline = self.clock() + min(reg.timeout_seconds, POD_GRACE_SECONDS)
-        pauses = self._pauses()
-        while kube.list("v1", "Pod", namespace, selector):
-            if self.clock() >= deadline:
-                self.log(f"cluster {reg.cluster}: klusterlet operator pods still stopping; leaving its lease")
-                return False
-            self.sleep(next(pauses))
-        return True
+
+        def look() -> Unmet | None:
+            return (
+                Unmet("klusterlet operator pods still stopping")
+                if kube.list("v1", "Pod", namespace, selector)
+                else None
+            )
+
+        if self.pacing.until(look, min(reg.timeout_seconds, POD_GRACE_SECONDS)) is None:
+            return True
+        self.log(f"cluster {reg.cluster}: klusterlet operator pods still stopping; leaving its lease")
+        return False
 
     def _wait_gone(
         self, kube: Kube, kind: tuple[str, str], name: str, namespace: str | None, reg: Registration
     ) -> None:
-        deadline = self.clock() + reg.timeout_seconds
-        pauses = self._pauses()
-        while True:
+        def look() -> Unmet | None:
             live = kube.get(*kind, name, namespace)
             if live is None:
-                return
-            if self.clock() >= deadline:
-                finalizers = ", ".join((live.get("metadata") or {}).get("finalizers") or []) or "none"
-                raise JoinError(
-                    f"cluster {reg.cluster}: {kind[1]} {name} still exists after {reg.timeout_seconds}s "
-                    f"(finalizers: {finalizers}); is the operator that removes it running?"
-                )
-            self.sleep(next(pauses))
+                return None
+            finalizers = ", ".join((live.get("metadata") or {}).get("finalizers") or []) or "none"
+            return Unmet(
+                f"{kind[1]} {name} still exists after {reg.timeout_seconds}s (finalizers: {finalizers}); "
+                "is the operator that removes it running?"
+            )
+
+        unmet = self.pacing.until(look, reg.timeout_seconds)
+        if unmet is not None:
+            raise JoinError(f"cluster {reg.cluster}: {unmet.condition}")
