@@ -14,7 +14,10 @@ EXAMPLE = PROJECT_DIR / "examples" / "platform" / "__main__.py"
 
 def _run() -> recording.Recording:
     def program() -> None:
-        set_all_config({"platform:hubKubeconfig": "apiVersion: v1\nkind: Config\n"}, ["platform:hubKubeconfig"])
+        set_all_config(
+            {"platform:hubKubeconfig": "apiVersion: v1\nkind: Config\n", "platform:clusters": '["edge-1"]'},
+            ["platform:hubKubeconfig"],
+        )
         runpy.run_path(str(EXAMPLE), run_name="__main__")
 
     return recording.run(program, project="platform", stack="dev")
@@ -39,7 +42,7 @@ def test_platform_uses_the_hub_outputs() -> None:
     assert facts.inputs["data"]["registrationImage"] == "quay.io/open-cluster-management/registration:v1.3.1"
     (cluster_manager,) = [r for r in rec.registrations if r.type.endswith(":ClusterManager")]
     assert cluster_manager.urn in facts.dependencies  # written only once the awaited hub is ready
-    assert set(rec.outputs) == {"hubReady", "hubConditions", "addons", "fleet"}
+    assert set(rec.outputs) == {"hubReady", "hubConditions", "addons", "fleet", "clusters"}
     assert rec.outputs["addons"]["clusterProxy"]["enabled"] is True
 
 
