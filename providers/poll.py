@@ -53,7 +53,9 @@ class Pacing:
             now = self.clock()
             if now >= deadline:
                 return unmet
-            if unmet.progress and now >= next_report:
-                self.log(unmet.progress)
+            if now >= next_report:
+                if unmet.progress:
+                    self.log(unmet.progress)
                 next_report = now + self.progress_seconds
-            self.sleep(next(pauses))
+            # Never past the deadline nor the next progress line: the bound holds, lines come every 15 s.
+            self.sleep(min(next(pauses), deadline - now, next_report - now))
