@@ -16,7 +16,8 @@ from providers.managed_cluster import ManagedClusterRegistration
 class FleetRegistration(pulumi.ComponentResource):
     """Registrations are deleted (unjoined) when a cluster leaves the config, but survive `pulumi destroy`
     unless teardown is allowed: they are `deletedWith` the retained ClusterManager, so destroying the
-    stack skips them while removing one cluster still runs its unjoin.
+    stack skips them while removing one cluster still runs its unjoin. They start once `hub_ready`
+    (the hub's readiness resource) is created.
 
     Joins run alongside the addon installs rather than after them: each join waits (bounded) for its
     addons to become Available anyway, and each extra dependency costs every one of 1,000 resources.
@@ -29,6 +30,7 @@ class FleetRegistration(pulumi.ComponentResource):
         self,
         name: str,
         planned: list[Planned],
+        cluster_manager: pulumi.Resource,
         hub_ready: pulumi.Resource,
         allow_teardown: bool,
         hub_kubeconfig: pulumi.Input[str] | None,
@@ -56,7 +58,7 @@ class FleetRegistration(pulumi.ComponentResource):
                 pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[hub_ready, bootstrap],
-                    deleted_with=None if allow_teardown else hub_ready,
+                    deleted_with=None if allow_teardown else cluster_manager,
                     import_=cluster if item.adopt else None,
                 ),
             )

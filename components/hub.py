@@ -6,15 +6,16 @@ from typing import Any
 import pulumi
 
 from components import hub_status
-from components.cluster_manager import ClusterManager
+from components.cluster_manager import ClusterManager, cluster_manager_spec
 from components.fleet_registration import FleetRegistration
 from components.fleet_status import summarize
 from components.hub_addons import AddonStatus, HubAddons, statuses
 from components.operator_manifests import HUB_NAMESPACE, OPERATOR_NAMESPACE
 from components.registration_operator import RegistrationOperator
 from config.args import OcmHubArgs
-from config.loader import load_args
+from config.loader import load_args, whole_numbers
 from providers.discovery import FleetPlan, plan_fleet
+from providers.hub_readiness import HubReadiness
 
 TYPE = "ocm-hub:index:OcmHub"
 
@@ -91,12 +92,29 @@ class OcmHub(pulumi.ComponentResource):
                 retain_on_delete=not cfg.allow_teardown,
             ),
         )
+        if "hub_kubeconfig" not in args and self.get_provider("kubernetes:index:Provider") is not None:
+            pulumi.log.warn(
+                "OcmHub has its own kubernetes provider but no hub_kubeconfig: the readiness check and the "
+                "registrations reach the hub through the stack's kubernetes:kubeconfig/kubernetes:context "
+                "(else KUBECONFIG); pass that provider's kubeconfig as hub_kubeconfig",
+                self,
+            )
+        # The hub is awaited by ocm-hub itself (providers/hub_readiness.py), so a timeout names the unmet
+        # conditions; everything that needs a ready hub depends on this, not on the ClusterManager.
+        self.readiness = HubReadiness(
+            f"{name}-readiness",
+            self.cluster_manager.metadata.apply(lambda metadata: str(metadata["name"])),
+            cluster_manager_spec(cfg),
+            cfg.readiness_timeout,
+            args.get("hub_kubeconfig"),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.cluster_manager]),
+        )
         releases = cfg.addon_releases()
         self.hub_addons = (
             HubAddons(
                 f"{name}-addons",
                 releases,
-                self.cluster_manager,
+                self.readiness,
                 pulumi.ResourceOptions(parent=self),
                 secret_values="addons" in secret_keys,
             )
@@ -109,6 +127,7 @@ class OcmHub(pulumi.ComponentResource):
                 f"{name}-registration",
                 planned,
                 self.cluster_manager,
+                self.readiness,
                 cfg.allow_teardown,
                 args.get("hub_kubeconfig"),
                 pulumi.ResourceOptions(parent=self),
@@ -119,11 +138,13 @@ class OcmHub(pulumi.ComponentResource):
         self.clusters = self.registration.status if self.registration else pulumi.Output.from_input({})
         addon_count = len(releases)
         self.fleet_summary = self.clusters.apply(lambda clusters: summarize(clusters, len(planned), addon_count))
-        live = pulumi.Output.all(self.cluster_manager.metadata, self.cluster_manager.status)
-        self.not_ready_reasons = live.apply(lambda v: hub_status.not_ready_reasons({"metadata": v[0], "status": v[1]}))
+        live = pulumi.Output.all(self.readiness.metadata, self.readiness.status)
+        self.not_ready_reasons = live.apply(
+            lambda v: hub_status.not_ready_reasons(whole_numbers({"metadata": v[0], "status": v[1]}))
+        )
         self.hub_ready = self.not_ready_reasons.apply(lambda reasons: not reasons)
-        self.cluster_manager_conditions = self.cluster_manager.status.apply(hub_status.conditions)
-        self.related_resources = self.cluster_manager.status.apply(
+        self.cluster_manager_conditions = self.readiness.status.apply(hub_status.conditions)
+        self.related_resources = self.readiness.status.apply(
             lambda status: list((status or {}).get("relatedResources") or [])
         )
         self.ocm_version = cfg.ocm_version

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -57,20 +58,28 @@ INPUT_KEYS = REPLACE_KEYS + UPDATE_KEYS
 HUB_KUBECONFIG = "hubKubeconfig"
 
 
-class ManagedClusterProvider(ResourceProvider):
-    """Check/diff are pure; create/read/update/delete go through providers.join against the hub."""
+class HubProvider(ResourceProvider):
+    """A provider that works on the hub: the resource's own `hubKubeconfig`, else the stack's."""
 
     def configure(self, req: ConfigureRequest) -> None:
+        # The SDK's provider server answers a failed call with `traceback.format_exc()`, which the engine
+        # prints as the error. configure runs only in that server: no frames, so the error is our message.
+        sys.tracebacklimit = 0
         self._hub_config = {
             "kubeconfig": req.config.get("kubernetes:kubeconfig"),
             "context": req.config.get("kubernetes:context"),
         }
 
-    def _joiner(self, props: Mapping[str, Any]) -> Joiner:
-        """The hub of this resource: its own kubeconfig if it has one, else the stack's."""
+    def hub(self, props: Mapping[str, Any]) -> Kube:
         kubeconfig = props.get(HUB_KUBECONFIG)
-        config = {"kubeconfig": kubeconfig} if kubeconfig else getattr(self, "_hub_config", {})
-        return Joiner(hub=hub_client(config))
+        return hub_client({"kubeconfig": kubeconfig} if kubeconfig else getattr(self, "_hub_config", {}))
+
+
+class ManagedClusterProvider(HubProvider):
+    """Check/diff are pure; create/read/update/delete go through providers.join against the hub."""
+
+    def _joiner(self, props: Mapping[str, Any]) -> Joiner:
+        return Joiner(hub=self.hub(props))
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         spec = _spec(news)
@@ -239,6 +248,16 @@ def _serialized_once() -> Iterator[None]:
         dynamic_module.serialize_provider = original
 
 
+def with_hub_kubeconfig(
+    props: dict[str, Any], hub_kubeconfig: pulumi.Input[str] | None, opts: pulumi.ResourceOptions | None
+) -> pulumi.ResourceOptions | None:
+    """A composing program's own hub kubeconfig as a secret input (and output) of the resource."""
+    if hub_kubeconfig is None:
+        return opts
+    props[HUB_KUBECONFIG] = pulumi.Output.secret(hub_kubeconfig)
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=[HUB_KUBECONFIG]))
+
+
 class ManagedClusterRegistration(pulumi.dynamic.Resource, module="ocm-hub", name="ManagedClusterRegistration"):
     """One vela cluster as an OCM ManagedCluster, Joined and Available."""
 
@@ -252,10 +271,6 @@ class ManagedClusterRegistration(pulumi.dynamic.Resource, module="ocm-hub", name
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {"spec": registration.props(), "status": None}
-        if hub_kubeconfig is not None:
-            props[HUB_KUBECONFIG] = pulumi.Output.secret(hub_kubeconfig)
-            opts = pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(additional_secret_outputs=[HUB_KUBECONFIG])
-            )
+        opts = with_hub_kubeconfig(props, hub_kubeconfig, opts)
         with _serialized_once():
             super().__init__(ManagedClusterProvider(), name, props, opts)

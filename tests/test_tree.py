@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -9,6 +10,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components import OcmHub
+from components.hub_status import READY_CONDITIONS
 from config import RawConfig, load
 from render import recording
 from tests.conftest import run_values
@@ -16,6 +18,7 @@ from tests.conftest import run_values
 CR = "kubernetes:operator.open-cluster-management.io/v1:ClusterManager"
 CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+READINESS = "pulumi-python:dynamic/ocm-hub:HubReadiness"
 
 
 def _one(rec: recording.Recording, type_: str) -> recording.Registration:
@@ -40,7 +43,11 @@ def test_every_resource_hangs_under_the_hub(dev_recording: recording.Recording) 
 
 
 def test_tree_declares_the_upstream_objects(dev_recording: recording.Recording) -> None:
-    kinds = sorted(r.type.rsplit(":", 1)[1] for r in dev_recording.registrations if r.custom)
+    kinds = sorted(  # the addons' releases and their namespace: tests/test_addons.py
+        r.type.rsplit(":", 1)[1]
+        for r in dev_recording.registrations
+        if r.custom and r.type.startswith("kubernetes:") and "HubAddons" not in r.parent
+    )
     assert kinds == [
         "ClusterManager",
         "ClusterRole",
@@ -54,7 +61,9 @@ def test_tree_declares_the_upstream_objects(dev_recording: recording.Recording) 
 
 def test_cluster_manager_waits_for_crd_and_operator(dev_recording: recording.Recording) -> None:
     cr = _one(dev_recording, CR)
-    needed = {r.urn for r in dev_recording.registrations if r.custom and r.type != CR}
+    (operator,) = [r for r in dev_recording.registrations if r.type == "ocm-hub:index:RegistrationOperator"]
+    needed = {r.urn for r in dev_recording.registrations if r.custom and r.parent == operator.urn}
+    assert len(needed) == 6
     assert needed <= set(cr.dependencies)
     deployment = _one(dev_recording, DEPLOYMENT)
     assert _one(dev_recording, CRD).urn in deployment.dependencies
@@ -67,6 +76,47 @@ def test_cluster_manager_awaits_every_ready_condition(dev_recording: recording.R
         '"condition=HubPlacementDegraded=False", "condition=ValidFeatureGates=True"]'
     )
     assert annotations["pulumi.com/timeoutSeconds"] == "300"
+
+
+def test_the_hub_is_awaited_by_its_readiness_resource(dev_recording: recording.Recording) -> None:
+    cr, readiness = _one(dev_recording, CR), _one(dev_recording, READINESS)
+    assert readiness.parent == cr.parent
+    assert cr.urn in readiness.dependencies
+    assert readiness.inputs["name"] == cr.inputs["metadata"]["name"] == "cluster-manager"
+    assert readiness.inputs["spec"] == cr.inputs["spec"]  # a new generation to wait for is an update
+    assert readiness.inputs["timeoutSeconds"] == 300  # the dev stack's readinessTimeout
+
+
+def _hub_reported(
+    status: dict[str, Any],
+) -> Callable[[Any, pulumi.runtime.MockResourceArgs], tuple[str, dict[str, Any]]]:
+    """Mocks where the readiness resource reports `status` and the ClusterManager reports none."""
+
+    def new_resource(_self: Any, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        if args.typ == READINESS:
+            outputs.update(metadata={"name": "cluster-manager", "generation": 2}, status=status)
+        return f"{args.name}-id", outputs
+
+    return new_resource
+
+
+def test_status_outputs_come_from_the_readiness_resource(monkeypatch: pytest.MonkeyPatch) -> None:
+    conditions = [
+        {"type": kind, "status": want, "reason": "Fake", "message": ""} for kind, want in READY_CONDITIONS.items()
+    ]
+    related = [{"group": "apps", "resource": "deployments", "name": "cluster-manager-registration-controller"}]
+    ready = {"observedGeneration": 2, "conditions": conditions, "relatedResources": related}
+    monkeypatch.setattr(recording._Mocks, "new_resource", _hub_reported(ready))
+    outputs = recording.run_main(RawConfig({})).outputs
+    assert outputs["hubReady"] is True
+    assert outputs["notReadyReasons"] == []
+    assert [c["type"] for c in outputs["clusterManagerConditions"]] == sorted(READY_CONDITIONS)
+    assert outputs["relatedResources"] == related
+    monkeypatch.setattr(recording._Mocks, "new_resource", _hub_reported({**ready, "observedGeneration": 1}))
+    outputs = recording.run_main(RawConfig({})).outputs
+    assert outputs["hubReady"] is False
+    assert outputs["notReadyReasons"] == ["status.observedGeneration 1 has not caught up with generation 2"]
 
 
 def test_fleet_is_protected_by_default() -> None:
@@ -129,7 +179,7 @@ def _two_hubs_program() -> None:
 def test_two_hubs_in_one_stack_do_not_collide() -> None:
     rec = recording.run(_two_hubs_program)
     urns = [r.urn for r in rec.registrations]
-    assert len(urns) == len(set(urns)) == 18
+    assert len(urns) == len(set(urns)) == 20
 
 
 def test_two_evaluations_give_identical_inputs() -> None:

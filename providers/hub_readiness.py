@@ -1,0 +1,136 @@
+"""The `HubReadiness` dynamic resource: ocm-hub's own bounded wait for a ready ClusterManager.
+
+pulumi-kubernetes' `pulumi.com/waitFor` await ends with only "timed out waiting for the condition".
+This resource polls the ClusterManager itself and, when `readinessTimeout` passes, fails naming every
+unmet condition with its status, reason and message (the rule: components/hub_status.py). Its outputs
+are the live object's generation and status, so the hub's status outputs come from here and
+`pulumi refresh` brings them up to date. Hub access is the registrations' (providers/managed_cluster.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
+
+from config.loader import whole_numbers
+from providers.kube import Kube, TransientError
+from providers.managed_cluster import (
+    HUB_KUBECONFIG,
+    HubProvider,
+    _hub_access,
+    _serialized_once,
+    with_hub_kubeconfig,
+)
+from providers.poll import Pacing, Unmet
+
+CLUSTER_MANAGER = ("operator.open-cluster-management.io/v1", "ClusterManager")
+# A change of either is a new generation to wait for (spec) or a new bound (timeoutSeconds).
+WAIT_KEYS = ("spec", "timeoutSeconds")
+
+
+class HubNotReadyError(Exception):
+    """The ClusterManager was not ready within the bound; the message names every unmet condition."""
+
+
+def wait_ready(hub: Kube, name: str, timeout: float, pacing: Pacing | None = None) -> dict[str, Any]:
+    """The ClusterManager once ready; HubNotReadyError with every unmet condition once `timeout` seconds passed."""
+    # Imported here: `components` declares this resource, so a module-level import is a cycle
+    # whenever this module is imported first (as the provider server does).
+    from components.hub_status import not_ready_reasons
+
+    pacing = pacing or Pacing()
+    start = pacing.clock()
+    ready: dict[str, Any] = {}
+
+    def look() -> Unmet | None:
+        try:
+            live = hub.get(*CLUSTER_MANAGER, name)
+            reasons = not_ready_reasons(live)
+        except TransientError as err:  # an API server restart is a wait, not a failure
+            live, reasons = None, [f"the hub API did not answer: {err}"]
+        if live is not None and not reasons:
+            ready.update(live)
+            return None
+        waited = f"{pacing.clock() - start:.0f}s of {timeout:g}s"
+        return Unmet("; ".join(reasons), f"hub: waiting for ClusterManager {name} ({waited}): {reasons[0]}")
+
+    unmet = pacing.until(look, timeout)
+    if unmet is not None:
+        raise HubNotReadyError(f"hub not ready within {timeout:g}s: {unmet.condition}")
+    pacing.log(f"hub: ClusterManager {name} is ready")
+    return ready
+
+
+def observed(live: Mapping[str, Any]) -> dict[str, Any]:
+    """What the outputs keep of the live object: its generation and status, as the CR's own outputs had them."""
+    metadata = live.get("metadata") or {}
+    return {
+        "metadata": {"name": metadata.get("name"), "generation": metadata.get("generation")},
+        "status": dict(live.get("status") or {}),
+    }
+
+
+class HubReadinessProvider(HubProvider):
+    """Create/update wait (bounded); read reports the live status; diff is pure; delete leaves the hub alone."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        timeout = news.get("timeoutSeconds")
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            return CheckResult(news, [CheckFailure("timeoutSeconds", "must be a positive number of seconds")])
+        return CheckResult(news, [])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [key for key in WAIT_KEYS if whole_numbers(olds.get(key)) != whole_numbers(news.get(key))]
+        rotated = olds.get(HUB_KUBECONFIG) != news.get(HUB_KUBECONFIG)
+        return DiffResult(changes=bool(changed) or rotated, replaces=[], stables=["name"], delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        name = str(props["name"])
+        return CreateResult(name, self._outputs(props, self._wait(props)))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._outputs(news, self._wait(news)))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        live = self.hub(props).get(*CLUSTER_MANAGER, id_)
+        if live is None:  # gone with its ClusterManager: the next up creates both and waits again
+            return ReadResult(None, {})
+        return ReadResult(id_, self._outputs(props, live))
+
+    def _wait(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        return wait_ready(self.hub(props), str(props["name"]), float(props["timeoutSeconds"]))
+
+    @staticmethod
+    def _outputs(props: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:
+        inputs = {key: props.get(key) for key in ("name", *WAIT_KEYS)}
+        return {**inputs, **observed(live), **_hub_access(props)}
+
+
+class HubReadiness(pulumi.dynamic.Resource, module="ocm-hub", name="HubReadiness"):
+    """The ClusterManager ready at its current generation, awaited by ocm-hub; its live status."""
+
+    metadata: pulumi.Output[dict[str, Any]]
+    status: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self,
+        name: str,
+        cluster_manager: pulumi.Input[str],
+        spec: Mapping[str, Any],
+        timeout_seconds: int,
+        hub_kubeconfig: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props: dict[str, Any] = {
+            "name": cluster_manager,
+            "spec": dict(spec),
+            "timeoutSeconds": timeout_seconds,
+            "metadata": None,
+            "status": None,
+        }
+        opts = with_hub_kubeconfig(props, hub_kubeconfig, opts)
+        with _serialized_once():
+            super().__init__(HubReadinessProvider(), name, props, opts)
