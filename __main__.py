@@ -1,5 +1,7 @@
 """ocm-hub: read the stack config, build the hub tree, export its status."""
 
+import signal
+
 import pulumi
 
 from components import OcmHub
@@ -7,6 +9,14 @@ from config import ConfigError, from_pulumi, load
 from providers.discovery import DiscoveryError, fetch_vela_secrets
 from providers.kube import KubeError
 from providers.managed_cluster import HubConfigError
+
+# The engine ends this program with SIGINT to the language host's process group (pulumi's plugin Kill,
+# cmdutil.InterruptChildren), e.g. once a resource failed while the SDK still awaits outstanding RPCs
+# (pulumi.runtime.stack.wait_for_rpcs). Python turns SIGINT into KeyboardInterrupt, which the language
+# host's exec script does not catch (only RunError and Exception), so a traceback followed the real
+# error. Nothing is left to report or clean up then: let the OS end the process quietly. (A user's
+# Ctrl-C reaches the CLI, not this process group: plugins run in their own.)
+signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 try:
     raw = from_pulumi()
