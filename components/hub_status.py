@@ -1,11 +1,10 @@
-"""What "the hub is ready" means, in one place: the await annotation and the outputs both use it.
+"""What "the hub is ready" means, in one place: the readiness wait (providers/hub_readiness.py) and the outputs use it.
 
 The cluster-manager operator sets no `Available` condition (ocm v1.3.1
 pkg/operator/operators/clustermanager/controllers); readiness is this set of conditions, each
 observed at the ClusterManager's current generation.
 """
 
-import json
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
@@ -30,12 +29,6 @@ class Condition(TypedDict):
     """Machine-readable reason the operator gave."""
     message: str
     """The operator's explanation."""
-
-
-def wait_for_annotation() -> str:
-    """`pulumi.com/waitFor` value: pulumi-kubernetes waits until every expression holds, and
-    checks each condition against `metadata.generation` (so a stale status never counts)."""
-    return json.dumps([f"condition={kind}={status}" for kind, status in READY_CONDITIONS.items()])
 
 
 def conditions(status: Mapping[str, Any] | None) -> list[Condition]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from components.hub_status import wait_for_annotation
 from config.model import NodePlacement, ResourceRequirements, Toleration
 from config.stack import StackConfig
 from config.versions import DROP, KEEP, RELEASES, Change, apply_changes
@@ -153,15 +152,6 @@ def _image(field: str, key: str) -> Change[StackConfig]:
 
 
 CLUSTER_MANAGER_CHANGES: tuple[Change[StackConfig], ...] = (
-    Change(
-        "ClusterManager",
-        "metadata.annotations",
-        "pulumi-kubernetes awaits the ready conditions (components/hub_status.py), bounded by readinessTimeout",
-        lambda cfg: {
-            "pulumi.com/waitFor": wait_for_annotation(),
-            "pulumi.com/timeoutSeconds": str(cfg.readiness_timeout),
-        },
-    ),
     _image("registrationImagePullSpec", "registration"),
     _image("workImagePullSpec", "work"),
     _image("placementImagePullSpec", "placement"),

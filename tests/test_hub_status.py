@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,11 +60,6 @@ def test_missing_object_is_not_ready() -> None:
 
 def test_no_available_condition_is_required() -> None:
     assert "Available" not in hub_status.READY_CONDITIONS
-
-
-def test_await_annotation_lists_exactly_the_ready_conditions() -> None:
-    expressions = json.loads(hub_status.wait_for_annotation())
-    assert expressions == [f"condition={kind}={status}" for kind, status in READY.items()]
 
 
 def test_conditions_are_trimmed_and_sorted() -> None:

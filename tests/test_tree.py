@@ -69,13 +69,11 @@ def test_cluster_manager_waits_for_crd_and_operator(dev_recording: recording.Rec
     assert _one(dev_recording, CRD).urn in deployment.dependencies
 
 
-def test_cluster_manager_awaits_every_ready_condition(dev_recording: recording.Recording) -> None:
-    annotations = _one(dev_recording, CR).inputs["metadata"]["annotations"]
-    assert annotations["pulumi.com/waitFor"] == (
-        '["condition=Applied=True", "condition=Progressing=False", "condition=HubRegistrationDegraded=False", '
-        '"condition=HubPlacementDegraded=False", "condition=ValidFeatureGates=True"]'
-    )
-    assert annotations["pulumi.com/timeoutSeconds"] == "300"
+def test_pulumi_kubernetes_does_not_await_the_cluster_manager(dev_recording: recording.Recording) -> None:
+    """Without pulumi.com/waitFor (and PULUMI_K8S_AWAIT_ALL unset) pulumi-kubernetes creates and updates the
+    CR without waiting (pkg/metadata/overrides.go ReadyCondition); the readiness resource waits instead."""
+    annotations = _one(dev_recording, CR).inputs["metadata"].get("annotations") or {}
+    assert not {"pulumi.com/waitFor", "pulumi.com/timeoutSeconds", "pulumi.com/skipAwait"} & set(annotations)
 
 
 def test_the_hub_is_awaited_by_its_readiness_resource(dev_recording: recording.Recording) -> None:
