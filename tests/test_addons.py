@@ -14,7 +14,7 @@ from render import documents, recording
 from tests.conftest import SHARED_DIR, run_values, upstream_docs
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
-CR = "kubernetes:operator.open-cluster-management.io/v1:ClusterManager"
+READINESS = "pulumi-python:dynamic/ocm-hub:HubReadiness"
 
 
 def _releases(rec: recording.Recording) -> dict[str, recording.Registration]:
@@ -53,10 +53,10 @@ def test_releases_are_helm_releases_in_the_addon_namespace() -> None:
 
 def test_releases_install_after_the_hub_is_ready_and_in_dependency_order() -> None:
     rec = run_values({"addons": ALL_ON})
-    (cr,) = rec.of_type(CR)
+    (readiness,) = rec.of_type(READINESS)
     releases = _releases(rec)
     for release in releases.values():
-        assert cr.urn in release.dependencies
+        assert readiness.urn in release.dependencies
     gateway = releases["cluster-gateway-addon-manager"]
     assert releases["cluster-proxy"].urn in gateway.dependencies
     assert releases["managed-serviceaccount"].urn in gateway.dependencies

@@ -16,6 +16,7 @@ from render import recording
 
 REGISTRATION = "pulumi-python:dynamic/ocm-hub:ManagedClusterRegistration"
 CR = "kubernetes:operator.open-cluster-management.io/v1:ClusterManager"
+READINESS = "pulumi-python:dynamic/ocm-hub:HubReadiness"
 
 
 def _run(values: dict[str, Any], secrets: list[dict[str, Any]]) -> recording.Recording:
@@ -28,7 +29,7 @@ def _run(values: dict[str, Any], secrets: list[dict[str, Any]]) -> recording.Rec
 
 def test_each_cluster_is_registered_after_the_hub(pki: Pki) -> None:
     rec = _run({"registration": {"discover": True}}, vela_fleet(pki, 3))
-    (cr,) = rec.of_type(CR)
+    (readiness,) = rec.of_type(READINESS)
     (role,) = [r for r in rec.registrations if r.name == "ocm-hub-registration-bootstrap-role"]
     registrations = rec.of_type(REGISTRATION)
     assert sorted(r.name for r in registrations) == [
@@ -37,7 +38,7 @@ def test_each_cluster_is_registered_after_the_hub(pki: Pki) -> None:
         "ocm-hub-cluster-cluster-0002",
     ]
     for reg in registrations:
-        assert cr.urn in reg.dependencies
+        assert readiness.urn in reg.dependencies
         assert role.urn in reg.dependencies
         assert reg.parent.endswith("ocm-hub:index:FleetRegistration::ocm-hub-registration")
 
