@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,9 +39,12 @@ class FakeAgent:
     join: bool = True
     addon_available: str = "True"  # what the addon agents report on every ManagedClusterAddOn
     interval: float = 0.02
+    join_seconds: float = 0.0  # how long the agents take from their bootstrap secret to a certificate request
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     errors: list[str] = field(default_factory=list)
+    joined_at: dict[str, float] = field(default_factory=dict)  # cluster -> when it first reported Joined
+    _bootstrapped: dict[tuple[int, str], float] = field(default_factory=dict)
 
     def __enter__(self) -> FakeAgent:
         self._thread = threading.Thread(target=self._run, name="fake-agent", daemon=True)
@@ -55,23 +59,20 @@ class FakeAgent:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                for target in self.targets:
-                    self._step(target)
+                self._pass()
             except Exception as err:
                 self.errors.append(repr(err))
 
-    def _step(self, target: FakeKube) -> None:
-        for klusterlet in target.list_objects(*KLUSTERLET):
-            metadata = klusterlet["metadata"]
-            if metadata.get("deletionTimestamp"):
-                # the klusterlet operator removes its agents, then its finalizer
-                metadata["finalizers"] = []
-                target.put_object(klusterlet)
-                target.delete_object(*KLUSTERLET, metadata["name"])
-                continue
-            if self.join:
-                self._join(target, klusterlet)
-        for cluster in self.hub.list_objects(*MANAGED_CLUSTER):
+    def _pass(self) -> None:
+        """One look at every target and the hub; each hub kind is listed once per pass, so a pass costs
+        O(clusters), not O(clusters²) (a 100-cluster benchmark once spent its time here)."""
+        hub = _Hub(
+            clusters={c["metadata"]["name"]: c for c in self.hub.list_objects(*MANAGED_CLUSTER)},
+            csrs=self.hub.list_objects(*CSR),
+        )
+        for target in self.targets:
+            self._step(target, hub)
+        for cluster in hub.clusters.values():
             if cluster["metadata"].get("deletionTimestamp"):
                 self.hub.delete_object(*MANAGED_CLUSTER, cluster["metadata"]["name"])
         for addon in self.hub.list_objects(*ADDON):
@@ -97,18 +98,43 @@ class FakeAgent:
                 }
                 self.hub.put_object(addon)
 
-    def _join(self, target: FakeKube, klusterlet: dict[str, Any]) -> None:
+    def _step(self, target: FakeKube, hub: _Hub) -> None:
+        for klusterlet in target.list_objects(*KLUSTERLET):
+            metadata = klusterlet["metadata"]
+            if metadata.get("deletionTimestamp"):
+                # the klusterlet operator removes its agents, then its finalizer
+                metadata["finalizers"] = []
+                target.put_object(klusterlet)
+                target.delete_object(*KLUSTERLET, metadata["name"])
+                continue
+            if self.join:
+                self._join(target, klusterlet, hub)
+
+    def _join(self, target: FakeKube, klusterlet: dict[str, Any], hub: _Hub) -> None:
         cluster = klusterlet["spec"]["clusterName"]
         mode = klusterlet["spec"]["deployOption"]["mode"]
         secret = target.get_object("v1", "Secret", kl.BOOTSTRAP_SECRET, kl.agent_namespace(cluster, mode))
         if secret is None:
             return
+        # The agents take `join_seconds` from their bootstrap secret to their certificate request.
+        bootstrapped = self._bootstrapped.setdefault((id(target), cluster), time.monotonic())
+        if time.monotonic() - bootstrapped < self.join_seconds:
+            return
+        live = hub.clusters.get(cluster)
+        wanted = {
+            "HubAcceptedManagedCluster": "True",
+            "ManagedClusterJoined": "True",
+            "ManagedClusterConditionAvailable": self.available,
+        }
+        conditions = {c["type"]: c for c in ((live or {}).get("status") or {}).get("conditions") or []}
+        if all(conditions.get(k, {}).get("status") == v for k, v in wanted.items()):
+            return  # joined already: nothing to parse or write
         kubeconfig = yaml.safe_load(secret_value(secret, "kubeconfig"))
         owner = self.hub.token_owner(kubeconfig["users"][0]["user"]["token"])
         username = f"system:serviceaccount:{owner[0]}:{owner[1]}" if owner else "system:anonymous"
         csrs = [
             c
-            for c in self.hub.list_objects(*CSR)
+            for c in hub.csrs
             if c["metadata"].get("labels", {}).get(kl.CLUSTER_NAME_LABEL) == cluster
             and c["spec"]["username"] == username
         ]
@@ -125,16 +151,7 @@ class FakeAgent:
         approved = any(
             c.get("type") == "Approved" for csr in csrs for c in (csr.get("status") or {}).get("conditions") or []
         )
-        live = self.hub.get_object(*MANAGED_CLUSTER, cluster)
         if not approved or live is None or not live["spec"].get("hubAcceptsClient"):
-            return
-        conditions = {c["type"]: c for c in (live.get("status") or {}).get("conditions") or []}
-        wanted = {
-            "HubAcceptedManagedCluster": "True",
-            "ManagedClusterJoined": "True",
-            "ManagedClusterConditionAvailable": self.available,
-        }
-        if all(conditions.get(k, {}).get("status") == v for k, v in wanted.items()):
             return
         if self.hub.get_object("v1", "Namespace", cluster) is None:  # the hub's controller makes it on acceptance
             self.hub.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": cluster}})
@@ -151,6 +168,27 @@ class FakeAgent:
             ]
         }
         self.hub.put_object(live)
+        self.joined_at.setdefault(cluster, time.monotonic())
+
+    def peak_joining(self) -> int:
+        """Most clusters between bootstrap secret and Joined at one moment: how many joins progressed at once."""
+        spans = [
+            (start, self.joined_at.get(cluster, float("inf"))) for (_, cluster), start in self._bootstrapped.items()
+        ]
+        edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+        peak = current = 0
+        for _, step in edges:
+            current += step
+            peak = max(peak, current)
+        return peak
+
+
+@dataclass(frozen=True)
+class _Hub:
+    """What one pass read from the hub."""
+
+    clusters: dict[str, dict[str, Any]]
+    csrs: list[dict[str, Any]]
 
 
 def secret_value(secret: dict[str, Any], key: str) -> str:

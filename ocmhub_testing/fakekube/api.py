@@ -249,12 +249,21 @@ def _patch_body(patch_type: str, query: Query, body: bytes) -> object:
                 "meta.k8s.io", "PatchOptions", "", "fieldManager", "Required value: is required for apply patch"
             )
         try:
-            return yaml.safe_load(body) if body.strip() else None
+            return _yaml_or_json(body) if body.strip() else None
         except yaml.YAMLError as err:
             raise bad_request(f"error decoding YAML: {err}") from None
     if "force" in query:
         raise invalid("meta.k8s.io", "PatchOptions", "", "force", "Forbidden: may not be specified for non-apply patch")
     return _decode(body)
+
+
+def _yaml_or_json(body: bytes) -> object:
+    """An apply body: JSON (what clients send) read as JSON, other YAML with libyaml when there is one.
+    Pure-Python YAML of a klusterlet's CRD was where 100 parallel joins against the fakes spent their time."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        return yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _decode(body: bytes) -> object:
