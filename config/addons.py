@@ -92,20 +92,37 @@ Repository = Annotated[str, AfterValidator(_repository)]
 
 
 class AddonConfig(Model):
+    """One addon's Helm release on the hub."""
+
     enabled: Switch = False
+    """Install this addon; clusterGateway needs clusterProxy and managedServiceAccount enabled too."""
     version: ChartVersion | None = Field(
-        default=None, description="Defaults to the chart version ocm-hub ships facts for."
+        default=None,
+        description="Chart version; defaults to the one ocm-hub ships facts for (`config/charts/`): "
+        + ", ".join(f"{key} {chart.default_version}" for key, chart in CHARTS.items())
+        + ".",
     )
-    repository: Repository | None = Field(default=None, description="Defaults to addons.repository.")
+    repository: Repository | None = None
+    """Helm repository of this addon; defaults to addons.repository."""
     values: dict[str, Any] = {}
+    """Helm values over ocm-hub's defaults; top-level keys must exist in the chart's values.yaml (or be a subchart
+    or `global`). The only values that may be `secure:`."""
     timeout: Seconds = 600
+    """Helm release timeout: a duration such as 10m, or seconds; 30s to 6h."""
 
 
 class AddonsConfig(Model):
+    """The addon Helm releases, installed once the hub is ready."""
+
     repository: Repository = DEFAULT_REPOSITORY
+    """Helm repository of every addon: https:// or oci:// (plain http:// only on the loopback), with a host, no
+    query or fragment, and no `user:password@` (refused without showing it)."""
     cluster_proxy: AddonConfig = AddonConfig()
+    """The cluster-proxy addon."""
     managed_service_account: AddonConfig = AddonConfig()
+    """The managed-serviceaccount addon."""
     cluster_gateway: AddonConfig = AddonConfig()
+    """KubeVela's cluster-gateway addon manager (needs clusterProxy and managedServiceAccount)."""
 
     def by_key(self) -> dict[str, AddonConfig]:
         return {

@@ -1,12 +1,12 @@
 """`OcmHubArgs`: the stack configuration as typed component arguments, for programs that compose OcmHub.
 
-One TypedDict per pydantic model, with the model's name and field names (tests/test_package.py fails
-on any drift), so a Python caller gets type checking and the Pulumi schema analyzer can infer the
-component package's schema from these classes, descriptions included (the string after each key).
-The pydantic models stay the single validator: OcmHub validates these arguments exactly as
-`pulumi up` validates a stack file, with the same messages. Keys are snake_case here and camelCase
-in the schema and in Pulumi.<stack>.yaml. Values the models accept in two forms (a number of seconds
-or a duration such as "10m") are typed Any, since the schema has no unions.
+Written by `python -m config.derive` from the pydantic models (config/model.py, addons.py, registration.py,
+stack.py): edit those, not this file. One TypedDict per model, with its name, field names and descriptions, so a
+Python caller gets type checking and the Pulumi schema analyzer infers the component package's schema from these
+classes (the string after each key is its description). The models stay the single validator: OcmHub validates
+these arguments exactly as `pulumi up` validates a stack file. Keys are snake_case here and camelCase in the
+schema and in Pulumi.<stack>.yaml. Durations (a number of seconds or a string such as "10m") are typed Any, since
+the schema has no unions.
 """
 
 from typing import Any, TypedDict
@@ -18,35 +18,35 @@ class ImageOverrides(TypedDict, total=False):
     """Whole image references that replace the computed ones, per component."""
 
     registration_operator: str
-    """Image of the registration-operator (cluster-manager) Deployment."""
+    """Image of the registration-operator (cluster-manager) Deployment, with a tag or digest."""
     registration: str
-    """Image of the hub registration controller and webhook."""
+    """Image of the hub registration controller and webhook, with a tag or digest."""
     work: str
-    """Image of the hub work webhook and controller."""
+    """Image of the hub work webhook and controller, with a tag or digest."""
     placement: str
-    """Image of the placement controller."""
+    """Image of the placement controller, with a tag or digest."""
     add_on_manager: str
-    """Image of the addon-manager controller."""
+    """Image of the addon-manager controller, with a tag or digest."""
 
 
 class ImagesConfig(TypedDict, total=False):
     """Where the OCM images come from."""
 
     registry: str
-    """Registry (and path) of the OCM images; default quay.io/open-cluster-management."""
+    """Registry (and path) of every OCM image, e.g. a mirror; no tag and no trailing `/`. Default: `quay.io/open-cluster-management`."""
     tag: str
-    """Tag of every OCM image; defaults to the OCM version."""
+    """Tag of every OCM image; defaults to `ocmVersion`."""
     pull_policy: str
-    """imagePullPolicy: Always, IfNotPresent (default) or Never."""
+    """imagePullPolicy of the operator Deployment: Always, IfNotPresent or Never. Default: `IfNotPresent`."""
     overrides: ImageOverrides
     """Per-component image references, used as given."""
 
 
 class ResourceRequirements(TypedDict, total=False):
-    """Container resource requests and limits (cpu, memory, ephemeral-storage), as quantities."""
+    """Container requests and limits (cpu, memory, ephemeral-storage) as Kubernetes quantities, numbers included."""
 
     requests: dict[str, str]
-    """Requested resources, e.g. {"cpu": "2m", "memory": "16Mi"}."""
+    """Requested resources, e.g. {cpu: 2m, memory: 16Mi}; a request above its limit is an error."""
     limits: dict[str, str]
     """Resource limits, same keys as requests."""
 
@@ -55,71 +55,71 @@ class Toleration(TypedDict, total=False):
     """A Kubernetes toleration."""
 
     key: str
-    """Taint key the toleration matches; empty with operator Exists matches every taint."""
+    """Taint key the toleration matches: required with operator Equal; empty with Exists matches every taint."""
     operator: str
-    """Exists or Equal (default)."""
+    """Exists or Equal. Default: `Equal`."""
     value: str
-    """Taint value to match, with operator Equal."""
+    """Taint value to match with operator Equal; empty with Exists."""
     effect: str
     """NoSchedule, PreferNoSchedule or NoExecute; empty matches every effect."""
     toleration_seconds: int
-    """How long a NoExecute taint is tolerated."""
+    """How long a NoExecute taint is tolerated; only with effect NoExecute."""
 
 
 class OperatorConfig(TypedDict, total=False):
     """The registration-operator Deployment in open-cluster-management."""
 
     replicas: int
-    """Operator replicas, 1 to 10; default 3 (leader-elected)."""
+    """Operator replicas, 1 to 10, leader-elected (as many as the upstream chart runs by default). Default: `3`."""
     resources: ResourceRequirements
-    """Operator container resources; default requests cpu 2m, memory 16Mi."""
+    """Operator container requests and limits (cpu, memory, ephemeral-storage); a request above its limit is an error. Default: `{requests: {cpu: 2m, memory: 16Mi}}`."""
     node_selector: dict[str, str]
     """Node labels the operator pods must match."""
     tolerations: list[Toleration]
     """Taints the operator pods tolerate."""
     enable_sync_labels: bool
-    """Let the operator copy its labels onto the resources it creates."""
+    """Let the operator copy its labels onto the resources it creates (`--enable-sync-labels`). Default: `false`."""
 
 
 class HubRegistrationConfig(TypedDict, total=False):
     """Hub registration settings of the ClusterManager."""
 
     feature_gates: dict[str, str]
-    """Registration feature gates of the chosen OCM release: gate name -> Enable or Disable."""
+    """Registration feature gates, gate name: Enable or Disable; a name `ocmVersion` does not know is an error that lists the known ones."""
     auto_approve_users: list[str]
-    """Users whose cluster CSRs are approved automatically; needs the ManagedClusterAutoApproval gate."""
+    """Users whose cluster CSRs are approved automatically; only with the ManagedClusterAutoApproval gate enabled, which accepts every cluster that asks (enable it on purpose only)."""
 
 
 class GatesConfig(TypedDict, total=False):
     """Feature gates of one hub component."""
 
     feature_gates: dict[str, str]
-    """Feature gates of the chosen OCM release: gate name -> Enable or Disable."""
+    """Feature gates of that component, gate name: Enable or Disable; a name `ocmVersion` does not know is an error that lists the known ones."""
 
 
 class NodePlacement(TypedDict, total=False):
     """Where the hub components run."""
 
     node_selector: dict[str, str]
-    """Node labels the hub component pods must match."""
+    """Node labels the hub controller pods must match."""
     tolerations: list[Toleration]
-    """Taints the hub component pods tolerate."""
+    """Taints the hub controller pods tolerate."""
 
 
 class HubResourceRequirement(TypedDict, total=False):
     """Resources of the hub component containers."""
 
     type: str
-    """Default, BestEffort or ResourceRequirement (then resourceRequirements applies)."""
+    """Default, BestEffort or ResourceRequirement (then resourceRequirements is required). Default: `Default`."""
     resource_requirements: ResourceRequirements
-    """Requests and limits, with type ResourceRequirement."""
+    """Requests and limits of the hub containers; only with type ResourceRequirement."""
 
 
 class ClusterManagerConfig(TypedDict, total=False):
     """The ClusterManager custom resource the operator reconciles into the hub."""
 
     deploy_mode: str
-    """Default (hub components on this cluster) or Hosted."""
+    """Default only: Hosted runs the hub controllers on a separate management cluster with an external hub kubeconfig, which this program does not manage, so it is an error. Default: `Default`."""
     registration: HubRegistrationConfig
     """Registration controller settings."""
     work: GatesConfig
@@ -138,22 +138,22 @@ class AddonConfig(TypedDict, total=False):
     """One addon's Helm release on the hub."""
 
     enabled: bool
-    """Install this addon; default false."""
+    """Install this addon; clusterGateway needs clusterProxy and managedServiceAccount enabled too. Default: `false`."""
     version: str
-    """Chart version; defaults to the version ocm-hub ships facts for."""
+    """Chart version; defaults to the one ocm-hub ships facts for (`config/charts/`): clusterProxy 0.11.0, managedServiceAccount 0.10.0, clusterGateway 1.4.0."""
     repository: str
-    """Helm repository URL; defaults to addons.repository."""
+    """Helm repository of this addon; defaults to addons.repository."""
     values: dict[str, Any]
-    """Chart values, merged over ocm-hub's defaults; top-level keys must exist in the chart."""
+    """Helm values over ocm-hub's defaults; top-level keys must exist in the chart's values.yaml (or be a subchart or `global`). The only values that may be `secure:`."""
     timeout: Any
-    """Seconds (or a duration such as "10m") the release may take; default 600."""
+    """Helm release timeout: a duration such as 10m, or seconds; 30s to 6h. Default: `10m`."""
 
 
 class AddonsConfig(TypedDict, total=False):
-    """The addon Helm releases installed once the hub is ready."""
+    """The addon Helm releases, installed once the hub is ready."""
 
     repository: str
-    """Helm repository URL of the OCM charts; default https://open-cluster-management.io/helm-charts."""
+    """Helm repository of every addon: https:// or oci:// (plain http:// only on the loopback), with a host, no query or fragment, and no `user:password@` (refused without showing it). Default: `https://open-cluster-management.io/helm-charts`."""
     cluster_proxy: AddonConfig
     """The cluster-proxy addon."""
     managed_service_account: AddonConfig
@@ -162,24 +162,13 @@ class AddonsConfig(TypedDict, total=False):
     """KubeVela's cluster-gateway addon manager (needs clusterProxy and managedServiceAccount)."""
 
 
-class ClusterDefaults(TypedDict, total=False):
-    """Settings of every registered cluster that its entry does not override."""
-
-    labels: dict[str, str]
-    """Labels set on every ManagedCluster."""
-    cluster_set: str
-    """ManagedClusterSet of every ManagedCluster; default "default"."""
-    mode: str
-    """Klusterlet mode: Default (agents on the managed cluster) or Hosted."""
-
-
 class ClusterEntry(TypedDict, total=False):
     """One vela cluster, by its secret name, with optional per-cluster settings."""
 
     name: str
     """Name of the vela cluster Secret (required)."""
     managed_cluster_name: str
-    """ManagedCluster name; defaults to the secret name."""
+    """ManagedCluster name; defaults to the secret name, which must then be a DNS-1123 label."""
     labels: dict[str, str]
     """Labels of this ManagedCluster, over the defaults."""
     cluster_set: str
@@ -187,51 +176,60 @@ class ClusterEntry(TypedDict, total=False):
     mode: str
     """Klusterlet mode of this cluster, over the default."""
     import_: bool
-    """Adopt a ManagedCluster ocm-hub registered before (state lost): read it instead of creating it."""
+    """Adopt a ManagedCluster ocm-hub registered before (state lost): read it instead of creating it. Default: `false`."""
     allow_insecure: bool
-    """Register this cluster although its vela Secret has no CA (vela's insecure cluster); warned and flagged."""
+    """Register this cluster although its vela Secret has no CA (vela's insecure cluster): TLS is not verified, and every preview warns. Default: `false`."""
+
+
+class ClusterDefaults(TypedDict, total=False):
+    """Settings of every registered cluster that its entry does not override."""
+
+    labels: dict[str, str]
+    """Labels set on every ManagedCluster."""
+    cluster_set: str
+    """ManagedClusterSet of every ManagedCluster; created unless it is default or global. Default: `default`."""
+    mode: str
+    """Klusterlet mode: Default (agents on the managed cluster) or Hosted (agents on the hub). Default: `Default`."""
 
 
 class RegistrationConfig(TypedDict, total=False):
     """Which of vela's clusters become OCM ManagedClusters, and how."""
 
     discover: bool
-    """Register every vela cluster Secret found on the hub (filtered by include, exclude, selector)."""
+    """Register every vela cluster Secret found on the hub, filtered by include, exclude and selector. Default: `false`."""
     secret_namespace: str
-    """Namespace of vela's cluster Secrets; default vela-system."""
+    """Namespace of vela's cluster Secrets. Default: `vela-system`."""
     include: list[str]
     """Discovered secret names (globs) to keep; all if empty."""
     exclude: list[str]
-    """Secret names (globs) never registered."""
+    """Discovered secret names (globs) never registered."""
     selector: str
-    """Label selector the discovered Secrets must match, e.g. "env in (prod,staging)"."""
+    """Label selector the discovered Secrets must match, parsed as the API server parses one: `a=b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`, `a>3`."""
     clusters: list[ClusterEntry]
     """Clusters registered even without discover, and per-cluster overrides."""
     defaults: ClusterDefaults
     """Settings of every cluster its entry does not override."""
     hub_api_server: str
-    """Hub API URL the agents dial; defaults to the hub kubeconfig's server."""
+    """https URL of the hub API the agents dial (a host, no query or fragment, no `user:password@`: refused without showing it); defaults to the hub kubeconfig's server."""
     join_timeout: Any
-    """Seconds (or a duration) a join may take until Joined and Available; default 900."""
+    """Bound on each join and unjoin wait: a duration such as 15m, or seconds; 30s to 6h. Default: `15m`."""
     wait_for_addons: bool
-    """Wait until each enabled addon is Available on each cluster a run registers; default true."""
-    strict: bool
-    """Stop the run on any unusable discovered Secret instead of skipping it; default false."""
+    """Wait until each enabled addon is Available on each cluster a run registers. Default: `true`."""
     addon_timeout: Any
-    """Seconds (or a duration) to wait for a cluster's addons; default 600."""
+    """Bound on the wait for a cluster's addons: a duration such as 10m, or seconds; 30s to 6h. Default: `10m`."""
+    strict: bool
+    """Stop the run on any unusable discovered Secret instead of skipping it (all or nothing). Default: `false`."""
 
 
 class OcmHubArgs(TypedDict, total=False):
     """Arguments of the OcmHub component: a stack's `ocm-hub:` config, plus how registration reaches the hub."""
 
-    # Not derived from a base TypedDict: the schema analyzer reads descriptions from the class's own source.
-
     ocm_version: str
-    """OCM release to install; default v1.3.1."""
+    """OCM release, v1.2.1 or v1.3.1; selects the version bundle (`config/releases/`): image tags, known feature gates, every upstream object and the klusterlet of every registration. Default: `v1.3.1`."""
     images: ImagesConfig
     """Image registry, tag, pull policy and per-component overrides."""
     image_pull_secrets: list[str]
-    """Secrets in the operator namespace used to pull the images."""
+    """More Secrets in the operator namespace to pull the images with; upstream's open-cluster-management-image-pull-credentials is always listed."""
     operator: OperatorConfig
     """The registration-operator Deployment."""
     cluster_manager: ClusterManagerConfig
@@ -241,8 +239,8 @@ class OcmHubArgs(TypedDict, total=False):
     registration: RegistrationConfig
     """Vela clusters registered as ManagedClusters."""
     readiness_timeout: Any
-    """Seconds (or a duration) to wait for the ClusterManager's ready conditions; default 600."""
+    """Bound on the operator's rollout and on the wait until the hub is ready: a duration such as 90s, 10m or 1h30m, or seconds; 30s to 6h. Default: `10m`."""
     allow_teardown: bool
-    """When false (default) the ClusterManager CRD and CR and the registrations survive `pulumi destroy`."""
+    """Let `pulumi destroy` remove the hub. When false, the ClusterManager CRD and CR and the registrations survive it and the operator never removes the hub CRDs, so the fleet cannot be wiped by accident. Default: `false`."""
     hub_kubeconfig: pulumi.Input[str]
     """Hub kubeconfig (contents, kept secret) for registration; default: the stack's kubernetes: config."""

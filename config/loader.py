@@ -275,10 +275,10 @@ def _aliased(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
             info = current.model_fields.get(part)
             if info is not None:
                 spelled.append(info.alias or part)
-                current = _model_in(info.annotation)
+                current = model_in(info.annotation)
                 continue
             found = [f for f in current.model_fields.values() if f.alias == part]
-            current = _model_in(found[0].annotation) if found else None
+            current = model_in(found[0].annotation) if found else None
         elif isinstance(part, str):
             current = None
         spelled.append(part)
@@ -306,18 +306,18 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[st
         info = fields.get(str(part))
         if info is None:
             return []
-        current = _model_in(info.annotation)
+        current = model_in(info.annotation)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return sorted((info.alias or name) for name, info in current.model_fields.items())
     return []
 
 
-def _model_in(annotation: Any) -> Any:
+def model_in(annotation: Any) -> type[BaseModel] | None:
     """The BaseModel inside `X`, `X | None` or `list[X]`, if any."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
+        found = model_in(arg)
         if found is not None:
             return found
     return None

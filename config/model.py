@@ -128,7 +128,11 @@ ResourceName = Literal["cpu", "memory", "ephemeral-storage"]
 
 
 class Model(BaseModel):
-    """Strict base: camelCase keys, unknown keys rejected, frozen once validated."""
+    """Strict base: camelCase keys, unknown keys rejected, frozen once validated.
+
+    Each field's description is the docstring under it (`use_attribute_docstrings`): the one place a key is
+    described, from which `python -m config.derive` writes config/args.py and the README's tables.
+    """
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -136,72 +140,133 @@ class Model(BaseModel):
         extra="forbid",
         frozen=True,
         str_strip_whitespace=False,
+        use_attribute_docstrings=True,
     )
 
 
 class ImageOverrides(Model):
+    """Whole image references that replace the computed ones, per component."""
+
     registration_operator: ImageRef | None = None
+    """Image of the registration-operator (cluster-manager) Deployment, with a tag or digest."""
     registration: ImageRef | None = None
+    """Image of the hub registration controller and webhook, with a tag or digest."""
     work: ImageRef | None = None
+    """Image of the hub work webhook and controller, with a tag or digest."""
     placement: ImageRef | None = None
+    """Image of the placement controller, with a tag or digest."""
     add_on_manager: ImageRef | None = None
+    """Image of the addon-manager controller, with a tag or digest."""
 
 
 class ImagesConfig(Model):
+    """Where the OCM images come from."""
+
     registry: Registry = DEFAULT_REGISTRY
-    tag: ImageTag | None = Field(default=None, description="Defaults to the OCM version.")
+    """Registry (and path) of every OCM image, e.g. a mirror; no tag and no trailing `/`."""
+    tag: ImageTag | None = None
+    """Tag of every OCM image; defaults to `ocmVersion`."""
     pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    """imagePullPolicy of the operator Deployment: Always, IfNotPresent or Never."""
     overrides: ImageOverrides = ImageOverrides()
+    """Per-component image references, used as given."""
 
 
 class ResourceRequirements(Model):
+    """Container requests and limits (cpu, memory, ephemeral-storage) as Kubernetes quantities, numbers included."""
+
     requests: dict[ResourceName, Quantity] = {}
+    """Requested resources, e.g. {cpu: 2m, memory: 16Mi}; a request above its limit is an error."""
     limits: dict[ResourceName, Quantity] = {}
+    """Resource limits, same keys as requests."""
 
 
 class Toleration(Model):
+    """A Kubernetes toleration."""
+
     key: LabelKey | None = None
+    """Taint key the toleration matches: required with operator Equal; empty with Exists matches every taint."""
     operator: Literal["Exists", "Equal"] = "Equal"
+    """Exists or Equal."""
     value: LabelValue | None = None
+    """Taint value to match with operator Equal; empty with Exists."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    """NoSchedule, PreferNoSchedule or NoExecute; empty matches every effect."""
     toleration_seconds: Annotated[Count, Field(ge=0)] | None = None
+    """How long a NoExecute taint is tolerated; only with effect NoExecute."""
 
 
 class OperatorConfig(Model):
+    """The registration-operator Deployment in open-cluster-management."""
+
     replicas: Annotated[Count, Field(ge=1, le=10)] = 3
+    """Operator replicas, 1 to 10, leader-elected (as many as the upstream chart runs by default)."""
     resources: ResourceRequirements = ResourceRequirements(requests={"cpu": "2m", "memory": "16Mi"})
+    """Operator container requests and limits (cpu, memory, ephemeral-storage); a request above its limit is an
+    error."""
     node_selector: dict[LabelKey, LabelValue] = {}
+    """Node labels the operator pods must match."""
     tolerations: list[Toleration] = []
+    """Taints the operator pods tolerate."""
     enable_sync_labels: Switch = False
+    """Let the operator copy its labels onto the resources it creates (`--enable-sync-labels`)."""
 
 
 class HubRegistrationConfig(Model):
+    """Hub registration settings of the ClusterManager."""
+
     feature_gates: dict[str, GateMode] = {}
+    """Registration feature gates, gate name: Enable or Disable; a name `ocmVersion` does not know is an error that
+    lists the known ones."""
     auto_approve_users: list[Annotated[str, Field(min_length=1)]] = []
+    """Users whose cluster CSRs are approved automatically; only with the ManagedClusterAutoApproval gate enabled,
+    which accepts every cluster that asks (enable it on purpose only)."""
 
 
 class GatesConfig(Model):
+    """Feature gates of one hub component."""
+
     feature_gates: dict[str, GateMode] = {}
+    """Feature gates of that component, gate name: Enable or Disable; a name `ocmVersion` does not know is an error
+    that lists the known ones."""
 
 
 class NodePlacement(Model):
+    """Where the hub components run."""
+
     node_selector: dict[LabelKey, LabelValue] = {}
+    """Node labels the hub controller pods must match."""
     tolerations: list[Toleration] = []
+    """Taints the hub controller pods tolerate."""
 
 
 class HubResourceRequirement(Model):
+    """Resources of the hub component containers."""
+
     type: Literal["Default", "BestEffort", "ResourceRequirement"] = "Default"
+    """Default, BestEffort or ResourceRequirement (then resourceRequirements is required)."""
     resource_requirements: ResourceRequirements | None = None
+    """Requests and limits of the hub containers; only with type ResourceRequirement."""
 
 
 class ClusterManagerConfig(Model):
+    """The ClusterManager custom resource the operator reconciles into the hub."""
+
     deploy_mode: Literal["Default", "Hosted"] = "Default"
+    """Default only: Hosted runs the hub controllers on a separate management cluster with an external hub
+    kubeconfig, which this program does not manage, so it is an error."""
     registration: HubRegistrationConfig = HubRegistrationConfig()
+    """Registration controller settings."""
     work: GatesConfig = GatesConfig()
+    """Work controller feature gates."""
     add_on_manager: GatesConfig = GatesConfig()
+    """Addon-manager feature gates."""
     placement: GatesConfig = GatesConfig()
+    """Placement controller feature gates."""
     node_placement: NodePlacement = NodePlacement()
+    """Node selector and tolerations of the hub components."""
     resource_requirement: HubResourceRequirement = HubResourceRequirement()
+    """Resources of the hub components."""
 
 
 __all__ = [

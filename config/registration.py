@@ -60,52 +60,66 @@ KlusterletMode = Literal["Default", "Hosted"]
 
 
 class ClusterDefaults(Model):
+    """Settings of every registered cluster that its entry does not override."""
+
     labels: dict[LabelKey, LabelValue] = {}
+    """Labels set on every ManagedCluster."""
     cluster_set: ClusterName = "default"
+    """ManagedClusterSet of every ManagedCluster; created unless it is default or global."""
     mode: KlusterletMode = "Default"
+    """Klusterlet mode: Default (agents on the managed cluster) or Hosted (agents on the hub)."""
 
 
 class ClusterEntry(Model):
     """One vela cluster, by its secret name, with optional per-cluster settings."""
 
-    name: DnsSubdomain = Field(description="Name of the vela cluster Secret.")
+    name: DnsSubdomain
+    """Name of the vela cluster Secret (required)."""
     managed_cluster_name: ClusterName | None = None
+    """ManagedCluster name; defaults to the secret name, which must then be a DNS-1123 label."""
     labels: dict[LabelKey, LabelValue] = {}
+    """Labels of this ManagedCluster, over the defaults."""
     cluster_set: ClusterName | None = None
+    """ManagedClusterSet of this cluster, over the default."""
     mode: KlusterletMode | None = None
-    import_: Switch = Field(
-        default=False,
-        alias="import",
-        description="Adopt a ManagedCluster ocm-hub registered before (state lost): read it instead of creating it.",
-    )
-    allow_insecure: Switch = Field(
-        default=False,
-        description="Register this cluster although its vela Secret has no CA (vela's insecure cluster).",
-    )
+    """Klusterlet mode of this cluster, over the default."""
+    import_: Switch = Field(default=False, alias="import")
+    """Adopt a ManagedCluster ocm-hub registered before (state lost): read it instead of creating it."""
+    allow_insecure: Switch = False
+    """Register this cluster although its vela Secret has no CA (vela's insecure cluster): TLS is not verified,
+    and every preview warns."""
 
 
 class RegistrationConfig(Model):
+    """Which of vela's clusters become OCM ManagedClusters, and how."""
+
     discover: Switch = False
+    """Register every vela cluster Secret found on the hub, filtered by include, exclude and selector."""
     secret_namespace: DnsSubdomain = VELA_NAMESPACE
-    include: list[NamePattern] = Field(default=[], description="Discovered secret names (globs) to keep; all if empty.")
-    exclude: list[NamePattern] = Field(default=[], description="Secret names (globs) never registered.")
+    """Namespace of vela's cluster Secrets."""
+    include: list[NamePattern] = []
+    """Discovered secret names (globs) to keep; all if empty."""
+    exclude: list[NamePattern] = []
+    """Discovered secret names (globs) never registered."""
     selector: Selector | None = None
-    clusters: list[ClusterEntry] = Field(
-        default=[], description="Clusters registered even without discover, and overrides."
-    )
+    """Label selector the discovered Secrets must match, parsed as the API server parses one: `a=b`, `a!=b`,
+    `a in (x,y)`, `a notin (x)`, `a`, `!a`, `a>3`."""
+    clusters: list[ClusterEntry] = []
+    """Clusters registered even without discover, and per-cluster overrides."""
     defaults: ClusterDefaults = ClusterDefaults()
-    hub_api_server: HttpsUrl | None = Field(
-        default=None, description="Hub API URL the agents dial; defaults to the hub kubeconfig's server."
-    )
+    """Settings of every cluster its entry does not override."""
+    hub_api_server: HttpsUrl | None = None
+    """https URL of the hub API the agents dial (a host, no query or fragment, no `user:password@`: refused without
+    showing it); defaults to the hub kubeconfig's server."""
     join_timeout: Seconds = 900
-    wait_for_addons: Switch = Field(
-        default=True, description="Wait until each enabled addon is Available on each cluster a run registers."
-    )
+    """Bound on each join and unjoin wait: a duration such as 15m, or seconds; 30s to 6h."""
+    wait_for_addons: Switch = True
+    """Wait until each enabled addon is Available on each cluster a run registers."""
     addon_timeout: Seconds = 600
-    strict: Switch = Field(
-        default=False,
-        description="Stop on any unusable discovered Secret instead of skipping it (all or nothing).",
-    )
+    """Bound on the wait for a cluster's addons: a duration such as 10m, or seconds; 30s to 6h."""
+    strict: Switch = False
+    """Stop the run on any unusable discovered Secret instead of skipping it (all or nothing)."""
+
 
     @property
     def active(self) -> bool:

@@ -19,25 +19,36 @@ from config.addons import (
 from config.args import OcmHubArgs
 from config.model import ClusterManagerConfig, DnsSubdomain, ImagesConfig, Model, OperatorConfig, Seconds, Switch
 from config.registration import RegistrationConfig
-from config.versions import DEFAULT_REGISTRY, DEFAULT_VERSION, IMAGE_NAMES
+from config.versions import DEFAULT_REGISTRY, DEFAULT_VERSION, IMAGE_NAMES, RELEASES
 
 
 class StackConfig(Model):
     """Everything under the `ocm-hub:` namespace of a stack."""
 
-    ocm_version: str = DEFAULT_VERSION
-    images: ImagesConfig = ImagesConfig()
-    image_pull_secrets: list[DnsSubdomain] = []
-    operator: OperatorConfig = OperatorConfig()
-    cluster_manager: ClusterManagerConfig = ClusterManagerConfig()
-    addons: AddonsConfig = AddonsConfig()
-    registration: RegistrationConfig = RegistrationConfig()
-    readiness_timeout: Seconds = 600
-    allow_teardown: Switch = Field(
-        default=False,
-        description="When false (default) the ClusterManager CRD and CR survive `pulumi destroy` "
-        "and the operator never removes the hub CRDs, so the fleet cannot be wiped by accident.",
+    ocm_version: str = Field(
+        default=DEFAULT_VERSION,
+        description=f"OCM release, {' or '.join(RELEASES)}; selects the version bundle (`config/releases/`): image "
+        "tags, known feature gates, every upstream object and the klusterlet of every registration.",
     )
+    images: ImagesConfig = ImagesConfig()
+    """Image registry, tag, pull policy and per-component overrides."""
+    image_pull_secrets: list[DnsSubdomain] = []
+    """More Secrets in the operator namespace to pull the images with; upstream's
+    open-cluster-management-image-pull-credentials is always listed."""
+    operator: OperatorConfig = OperatorConfig()
+    """The registration-operator Deployment."""
+    cluster_manager: ClusterManagerConfig = ClusterManagerConfig()
+    """The ClusterManager custom resource."""
+    addons: AddonsConfig = AddonsConfig()
+    """Addon Helm releases on the hub."""
+    registration: RegistrationConfig = RegistrationConfig()
+    """Vela clusters registered as ManagedClusters."""
+    readiness_timeout: Seconds = 600
+    """Bound on the operator's rollout and on the wait until the hub is ready: a duration such as 90s, 10m or 1h30m,
+    or seconds; 30s to 6h."""
+    allow_teardown: Switch = False
+    """Let `pulumi destroy` remove the hub. When false, the ClusterManager CRD and CR and the registrations survive
+    it and the operator never removes the hub CRDs, so the fleet cannot be wiped by accident."""
 
     def args(self) -> OcmHubArgs:
         """These settings as OcmHub's arguments: only what differs from the defaults, so they validate back
