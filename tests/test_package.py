@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from components import OcmHub
 from config.args import OcmHubArgs
+from config.derive import described
 from config.loader import load_args
 from config.stack import StackConfig
 from render import recording
@@ -177,6 +178,20 @@ def test_every_nested_type_and_property_is_described(schema: dict[str, Any]) -> 
     assert undescribed == []
     assert [text for text in _descriptions(schema) if "\n " in text] == []  # no docstring indentation in SDK docs
     assert [token for token, definition in types.items() if not definition.get("description")] == []
+
+
+def test_schema_descriptions_are_the_models_descriptions(schema: dict[str, Any]) -> None:
+    """The models describe each key once; the schema a TypeScript or YAML program sees says the same."""
+    resource, types = schema["resources"][TOKEN], schema["types"]
+    for typed, model in _pairs(OcmHubArgs):
+        properties = (
+            resource["inputProperties"]
+            if typed is OcmHubArgs
+            else types[f"ocm-hub:index:{typed.__name__}"]["properties"]
+        )
+        for name, info in model.model_fields.items():
+            wanted = described(info.description, f"{model.__name__}.{name}")
+            assert properties[info.alias or name]["description"].startswith(wanted), f"{typed.__name__}.{name}"
 
 
 def _descriptions(node: Any) -> Iterator[str]:
