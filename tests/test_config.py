@@ -74,8 +74,9 @@ def test_a_malformed_hub_kubeconfig_stops_the_program_without_quoting_it(monkeyp
 def test_unknown_key_inside_a_list_item_lists_the_item_keys() -> None:
     with pytest.raises(ConfigError) as caught:
         load(RawConfig({"registration": {"clusters": [{"name": "a", "managedClusterNmae": "b"}]}}))
-    assert "ocm-hub:registration.clusters[0].managedClusterNmae: is not a known key; allowed here: clusterSet" in str(
-        caught.value
+    assert (
+        "ocm-hub:registration.clusters[0].managedClusterNmae: is not a known key; allowed here: allowInsecure, "
+        "clusterSet, import, labels, managedClusterName, mode, name\n" in str(caught.value) + "\n"
     )
 
 
