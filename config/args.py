@@ -219,6 +219,8 @@ class RegistrationConfig(TypedDict, total=False):
     """Bound on the wait for a cluster's addons: a duration such as 10m, or seconds; 30s to 6h. Default: `10m`."""
     strict: bool
     """Stop the run on any unusable discovered Secret instead of skipping it (all or nothing). Default: `false`."""
+    max_concurrent_joins: int
+    """How many registrations join or unjoin at once, 1 to 256 (the engine's `--parallel`, 4 per core by default, bounds them too: set it or PULUMI_PARALLEL as high); calls to the hub share one rate limit whatever this is. Default: `32`."""
 
 
 class OcmHubArgs(TypedDict, total=False):

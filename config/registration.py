@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from config.model import DnsSubdomain, LabelKey, LabelValue, Model, Seconds, Switch
+from config.model import Count, DnsSubdomain, LabelKey, LabelValue, Model, Seconds, Switch
 from config.selector import selector_problem
 from config.urls import checked_url
 
@@ -15,6 +15,7 @@ from config.urls import checked_url
 VELA_NAMESPACE = "vela-system"
 CREDENTIAL_TYPE_LABEL = "cluster.core.oam.dev/cluster-credential-type"
 CLUSTERSET_LABEL = "cluster.open-cluster-management.io/clusterset"
+MAX_CONCURRENT_JOINS = 32
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -119,7 +120,9 @@ class RegistrationConfig(Model):
     """Bound on the wait for a cluster's addons: a duration such as 10m, or seconds; 30s to 6h."""
     strict: Switch = False
     """Stop the run on any unusable discovered Secret instead of skipping it (all or nothing)."""
-
+    max_concurrent_joins: Annotated[Count, Field(ge=1, le=256)] = MAX_CONCURRENT_JOINS
+    """How many registrations join or unjoin at once, 1 to 256 (the engine's `--parallel`, 4 per core by default,
+    bounds them too: set it or PULUMI_PARALLEL as high); calls to the hub share one rate limit whatever this is."""
 
     @property
     def active(self) -> bool:

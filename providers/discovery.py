@@ -188,6 +188,7 @@ def _registration(
         images=Images(cfg.image("registrationOperator"), cfg.image("registration"), cfg.image("work")),
         hub_api_server=cfg.registration.hub_api_server,
         timeout_seconds=cfg.registration.join_timeout,
+        max_concurrent_joins=cfg.registration.max_concurrent_joins,
         addons=tuple(CHARTS[release.key].addon for release in cfg.addon_releases()),
         wait_for_addons=cfg.registration.wait_for_addons,
         addon_timeout_seconds=cfg.registration.addon_timeout,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.registration import CLUSTERSET_LABEL
+from config.registration import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS
 from providers import klusterlet as kl
 from providers.kube import Kube, KubeError
 from providers.poll import Pacing, Unmet
@@ -60,6 +60,8 @@ class Registration:
     ocm_version: str = PRE_BUNDLE_VERSION
     annotations: Mapping[str, str] = field(default_factory=dict)  # vela's alias
     insecure: bool = False  # the stack's opt-in for a vela secret without a CA
+    # How many registrations the provider process works on at once; not the cluster's, so never a diff.
+    max_concurrent_joins: int = MAX_CONCURRENT_JOINS
 
     def props(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class Registration:
             "waitForAddons": self.wait_for_addons,
             "addonTimeoutSeconds": self.addon_timeout_seconds,
             "ocmVersion": self.ocm_version,
+            "maxConcurrentJoins": self.max_concurrent_joins,
             # only when set, so registrations made before these existed see no change
             **({"annotations": dict(self.annotations)} if self.annotations else {}),
             **({"insecure": True} if self.insecure else {}),
@@ -106,6 +109,7 @@ class Registration:
             ocm_version=str(props.get("ocmVersion") or PRE_BUNDLE_VERSION),
             annotations={str(k): str(v) for k, v in (props.get("annotations") or {}).items()},
             insecure=props.get("insecure") is True,
+            max_concurrent_joins=int(props.get("maxConcurrentJoins") or MAX_CONCURRENT_JOINS),
         )
 
 

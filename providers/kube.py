@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,11 @@ from urllib.parse import quote, urlencode
 
 FIELD_MANAGER = "ocm-hub"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# Client-side rate limit per API server, shared by every join in the process (client-go's QPS and Burst; its
+# defaults, 5 and 10, are for one controller, not 100 joins). 100 joins stay within what a hub's default
+# priority-and-fairness levels serve; a 429 is still retried with its Retry-After.
+QPS = 50.0
+BURST = 100
 APPLY = "application/apply-patch+yaml"
 
 # (apiVersion, kind) -> (plural, namespaced)
@@ -67,6 +73,37 @@ class RetryPolicy:
         return max(backoff, min(retry_after or 0.0, self.max_delay))
 
 
+class TokenBucket:
+    """client-go's token bucket: `qps` tokens a second, at most `burst` saved; each request takes one.
+
+    A request that finds none reserves the next and waits for it, so waiters are served in order and the
+    rate holds however many threads ask at once.
+    """
+
+    def __init__(self, qps: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.qps, self.burst, self.clock = qps, burst, clock
+        self._tokens, self._last = float(burst), clock()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take a token; the seconds to wait before using it (0 when one was saved)."""
+        with self._lock:
+            now = self.clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.qps) - 1
+            self._last = now
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.qps
+
+
+_BUCKETS: dict[str, TokenBucket] = {}
+_BUCKETS_LOCK = threading.Lock()
+
+
+def rate_limit(server: str) -> TokenBucket:
+    """The one bucket of an API server in this process: every Kube for it draws from the same."""
+    with _BUCKETS_LOCK:
+        return _BUCKETS.setdefault(server, TokenBucket(QPS, BURST))
+
+
 @dataclass
 class Kube:
     """One cluster's API, through a configured `kubernetes.client.ApiClient`."""
@@ -76,6 +113,7 @@ class Kube:
     timeout: float = 30.0
     calls: int = 0
     sleep: Callable[[float], None] = time.sleep
+    limit: TokenBucket | None = None  # None: the process's bucket for this server
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig: Mapping[str, Any], context: str | None = None, **kwargs: Any) -> Kube:
@@ -195,7 +233,12 @@ class Kube:
         url = self.server + path + (f"?{urlencode(dict(query))}" if query else "")
         headers = {"Accept": "application/json", "Content-Type": content_type}
         last: KubeError | None = None
+        if self.limit is None:
+            self.limit = rate_limit(self.server)
         for attempt in range(self.retry.attempts):
+            wait = self.limit.reserve()
+            if wait:
+                self.sleep(wait)
             self.calls += 1
             try:
                 status, reason, payload, retry_after = self._send(method, url, headers, body)

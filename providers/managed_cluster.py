@@ -33,10 +33,11 @@ from pulumi.dynamic import (
 
 from config import safe_yaml
 from config.loader import whole_numbers
-from config.registration import CLUSTERSET_LABEL, cluster_name_problem
+from config.registration import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS, cluster_name_problem
 from config.versions import RELEASES
 from providers.join import MODE_ANNOTATION, SECRET_ANNOTATION, Joiner, Registration, cluster_status
 from providers.kube import Kube
+from providers.server_pool import widen
 
 # Changing these points the resource at another cluster (or agent): unjoin first, then join.
 REPLACE_KEYS = ("clusterName", "secretNamespace", "secretName", "mode")
@@ -55,6 +56,8 @@ UPDATE_KEYS = (
     "ocmVersion",  # the klusterlet moves to the hub's release in place, as an upgrade does
 )
 INPUT_KEYS = REPLACE_KEYS + UPDATE_KEYS
+# How the provider works, not what the cluster is: kept in state (a refresh changes nothing), never a diff.
+SETTING_KEYS = ("maxConcurrentJoins",)
 HUB_KUBECONFIG = "hubKubeconfig"
 
 
@@ -79,10 +82,12 @@ class ManagedClusterProvider(HubProvider):
     """Check/diff are pure; create/read/update/delete go through providers.join against the hub."""
 
     def _joiner(self, props: Mapping[str, Any]) -> Joiner:
+        _serve_concurrently(_spec(props))
         return Joiner(hub=self.hub(props))
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         spec = _spec(news)
+        _serve_concurrently(spec)
         failures = []
         name = str(spec.get("clusterName", ""))
         problem = cluster_name_problem(name)
@@ -132,7 +137,7 @@ class ManagedClusterProvider(HubProvider):
         live = joiner.read(id_)
         if live is None:
             return ReadResult(None, {})
-        inputs = {key: value for key, value in _spec(props).items() if key in INPUT_KEYS}
+        inputs = {key: value for key, value in _spec(props).items() if key in INPUT_KEYS + SETTING_KEYS}
         refreshed = {**inputs, **_inputs_from_live(id_, live, inputs)}
         addons = tuple(str(name) for name in refreshed.get("addons") or ())
         status = cluster_status(live, str(refreshed.get("mode", "Default")), joiner.addons(id_, addons))
@@ -145,6 +150,13 @@ class ManagedClusterProvider(HubProvider):
 def _hub_access(props: Mapping[str, Any]) -> dict[str, Any]:
     """Kept in the outputs because delete and refresh receive only those; secret, like the input."""
     return {HUB_KUBECONFIG: props[HUB_KUBECONFIG]} if props.get(HUB_KUBECONFIG) else {}
+
+
+def _serve_concurrently(spec: Mapping[str, Any]) -> None:
+    """Let the provider server work on `maxConcurrentJoins` registrations at once, not the SDK's 4. Check comes
+    first for every resource of an up or preview; delete and refresh reach it through `_joiner`."""
+    count = spec.get("maxConcurrentJoins")  # a wire number may arrive as a float
+    widen(int(count) if isinstance(count, int | float) and count >= 1 else MAX_CONCURRENT_JOINS)
 
 
 def _spec(props: Mapping[str, Any]) -> dict[str, Any]:
