@@ -129,7 +129,7 @@ class FakeAgent:
         conditions = {c["type"]: c for c in ((live or {}).get("status") or {}).get("conditions") or []}
         if all(conditions.get(k, {}).get("status") == v for k, v in wanted.items()):
             return  # joined already: nothing to parse or write
-        kubeconfig = yaml.safe_load(secret_value(secret, "kubeconfig"))
+        kubeconfig = yaml.load(secret_value(secret, "kubeconfig"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         owner = self.hub.token_owner(kubeconfig["users"][0]["user"]["token"])
         username = f"system:serviceaccount:{owner[0]}:{owner[1]}" if owner else "system:anonymous"
         csrs = [

@@ -7,7 +7,6 @@ Every public method takes the store lock, so HTTP handler threads and direct tes
 from __future__ import annotations
 
 import base64
-import copy
 import re
 import secrets
 import threading
@@ -16,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from .errors import (
     ApiError,
@@ -37,6 +36,7 @@ DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 TOKEN_AUDIENCE = "https://kubernetes.default.svc.cluster.local"
 MIN_TOKEN_SECONDS = 600
 WATCH_HISTORY = 10_000
+_T = TypeVar("_T")
 # Written by the server only; an update keeps the stored values.
 SERVER_METADATA = (
     "name",
@@ -198,7 +198,7 @@ class Store:
             if old["metadata"].get("finalizers"):
                 if old["metadata"].get("deletionTimestamp") or dry_run:
                     return served(rt, old)
-                marked = copy.deepcopy(old)
+                marked = clone(old)
                 marked["metadata"]["deletionTimestamp"] = timestamp()
                 marked["metadata"]["deletionGracePeriodSeconds"] = 0
                 if rt.resource == NAMESPACES:
@@ -367,7 +367,7 @@ class Store:
                 raise bad_request(
                     f"the {field} in the data ({body[field]}) does not match the expected {field} ({expected})"
                 )
-        new = copy.deepcopy(body)
+        new = clone(body)
         metadata = new.setdefault("metadata", {})
         if name is not None and metadata.get("name") not in (None, "", name):
             raise bad_request(
@@ -465,9 +465,9 @@ class Store:
             if rt.status:
                 new.pop("status", None)
                 if "status" in old:
-                    new["status"] = copy.deepcopy(old["status"])
+                    new["status"] = clone(old["status"])
             return new
-        result = copy.deepcopy(old)
+        result = clone(old)
         if subresource == "status":
             if new.get("status") is None:
                 result.pop("status", None)
@@ -525,7 +525,7 @@ class Store:
         key = self._key(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"])
         self._objects.pop(key, None)
         self._revision += 1
-        gone = copy.deepcopy(obj)
+        gone = clone(obj)
         gone["metadata"]["resourceVersion"] = str(self._revision)
         self._record("DELETED", key, gone)
         if rt.resource == NAMESPACES:
@@ -551,13 +551,23 @@ class Store:
     def _record(self, event: str, key: Key, obj: Json) -> None:
         if len(self._events) >= WATCH_HISTORY:
             self._forgotten_through = self._events.popleft().resource_version
-        self._events.append(WatchEvent(self._revision, event, key[0], key[1], key[2], copy.deepcopy(obj)))
+        self._events.append(WatchEvent(self._revision, event, key[0], key[1], key[2], clone(obj)))
         self._changed.notify_all()
+
+
+def clone(value: _T) -> _T:
+    """A deep copy of JSON data (dicts, lists, immutable scalars), several times quicker than copy.deepcopy,
+    which a 100-cluster benchmark spent most of the fakes' time in."""
+    if isinstance(value, dict):
+        return cast(_T, {key: clone(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return cast(_T, [clone(item) for item in value])
+    return value
 
 
 def served(rt: ResourceType, obj: Json) -> Json:
     """A copy of a stored object as read through `rt`'s version (no conversion: only apiVersion changes)."""
-    body = copy.deepcopy(obj)
+    body = clone(obj)
     body.pop("apiVersion", None)
     body.pop("kind", None)
     return {"apiVersion": rt.api_version, "kind": rt.kind, **body}
@@ -583,7 +593,7 @@ def _fold_string_data(secret: Json) -> None:
 
 def _approval_conditions(old: Json, new: Json) -> list[Json]:
     """CSR /approval: the conditions of the body, defaulted and checked like the server does."""
-    conditions = copy.deepcopy((new.get("status") or {}).get("conditions") or [])
+    conditions = clone((new.get("status") or {}).get("conditions") or [])
     name = old["metadata"]["name"]
     types = set()
     for condition in conditions:
