@@ -100,6 +100,15 @@ def _ocm_ldflags(version: str) -> list[str]:
 
 
 KUBERNETES_PROVIDER_MODULE = "github.com/pulumi/pulumi-kubernetes/provider/v4"
+# The language host of YAML programs (the platform program composing OcmHub through the package).
+YAML_HOST = "pulumi-language-yaml"
+# pkg/v3's SDK generators as a language plugin serving GeneratePackage (hack/tools/pulumi-sdkgen/go.mod says why).
+SDKGEN = "pulumi-sdkgen"
+
+
+def _yaml_ldflags(version: str) -> list[str]:
+    """The host reports it to the engine (GetPluginInfo); unstamped it has no version."""
+    return [f"-X github.com/pulumi/pulumi-yaml/pkg/version.Version={version}"]
 
 
 def _kubernetes_provider_ldflags(version: str) -> list[str]:
@@ -158,6 +167,14 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
+        YAML_HOST,
+        "pulumi-yaml",
+        "github.com/pulumi/pulumi-yaml",
+        "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml",
+        _yaml_ldflags,
+    ),
+    Tool(SDKGEN, "pulumi-sdkgen", "github.com/pulumi/pulumi/pkg/v3", ".", _pulumi_ldflags),
+    Tool(
         "pulumi-resource-kubernetes",
         "pulumi-kubernetes",
         KUBERNETES_PROVIDER_MODULE,
@@ -193,6 +210,8 @@ BUILD_MINUTES = {
     "kwokctl": 1,
     "pulumi": 8,
     "pulumi-language-python": 2,
+    YAML_HOST: 3,
+    SDKGEN: 3,
     KUBERNETES_PLUGIN: 13,
     "registration-operator": 11,
     "registration": 1,
@@ -334,6 +353,8 @@ def ensure(names: Iterable[str] | None = None) -> dict[str, Path]:
         print(f"[build_tools] Pulumi install root: {install_pulumi_root()}", file=sys.stderr, flush=True)
     if set(UP_TOOLS) <= names:
         print(f"[build_tools] kubernetes plugin: {install_kubernetes_plugin()}", file=sys.stderr, flush=True)
+    if {*PULUMI_TOOLS, YAML_HOST} <= names:
+        print(f"[build_tools] YAML language host: {install_yaml_host()}", file=sys.stderr, flush=True)
     return {tool.name: tool.path() for tool in tools}
 
 
@@ -356,15 +377,44 @@ def install_pulumi_root() -> Path:
     if (bin_dir / cli.name).is_file():
         return pulumi_root()
     bin_dir.mkdir(parents=True, exist_ok=True)
-    files = [host.path(), *(host.path().parent / Path(extra).name for extra in host.extras), cli.path()]
-    for source in files:
-        target = bin_dir / source.name
-        target.unlink(missing_ok=True)
-        try:
-            os.link(source, target)
-        except OSError:
-            shutil.copy2(source, target)
+    for source in [host.path(), *(host.path().parent / Path(extra).name for extra in host.extras), cli.path()]:
+        _link(source, bin_dir / source.name)
     return pulumi_root()
+
+
+def _link(source: Path, target: Path) -> None:
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def install_yaml_host() -> Path:
+    """Link the YAML language host beside the CLI, where the CLI looks for `runtime: yaml` first.
+
+    Not part of pulumi_root()'s name: the root is the CLI's and the Python host's, and a YAML host
+    of another version replaces this link in place.
+    """
+    built = select([YAML_HOST])[0].path()
+    target = install_pulumi_root() / "bin" / YAML_HOST
+    if not (target.is_file() and _same_bytes(built, target)):
+        _link(built, target)
+    return target
+
+
+def install_sdkgen_root() -> Path:
+    """An install root for `pulumi package gen-sdk`: the CLI with pulumi-sdkgen beside it as the Node.js
+    and Python language hosts (the real Python host would be found first in pulumi_root())."""
+    cli, sdkgen = select(["pulumi", SDKGEN])
+    root = cache_dir() / "pulumi" / f"{cli.version()}-sdkgen-{sdkgen.version()}"
+    bin_dir = root / "bin"
+    if not (bin_dir / cli.name).is_file():  # the CLI goes last, marking it done
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        for language in ("nodejs", "python"):
+            _link(sdkgen.path(), bin_dir / f"pulumi-language-{language}")
+        _link(cli.path(), bin_dir / cli.name)
+    return root
 
 
 def kubernetes_sdk_version() -> str:
