@@ -35,6 +35,8 @@ OCM_HUB_ARGS_DOC = (
 )
 # A component argument that is no stack key: how registration reaches a hub the composing program made.
 HUB_KUBECONFIG_DOC = "Hub kubeconfig (contents, kept secret) for registration; default: the stack's kubernetes: config."
+# Defaults the SDK docs leave unsaid: none, or an empty list or map.
+_NOTHING_TO_SAY = ("—", "`[]`", "`{}`")
 # README table name -> the top-level keys it holds; "main" holds the rest.
 TABLES: dict[str, tuple[str, ...]] = {"main": (), "addons": ("addons",), "registration": ("registration",)}
 
@@ -155,9 +157,6 @@ def _rows(model: type[BaseModel], instance: BaseModel | None, prefix: str) -> It
         joined = keys[0] if len(keys) == 1 else "{" + ",".join(keys) + "}"
         listed = typing.get_origin(field.annotation) is list
         yield from _rows(inner, None if listed else value, f"{prefix}{joined}{'[]' if listed else ''}.")
-
-
-_NOTHING_TO_SAY = ("—", "`[]`", "`{}`")
 
 
 def _value(instance: BaseModel | None, name: str, field: FieldInfo) -> Any:
