@@ -7,7 +7,7 @@ copied into config/charts/ (see PROVENANCE.md there), so values can be checked b
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -162,6 +162,20 @@ def gateway_defaults() -> dict[str, Any]:
         "manualSecretManagement": True,
         "konnectivityEgress": False,
     }
+
+
+def placement_defaults(key: str, enabled: Collection[str]) -> dict[str, Any]:
+    """cluster-proxy installs by managed-serviceaccount's Placement when both are on.
+
+    Both charts create ManagedClusterSetBinding `global` in the release namespace, and Helm lets only
+    one release own an object: the second install fails ("exists and cannot be imported into the
+    current release"). managed-serviceaccount's chart also declares Placement `global` (the global
+    cluster set, as cluster-proxy's own placement selects); named as cluster-proxy's placement, the
+    cluster-proxy chart renders neither its binding nor its placement.
+    """
+    if key == "clusterProxy" and "managedServiceAccount" in enabled:
+        return {"installByPlacement": {"placementName": "global", "placementNamespace": ADDON_NAMESPACE}}
+    return {}
 
 
 def image_defaults(key: str, registry: str | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from config.addons import (
     gateway_defaults,
     image_defaults,
     merge,
+    placement_defaults,
 )
 from config.args import OcmHubArgs
 from config.model import ClusterManagerConfig, DnsSubdomain, ImagesConfig, Model, OperatorConfig, Seconds, Switch
@@ -69,9 +70,11 @@ class StackConfig(Model):
         """Enabled addons as Helm releases: chart defaults, then ocm-hub's, then the stack's values."""
         registry = self.images.registry if self.images.registry != DEFAULT_REGISTRY else None
         releases = []
-        for key, addon in self.addons.enabled().items():
+        enabled = self.addons.enabled()
+        for key, addon in enabled.items():
             chart = CHARTS[key]
             ours = merge(image_defaults(key, registry), gateway_defaults() if key == "clusterGateway" else {})
+            ours = merge(ours, placement_defaults(key, enabled))
             releases.append(
                 Release(
                     key=key,

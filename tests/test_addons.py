@@ -13,6 +13,8 @@ from ocmhub_testing.cases import ALL_ON, BAD_ADDONS
 from render import documents, recording
 from tests.conftest import SHARED_DIR, run_values, upstream_docs
 
+ON = {"enabled": True}
+
 RELEASE = "kubernetes:helm.sh/v3:Release"
 READINESS = "pulumi-python:dynamic/ocm-hub:HubReadiness"
 
@@ -170,6 +172,28 @@ def test_gateway_keeps_vela_clusters_reachable() -> None:
     assert values["konnectivityEgress"] is False
 
 
+def test_cluster_proxy_installs_by_the_placement_of_managed_serviceaccount_when_both_are_on() -> None:
+    """Both charts render ManagedClusterSetBinding `global` in the release namespace: two releases
+    cannot own it (the second install fails), so cluster-proxy uses managed-serviceaccount's Placement."""
+    for chart, template in (
+        ("cluster-proxy-0.11.0/cluster-proxy", "clustersetbinding.yaml"),
+        ("managed-serviceaccount-0.10.0/managed-serviceaccount", "placement.yaml"),
+    ):
+        text = (SHARED_DIR / "ocm/helm-repo" / chart / "templates" / template).read_text()
+        assert "kind: ManagedClusterSetBinding" in text
+        assert "name: global" in text
+    both = _releases(run_values({"addons": {"clusterProxy": ON, "managedServiceAccount": ON}}))
+    assert both["cluster-proxy"].inputs["values"]["installByPlacement"] == {
+        "placementName": "global",
+        "placementNamespace": "open-cluster-management-addon",
+    }
+    alone = _releases(run_values({"addons": {"clusterProxy": ON}}))
+    assert "installByPlacement" not in alone["cluster-proxy"].inputs["values"]
+    own = {"installByPlacement": {"placementName": "mine", "placementNamespace": "ops"}}
+    chosen = _releases(run_values({"addons": {"clusterProxy": {**ON, "values": own}, "managedServiceAccount": ON}}))
+    assert chosen["cluster-proxy"].inputs["values"]["installByPlacement"] == own["installByPlacement"]
+
+
 def test_gateway_defaults_change_the_charts_risky_defaults() -> None:
     (values,) = upstream_docs(
         "ocm/helm-repo/cluster-gateway-addon-manager-1.4.0/cluster-gateway-addon-manager/values.yaml"
@@ -189,11 +213,12 @@ def test_chart_version_change_touches_only_that_release() -> None:
 
 
 def test_disabling_an_addon_touches_nothing_else() -> None:
+    """Turning managed-serviceaccount off only hands cluster-proxy its own placement back."""
     before = run_values({"addons": {"clusterProxy": {"enabled": True}, "managedServiceAccount": {"enabled": True}}})
-    after = run_values({"addons": {"clusterProxy": {"enabled": True}}})
+    after = run_values({"addons": {"managedServiceAccount": {"enabled": True}}})
     before_inputs = {r.urn: r.inputs for r in before.registrations}
     after_inputs = {r.urn: r.inputs for r in after.registrations}
-    assert set(before_inputs) - set(after_inputs) == {_releases(before)["managed-serviceaccount"].urn}
+    assert set(before_inputs) - set(after_inputs) == {_releases(before)["cluster-proxy"].urn}
     assert all(before_inputs[urn] == value for urn, value in after_inputs.items())
 
 
