@@ -272,7 +272,7 @@ class TestDevStack:
         stack, _ = dev_stack
         secrets = stack.kube.list("v1", "Secret", ADDON_NAMESPACE, "owner=helm")
         releases = {s["metadata"]["labels"]["name"]: s["metadata"]["labels"]["status"] for s in secrets}
-        assert set(releases) == {"cluster-proxy", "managed-serviceaccount", "cluster-gateway"}, releases
+        assert set(releases) == {"cluster-proxy", "managed-serviceaccount", "cluster-gateway-addon-manager"}, releases
         assert set(releases.values()) == {"deployed"}
 
     def test_managed_1_is_registered_from_its_vela_secret_by_the_real_agents(
