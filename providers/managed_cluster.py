@@ -35,6 +35,7 @@ from config import safe_yaml
 from config.loader import whole_numbers
 from config.registration import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS, cluster_name_problem
 from config.versions import RELEASES
+from providers.discovery import FROM_SECRET
 from providers.join import MODE_ANNOTATION, SECRET_ANNOTATION, Joiner, Registration, cluster_status
 from providers.kube import Kube
 from providers.server_pool import widen
@@ -202,7 +203,7 @@ def _inputs_from_live(cluster: str, live: Mapping[str, Any], inputs: Mapping[str
     found["labels"] = {key: labels[key] for key in owned if key in labels}
     if CLUSTERSET_LABEL in labels:
         found["clusterSet"] = labels[CLUSTERSET_LABEL]
-    if configs:
+    if configs and inputs.get("endpoint") != FROM_SECRET:  # else the hub's URL is the secret's, not drift
         found["endpoint"] = configs[0].get("url", inputs.get("endpoint"))
     secret_ref = str(annotations.get(SECRET_ANNOTATION, ""))
     if "/" in secret_ref:

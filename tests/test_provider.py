@@ -21,6 +21,7 @@ from ocmhub_testing.fakekube import FakeKube
 from ocmhub_testing.pki import Pki
 from ocmhub_testing.registrations import REGISTRATION_IMAGES, TOKEN, add_vela_cluster, registration_inputs
 from providers import klusterlet as kl
+from providers.discovery import FROM_SECRET
 from providers.join import Registration
 from providers.managed_cluster import HubConfigError, hub_client
 
@@ -162,6 +163,18 @@ def test_read_refreshes_status_and_reports_a_deleted_cluster(
     hub.delete_object(*MANAGED_CLUSTER, id_)
     gone_id, _ = server.read(id_, outs)
     assert gone_id == ""
+
+
+def test_read_keeps_an_endpoint_left_to_the_vela_secret(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    """Clusters planned without their secrets (a composing program, the package) carry FROM_SECRET: the
+    hub's URL is the secret's, not drift; refresh must not change it for the next up to change back."""
+    add_vela_cluster(hub, managed, pki)
+    with FakeAgent(hub, [managed]):
+        id_, outs = server.create(registration_inputs(endpoint=FROM_SECRET))
+    _, refreshed = server.read(id_, outs)
+    assert refreshed["spec"]["endpoint"] == FROM_SECRET
 
 
 def test_read_of_an_unknown_state_imports_from_the_live_object(
