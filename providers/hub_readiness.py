@@ -27,6 +27,10 @@ from providers.managed_cluster import (
 from providers.poll import Pacing, Unmet
 
 CLUSTER_MANAGER = ("operator.open-cluster-management.io/v1", "ClusterManager")
+# The operator's conditions must hold this long: right after it creates the hub's Deployments, before
+# their ReplicaSets exist, it reports every one of them available (no replicas, none unavailable) —
+# seen on the local hub with every hub pod unschedulable.
+SETTLE_SECONDS = 10.0
 # A change of either is a new generation to wait for (spec) or a new bound (timeoutSeconds).
 WAIT_KEYS = ("spec", "timeoutSeconds")
 
@@ -35,8 +39,11 @@ class HubNotReadyError(Exception):
     """The ClusterManager was not ready within the bound; the message names every unmet condition."""
 
 
-def wait_ready(hub: Kube, name: str, timeout: float, pacing: Pacing | None = None) -> dict[str, Any]:
-    """The ClusterManager once ready; HubNotReadyError with every unmet condition once `timeout` seconds passed."""
+def wait_ready(
+    hub: Kube, name: str, timeout: float, pacing: Pacing | None = None, settle: float = SETTLE_SECONDS
+) -> dict[str, Any]:
+    """The ClusterManager once ready for `settle` seconds on end; HubNotReadyError with every unmet
+    condition once `timeout` seconds passed."""
     # Imported here: `components` declares this resource, so a module-level import is a cycle
     # whenever this module is imported first (as the provider server does).
     from components.hub_status import not_ready_reasons
@@ -44,6 +51,7 @@ def wait_ready(hub: Kube, name: str, timeout: float, pacing: Pacing | None = Non
     pacing = pacing or Pacing()
     start = pacing.clock()
     ready: dict[str, Any] = {}
+    ready_since: list[float] = []
 
     def look() -> Unmet | None:
         try:
@@ -51,11 +59,18 @@ def wait_ready(hub: Kube, name: str, timeout: float, pacing: Pacing | None = Non
             reasons = not_ready_reasons(live)
         except TransientError as err:  # an API server restart is a wait, not a failure
             live, reasons = None, [f"the hub API did not answer: {err}"]
-        if live is not None and not reasons:
-            ready.update(live)
+        now = pacing.clock()
+        waited = f"{now - start:.0f}s of {timeout:g}s"
+        if live is None or reasons:
+            ready_since.clear()
+            return Unmet("; ".join(reasons), f"hub: waiting for ClusterManager {name} ({waited}): {reasons[0]}")
+        ready.clear()
+        ready.update(live)
+        ready_since[:] = ready_since or [now]
+        if now - ready_since[0] >= settle or now - start >= timeout:
             return None
-        waited = f"{pacing.clock() - start:.0f}s of {timeout:g}s"
-        return Unmet("; ".join(reasons), f"hub: waiting for ClusterManager {name} ({waited}): {reasons[0]}")
+        held = f"ready for {now - ready_since[0]:.0f}s of the {settle:g}s it must hold"
+        return Unmet(f"ClusterManager {name} {held}", f"hub: ClusterManager {name} ({waited}): {held}")
 
     unmet = pacing.until(look, timeout)
     if unmet is not None:
@@ -75,6 +90,9 @@ def observed(live: Mapping[str, Any]) -> dict[str, Any]:
 
 class HubReadinessProvider(HubProvider):
     """Create/update wait (bounded); read reports the live status; diff is pure; delete leaves the hub alone."""
+
+    def __init__(self, settle_seconds: float = SETTLE_SECONDS) -> None:
+        self.settle_seconds = settle_seconds
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         timeout = news.get("timeoutSeconds")
@@ -101,7 +119,8 @@ class HubReadinessProvider(HubProvider):
         return ReadResult(id_, self._outputs(props, live))
 
     def _wait(self, props: Mapping[str, Any]) -> dict[str, Any]:
-        return wait_ready(self.hub(props), str(props["name"]), float(props["timeoutSeconds"]))
+        timeout = float(props["timeoutSeconds"])
+        return wait_ready(self.hub(props), str(props["name"]), timeout, settle=self.settle_seconds)
 
     @staticmethod
     def _outputs(props: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:

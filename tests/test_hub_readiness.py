@@ -62,7 +62,7 @@ def _with(kind: str, status: str, reason: str = "", message: str = "") -> list[d
 def readiness(hub: FakeKube, tmp_path: Path) -> Iterator[DynamicServer]:
     """The readiness provider in the SDK's own server, configured for the fake hub."""
     with _pickler_restored():
-        provider = str(serialize_provider(HubReadinessProvider()))
+        provider = str(serialize_provider(HubReadinessProvider(settle_seconds=0.5)))
     with dynamic_server(tmp_path / "provider.log") as server:
         server = dataclasses.replace(server, provider=provider)
         server.configure({"kubernetes:kubeconfig": yaml.safe_dump(hub.kubeconfig())})
@@ -184,6 +184,28 @@ def test_delete_leaves_the_hub_alone(readiness: DynamicServer, hub: FakeKube) ->
 def test_check_rejects_a_bound_that_is_not_positive(readiness: DynamicServer) -> None:
     assert readiness.check(_inputs(timeout=0)) == [("timeoutSeconds", "must be a positive number of seconds")]
     assert readiness.check(_inputs()) == []
+
+
+def test_ready_must_hold_a_while_before_the_wait_ends(hub: FakeKube) -> None:
+    """The operator reports a fresh hub ready for a moment before its Deployments have pods (seen on the
+    local hub with every hub pod unschedulable): a ready that does not hold does not end the wait."""
+    _put(hub, READY)
+    degraded = _with("HubRegistrationDegraded", "True", "UnavailableRegistrationPod", "0/1 available")
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+        if now[0] >= 3.0:
+            _put(hub, degraded)
+
+    pacing = Pacing(clock=lambda: now[0], sleep=sleep, log=lambda _line: None)
+    with pytest.raises(HubNotReadyError, match=r"condition HubRegistrationDegraded=True \(want False\)"):
+        wait_ready(Kube(hub.api_client()), NAME, 60, pacing, settle=10)
+    _put(hub, READY)
+    now[0] = 0.0
+    steady = Pacing(clock=lambda: now[0], sleep=lambda seconds: now.__setitem__(0, now[0] + seconds), log=print)
+    wait_ready(Kube(hub.api_client()), NAME, 60, steady, settle=10)
+    assert 10.0 <= now[0] < 13.0
 
 
 def test_the_wait_says_why_at_least_every_15_seconds(hub: FakeKube) -> None:

@@ -301,9 +301,9 @@ class TestDevStack:
             check=True,
         )
         report = json.loads(shown.stdout)
-        assert report["hub"]["ready"] is True, report
-        (cluster,) = [c for c in report["clusters"] if c["name"] == MANAGED]
-        assert (cluster["joined"], cluster["available"]) == ("True", "True"), cluster
+        assert (report["source"], report["hubReady"]) == ("live", True), report
+        cluster = report["clusters"][MANAGED]
+        assert (cluster["joined"]["status"], cluster["available"]["status"]) == ("True", "True"), cluster
 
     def test_second_up_and_refresh_change_nothing(self, dev_stack: tuple[HubStack, Result]) -> None:
         stack, _ = dev_stack
