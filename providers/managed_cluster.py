@@ -10,15 +10,19 @@ needed: state keeps a reference to that Secret, never its data.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pickle
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi.dynamic.dynamic as dynamic_module
+import pulumi.runtime.resource as resource_module
 import yaml
 from pulumi.dynamic import (
     CheckFailure,
@@ -30,6 +34,7 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.runtime.proto import source_pb2
 
 from config import safe_yaml
 from config.loader import whole_numbers
@@ -271,10 +276,47 @@ def with_hub_kubeconfig(
     return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=[HUB_KUBECONFIG]))
 
 
+@functools.cache
+def _file_uri(filename: str) -> str | None:
+    try:
+        return Path(filename).as_uri()
+    except ValueError:  # a relative name, such as <frozen runpy>
+        return None
+
+
+def _stack_trace() -> source_pb2.StackTrace:
+    """What pulumi 3.272's `_get_stack_trace` returns — every frame outside the third `__init__` from the top,
+    innermost first — built from the frames themselves: the SDK's reads each frame's source line and makes a
+    file URI per frame, for every resource, and registrations are constructed deep under our components."""
+    frame: FrameType | None = sys._getframe()
+    inits = 0
+    while frame is not None and inits < 3:
+        inits += frame.f_code.co_name == "__init__"
+        frame = frame.f_back
+    frames = []
+    while frame is not None:
+        filename, line = frame.f_code.co_filename, frame.f_lineno
+        uri = _file_uri(filename) if filename and line is not None else None
+        frames.append(source_pb2.StackFrame(pc=source_pb2.SourcePosition(uri=uri, line=line) if uri else None))
+        frame = frame.f_back
+    return source_pb2.StackTrace(frames=frames)
+
+
+@contextlib.contextmanager
+def _stack_traces_from_frames() -> Iterator[None]:
+    original = resource_module._get_stack_trace
+    resource_module._get_stack_trace = _stack_trace
+    try:
+        yield
+    finally:
+        resource_module._get_stack_trace = original
+
+
 class ManagedClusterRegistration(pulumi.dynamic.Resource, module="ocm-hub", name="ManagedClusterRegistration"):
     """One vela cluster as an OCM ManagedCluster, Joined and Available."""
 
-    status: pulumi.Output[dict[str, Any]]
+    if TYPE_CHECKING:  # not at run time: the SDK resolves a class's annotations again on every construction
+        status: pulumi.Output[dict[str, Any]]
 
     def __init__(
         self,
@@ -285,5 +327,5 @@ class ManagedClusterRegistration(pulumi.dynamic.Resource, module="ocm-hub", name
     ) -> None:
         props: dict[str, Any] = {"spec": registration.props(), "status": None}
         opts = with_hub_kubeconfig(props, hub_kubeconfig, opts)
-        with _serialized_once():
+        with _serialized_once(), _stack_traces_from_frames():
             super().__init__(ManagedClusterProvider(), name, props, opts)
