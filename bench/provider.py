@@ -21,6 +21,7 @@ from ocmhub_testing.fake_agent import FakeAgent
 from ocmhub_testing.fakekube import DEFAULT_NAMESPACES, FakeKube
 from ocmhub_testing.pki import vela_secret
 from ocmhub_testing.registrations import registration_inputs
+from providers import kube
 
 # What one Default-mode join needs at the least: hub: read the vela secret, apply the ManagedCluster,
 # the bootstrap ServiceAccount and binding, issue a token, list and approve the CSR, read the
@@ -40,7 +41,7 @@ def run(workdir: Path, creates: int = 20, parallel: int = 100) -> dict[str, Any]
             for _ in range(creates + parallel)
         ]
         started = time.perf_counter()
-        with dynamic_server(workdir / "provider.log") as server:
+        with dynamic_server(workdir / "provider.log", env={"PYTHONPROFILEIMPORTTIME": "1"}) as server:
             server.configure({"kubernetes:kubeconfig": yaml.safe_dump(hub.kubeconfig())})
             server.check(registration_inputs())
             first_answer = time.perf_counter() - started
@@ -51,6 +52,7 @@ def run(workdir: Path, creates: int = 20, parallel: int = 100) -> dict[str, Any]
             hub.clear_requests()
             diff_s = _per_call(diff, 200)
             diff_calls = len(hub.requests)
+            imported = _imports(server.log())
 
             for i, managed in enumerate(fleet_servers):
                 hub.put_object(vela_secret(f"c{i:04d}", managed.url, pki))
@@ -73,6 +75,7 @@ def run(workdir: Path, creates: int = 20, parallel: int = 100) -> dict[str, Any]
                     list(pool.map(lambda name: server.create(registration_inputs(name), timeout=600), names))
                 parallel_s = time.perf_counter() - begin
                 parallel_calls = _calls(hub, fleet_servers) / parallel
+                hub_calls = len(hub.requests)
     return {
         "start_to_first_answer_s": round(first_answer, 3),
         "diff_ms_per_call": round(diff_s * 1000, 2),
@@ -83,8 +86,28 @@ def run(workdir: Path, creates: int = 20, parallel: int = 100) -> dict[str, Any]
         "parallel_creates": parallel,
         "parallel_total_s": round(parallel_s, 2),
         "parallel_api_calls_per_cluster": round(parallel_calls, 1),
+        "parallel_speedup": round(parallel * statistics.median(timings) / parallel_s, 1),
+        # What the hub's shared rate limit alone takes for those calls (the burst is free).
+        "parallel_hub_calls": hub_calls,
+        "rate_limit_floor_s": round(max(0, hub_calls - kube.BURST) / kube.QPS, 1),
         "min_api_calls_per_join": MIN_CALLS_PER_JOIN,
+        # What the provider process imported by then (Check and Diff answered): -X importtime's cumulative µs.
+        "check_diff_imports_s": {name: round(imported.get(name, 0) / 1e6, 3) for name in WATCHED_IMPORTS},
     }
+
+
+WATCHED_IMPORTS = ("providers.managed_cluster", "config", "pydantic", "kubernetes")
+
+
+def _imports(log: str) -> dict[str, int]:
+    """Top-level modules' cumulative import µs from a `-X importtime` log."""
+    found: dict[str, int] = {}
+    for line in log.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            _, cumulative, name = line.split("|")
+            if name.strip() in WATCHED_IMPORTS and cumulative.strip().isdigit():
+                found[name.strip()] = max(found.get(name.strip(), 0), int(cumulative))
+    return found
 
 
 def _clear(hub: FakeKube, servers: list[FakeKube]) -> None:
