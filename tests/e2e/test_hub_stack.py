@@ -189,7 +189,11 @@ def _clear(kube: Kube, declared: list[Declared]) -> None:
         kube.delete(obj.api_version, obj.kind, obj.name, obj.namespace)
     cr = kube.get(CM_API, CM_KIND, CM_NAME)
     if cr is not None and not ocm_kubelet.running(kube, "open-cluster-management", "cluster-manager"):
+        # What the operator would have done: its finalizer, and the hub components it ran. Left running,
+        # they make the next stack's hub look ready before its own components are.
         kube.merge_patch(CM_API, CM_KIND, CM_NAME, {"metadata": {"finalizers": None}})
+        kube.delete("v1", "Namespace", HUB_NAMESPACE)
+        wait_gone(kube, f"/api/v1/namespaces/{HUB_NAMESPACE}", timeout=GONE_TIMEOUT)
     for obj in ordered:
         wait_gone(kube, obj.path(kube), timeout=GONE_TIMEOUT)
 
