@@ -13,7 +13,8 @@ from components.hub_addons import AddonStatus, HubAddons, statuses
 from components.operator_manifests import HUB_NAMESPACE, OPERATOR_NAMESPACE
 from components.registration_operator import RegistrationOperator
 from config.args import OcmHubArgs
-from config.loader import load_args, whole_numbers
+from config.loader import load_args
+from config.wire import whole_numbers
 from providers.discovery import FleetPlan, plan_fleet
 from providers.hub_readiness import HubReadiness
 

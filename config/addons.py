@@ -19,7 +19,7 @@ from pydantic import AfterValidator, Field
 
 from config import safe_yaml
 from config.model import Model, Seconds, Switch
-from config.registration import VELA_NAMESPACE
+from config.names import VELA_NAMESPACE
 from config.urls import LOOPBACK_HOSTS, checked_url
 
 ADDON_NAMESPACE = "open-cluster-management-addon"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from config.addons import CHARTS, chart_value_keys
 from config.model import ResourceRequirements, Toleration
+from config.names import VELA_NAMESPACE, cluster_name_problem
 from config.quantity import parse_quantity
-from config.registration import VELA_NAMESPACE, cluster_name_problem
 from config.stack import StackConfig
 from config.versions import RELEASES
 

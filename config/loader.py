@@ -21,6 +21,7 @@ from config import safe_yaml
 from config.checks import Problem, check
 from config.stack import StackConfig
 from config.urls import HIDDEN_INPUT
+from config.wire import whole_numbers
 
 NAMESPACE = "ocm-hub"
 SECRET_PLACEHOLDER = "[secret]"
@@ -238,17 +239,6 @@ def load_args(args: Mapping[str, Any]) -> StackConfig:
     """Validate OcmHub's arguments (snake_case keys, as config.args types them) exactly as a stack's config.
     Through the component package every number arrives as a double: 2.0 is read as 2."""
     return load(RawConfig(whole_numbers(args)))
-
-
-def whole_numbers(value: Any) -> Any:
-    """Numbers cross Pulumi's wire as doubles: read 600.0 back as 600, in nested values too."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, Mapping):
-        return {key: whole_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [whole_numbers(item) for item in value]
-    return value
 
 
 def _from_pydantic(error: Any) -> Problem:

@@ -8,25 +8,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from config.model import Count, DnsSubdomain, LabelKey, LabelValue, Model, Seconds, Switch
+from config.names import MAX_CONCURRENT_JOINS, VELA_NAMESPACE, cluster_name_problem
 from config.selector import selector_problem
 from config.urls import checked_url
-
-# vela-core keeps its cluster Secrets here; its cluster-gateway reads them from here.
-VELA_NAMESPACE = "vela-system"
-CREDENTIAL_TYPE_LABEL = "cluster.core.oam.dev/cluster-credential-type"
-CLUSTERSET_LABEL = "cluster.open-cluster-management.io/clusterset"
-MAX_CONCURRENT_JOINS = 32
-
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def cluster_name_problem(name: str) -> str | None:
-    """Why `name` cannot be a ManagedCluster (OCM makes a namespace of it), or None."""
-    if len(name) > 63:
-        return f"is {len(name)} characters; a ManagedCluster name becomes a namespace, at most 63"
-    if not _DNS1123_LABEL.match(name):
-        return "must be a DNS-1123 label (lowercase letters, digits and '-'), since OCM makes a namespace of it"
-    return None
 
 
 def _cluster_name(value: str) -> str:

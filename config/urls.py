@@ -10,8 +10,6 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from pydantic_core import PydanticCustomError
-
 # pydantic error type whose input is never shown (config.loader hides the value of such problems).
 HIDDEN_INPUT = "value_not_shown"
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?)*\.?$")
@@ -53,6 +51,8 @@ def checked_url(value: str, schemes: tuple[str, ...]) -> str:
     when it carries credentials."""
     problem = url_problem(value, schemes)
     if problem == CREDENTIALS:
+        from pydantic_core import PydanticCustomError  # here: the provider process reads URLs without pydantic
+
         raise PydanticCustomError(HIDDEN_INPUT, problem)
     if problem:
         raise ValueError(problem)

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.addons import CHARTS
-from config.registration import CREDENTIAL_TYPE_LABEL, ClusterEntry, RegistrationConfig
+from config.names import CREDENTIAL_TYPE_LABEL
+from config.registration import ClusterEntry, RegistrationConfig
 from config.stack import StackConfig
+from providers.join import FROM_SECRET as FROM_SECRET
 from providers.join import MANAGED_CLUSTER, SECRET_ANNOTATION, Registration
 from providers.klusterlet import Images
 from providers.kube import KubeError
@@ -22,7 +24,6 @@ from providers.vela import ALIAS_ANNOTATION, VelaCluster, VelaSecretError, check
 
 OFFLINE_ENV = "OCM_HUB_OFFLINE"
 # What an offline render shows where the vela secret would supply a value.
-FROM_SECRET = "(read from the vela secret at deploy time)"
 
 
 class DiscoveryError(Exception):

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
-from config.loader import whole_numbers
+from config.wire import whole_numbers
 from providers.kube import Kube, TransientError
 from providers.managed_cluster import (
     HUB_KUBECONFIG,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.registration import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS
+from config.names import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS
 from providers import klusterlet as kl
 from providers.kube import Kube, KubeError
 from providers.poll import Pacing, Unmet
@@ -34,6 +34,8 @@ HUB_MANAGED_SETS = frozenset({"default", "global"})
 TOKEN_SECONDS = 3600
 # Registrations created before `ocmVersion` was an input applied this release's klusterlet.
 PRE_BUNDLE_VERSION = "v1.3.1"
+# A registration planned offline (make render): its endpoint is read from the vela secret when it joins.
+FROM_SECRET = "(read from the vela secret at deploy time)"
 
 
 class JoinError(Exception):

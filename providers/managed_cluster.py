@@ -37,11 +37,10 @@ from pulumi.dynamic import (
 from pulumi.runtime.proto import source_pb2
 
 from config import safe_yaml
-from config.loader import whole_numbers
-from config.registration import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS, cluster_name_problem
+from config.names import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS, cluster_name_problem
 from config.versions import RELEASES
-from providers.discovery import FROM_SECRET
-from providers.join import MODE_ANNOTATION, SECRET_ANNOTATION, Joiner, Registration, cluster_status
+from config.wire import whole_numbers
+from providers.join import FROM_SECRET, MODE_ANNOTATION, SECRET_ANNOTATION, Joiner, Registration, cluster_status
 from providers.kube import Kube
 from providers.server_pool import widen
 

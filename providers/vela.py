@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from config.registration import CREDENTIAL_TYPE_LABEL, cluster_name_problem
+from config.names import CREDENTIAL_TYPE_LABEL, cluster_name_problem
 from config.urls import CREDENTIALS, url_problem
 
 SUPPORTED_TYPES = ("X509Certificate", "ServiceAccountToken")
