@@ -29,6 +29,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
+from config.addons import DEFAULT_REPOSITORY
 from policy import rules
 from policy.__main__ import PACK_NAME, policies
 from render.recording import Recording
@@ -546,6 +547,17 @@ def _launcher(pack: Path) -> Path:
     return launcher
 
 
+def _with_local_mirror(pack_config: Path, tmp: Path, mirror: str) -> Path:
+    """The stack's pack config with the local clusters' chart repository listed as an allowed mirror, as
+    a team lists its own: the previews take their charts from it (there is no internet here)."""
+    config = json.loads(pack_config.read_text())
+    rule = config.setdefault("helm-repository-allowed", {})
+    rule["allowedRepositories"] = [*rule.get("allowedRepositories", [DEFAULT_REPOSITORY]), mirror]
+    path = tmp / pack_config.name
+    path.write_text(json.dumps(config))
+    return path
+
+
 def _preview(tmp: Path, env: dict[str, str], stack: str, stack_file: str, pack_config: Path | None) -> str:
     """`pulumi preview --policy-pack` of a copy of the project with `stack_file`; its exit status and output."""
     project = tmp / "project"
@@ -565,7 +577,7 @@ def _preview(tmp: Path, env: dict[str, str], stack: str, stack_file: str, pack_c
     args = ["pulumi", "preview", "--stack", stack, "--non-interactive", "--color", "never"]
     args += ["--policy-pack", str(_launcher(project / "policy"))]
     if pack_config is not None:
-        args += ["--policy-pack-config", str(pack_config)]
+        args += ["--policy-pack-config", str(_with_local_mirror(pack_config, tmp, localcluster.chart_repository()))]
     proc = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False)
     return f"exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
 
