@@ -69,9 +69,9 @@ def clone() -> Iterator[Clone]:
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
     (root / ".venv").symlink_to(REPO_ROOT / ".venv")
-    installed = (REPO_ROOT / ".venv" / ".installed").stat().st_mtime  # the linked virtualenv is built from
-    for name in ("requirements.txt", "requirements-dev.txt"):  # these very files: make must not redo it
-        os.utime(root / name, (installed, installed))
+    installed = (REPO_ROOT / ".venv" / ".installed").stat().st_mtime_ns  # the linked virtualenv is built
+    for name in ("requirements.txt", "requirements-dev.txt"):  # from these very files: make must not redo it
+        os.utime(root / name, ns=(installed, installed))
     try:
         yield Clone(root)
     finally:
