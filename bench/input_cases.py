@@ -115,7 +115,7 @@ URLS: list[tuple[dict[str, Any], str, str]] = [
     ({"registration": {"hubApiServer": "https://bad host!:6443"}}, "registration.hubApiServer", "without spaces"),
     ({"registration": {"hubApiServer": "https://bad_host!:6443"}}, "registration.hubApiServer", "neither a DNS name"),
     ({"registration": {"hubApiServer": "https://admin:hunter2@hub:6443"}}, "registration.hubApiServer", "not shown"),
-    ({"addons": {"repository": "http://charts.example.com"}}, "addons.repository", "https:// or oci://"),
+    ({"addons": {"repository": "http://charts.example.com/ocm"}}, "addons.repository", "https:// or oci://"),
 ]
 ALL_BAD = [
     *STRICT_TYPES,
