@@ -139,6 +139,16 @@ def test_kubernetes_plugin_is_the_pinned_build() -> None:
     assert _plugin_info(installed).version == built.version().removeprefix("v")
 
 
+def test_a_broken_plugin_install_is_repaired_from_the_build() -> None:
+    """`make up` and `make e2e` install the plugin again when the installed file is not the build."""
+    if missing := build_tools.missing([build_tools.KUBERNETES_PLUGIN, *build_tools.PULUMI_TOOLS]):
+        pytest.fail(f"missing binaries {missing}: run `make e2e-tools`", pytrace=False)
+    installed = build_tools.install_kubernetes_plugin()
+    installed.write_bytes(b"#!/bin/sh\nexit 1\n")
+    assert build_tools.install_kubernetes_plugin() == installed
+    assert installed.read_bytes() == build_tools.select([build_tools.KUBERNETES_PLUGIN])[0].path().read_bytes()
+
+
 def _plugin_info(binary: Path) -> Any:
     """GetPluginInfo from the plugin itself: started as the engine starts it, its port read from stdout."""
     proc = subprocess.Popen([str(binary)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
