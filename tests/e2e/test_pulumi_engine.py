@@ -144,6 +144,7 @@ def test_a_broken_plugin_install_is_repaired_from_the_build() -> None:
     if missing := build_tools.missing([build_tools.KUBERNETES_PLUGIN, *build_tools.PULUMI_TOOLS]):
         pytest.fail(f"missing binaries {missing}: run `make e2e-tools`", pytrace=False)
     installed = build_tools.install_kubernetes_plugin()
+    installed.unlink()  # never write through a link into the build
     installed.write_bytes(b"#!/bin/sh\nexit 1\n")
     assert build_tools.install_kubernetes_plugin() == installed
     assert installed.read_bytes() == build_tools.select([build_tools.KUBERNETES_PLUGIN])[0].path().read_bytes()
