@@ -7,8 +7,7 @@ import pulumi
 from components import OcmHub
 from config import ConfigError, from_pulumi, load
 from providers.discovery import DiscoveryError, fetch_vela_secrets
-from providers.kube import KubeError
-from providers.managed_cluster import HubConfigError
+from providers.kube import HubConfigError, KubeError
 
 # The engine ends this program with SIGINT to the language host's process group (pulumi's plugin Kill,
 # cmdutil.InterruptChildren), e.g. once a resource failed while the SDK still awaits outstanding RPCs

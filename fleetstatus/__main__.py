@@ -19,8 +19,7 @@ from components import hub_status
 from components.fleet_status import summarize
 from config import safe_yaml
 from providers.join import MANAGED_CLUSTER, MODE_ANNOTATION, cluster_status
-from providers.kube import RetryPolicy
-from providers.managed_cluster import hub_client
+from providers.kube import RetryPolicy, hub_client
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # how Pulumi marks a secret value in state

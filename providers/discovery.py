@@ -19,7 +19,7 @@ from config.stack import StackConfig
 from providers.join import FROM_SECRET as FROM_SECRET
 from providers.join import MANAGED_CLUSTER, SECRET_ANNOTATION, Registration
 from providers.klusterlet import Images
-from providers.kube import KubeError
+from providers.kube import KubeError, hub_client
 from providers.vela import ALIAS_ANNOTATION, VelaCluster, VelaSecretError, check_cluster_name, parse_secret
 
 OFFLINE_ENV = "OCM_HUB_OFFLINE"
@@ -68,8 +68,6 @@ def fetch_vela_secrets(registration: RegistrationConfig, kube_config: Mapping[st
     """Vela's cluster Secrets from the hub, or None when rendering offline (no cluster to ask)."""
     if not registration.active or os.environ.get(OFFLINE_ENV):
         return None
-    from providers.managed_cluster import hub_client
-
     selector = CREDENTIAL_TYPE_LABEL
     if registration.selector:
         selector += "," + registration.selector

@@ -2,12 +2,14 @@
 
 Why not the typed API classes: the provider touches a dozen kinds (several of them OCM CRDs), and one
 generic path keeps every call countable, retried the same way and easy to point at a test server.
+`hub_client` reaches the hub as the stack configures it, for the providers and the entry points alike.
 The `kubernetes` package is imported only when a client is made, so the provider starts fast.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 import time
@@ -15,6 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
+
+import yaml
+
+from config import safe_yaml
 
 FIELD_MANAGER = "ocm-hub"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -58,6 +64,10 @@ class KubeError(Exception):
 
 class TransientError(KubeError):
     """Still failing after the retries: throttling, server errors or a broken connection."""
+
+
+class HubConfigError(ValueError):
+    """The hub kubeconfig cannot be read; the message never quotes it."""
 
 
 @dataclass(frozen=True)
@@ -278,3 +288,24 @@ def _seconds(value: str | None) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
+
+
+def hub_client(config: Mapping[str, Any]) -> Kube:
+    """The hub's API from provider configuration: a kubeconfig's contents or path, and a context."""
+    kubeconfig, context = config.get("kubeconfig"), config.get("context") or None
+    if kubeconfig:
+        text = str(kubeconfig)
+        try:
+            parsed = (
+                safe_yaml.load(text, "the hub kubeconfig") if "\n" in text or text.lstrip().startswith("{") else None
+            )
+        except safe_yaml.YamlLimitError as err:
+            raise HubConfigError(str(err)) from None
+        except yaml.YAMLError as err:  # its message quotes the offending line, which may hold a token
+            mark = getattr(err, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark is not None else ""
+            raise HubConfigError(f"the hub kubeconfig is not valid YAML{where}; its contents are not shown") from None
+        if isinstance(parsed, dict):
+            return Kube.from_kubeconfig(parsed, context)
+        return Kube.from_file(os.path.expanduser(text), context)
+    return Kube.from_file(None, context)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import pickle
 import sys
 import threading
@@ -23,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi.dynamic.dynamic as dynamic_module
 import pulumi.runtime.resource as resource_module
-import yaml
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -36,12 +34,11 @@ from pulumi.dynamic import (
 )
 from pulumi.runtime.proto import source_pb2
 
-from config import safe_yaml
 from config.names import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS, cluster_name_problem
 from config.versions import RELEASES
 from config.wire import whole_numbers
 from providers.join import FROM_SECRET, MODE_ANNOTATION, SECRET_ANNOTATION, Joiner, Registration, cluster_status
-from providers.kube import Kube
+from providers.kube import Kube, hub_client
 from providers.server_pool import widen
 
 # Changing these points the resource at another cluster (or agent): unjoin first, then join.
@@ -169,31 +166,6 @@ def _spec(props: Mapping[str, Any]) -> dict[str, Any]:
     most of what a 1,000-cluster program costs to evaluate."""
     spec = props.get("spec")
     return dict(spec) if isinstance(spec, Mapping) else {}
-
-
-class HubConfigError(ValueError):
-    """The hub kubeconfig cannot be read; the message never quotes it."""
-
-
-def hub_client(config: Mapping[str, Any]) -> Kube:
-    """The hub's API from provider configuration: a kubeconfig's contents or path, and a context."""
-    kubeconfig, context = config.get("kubeconfig"), config.get("context") or None
-    if kubeconfig:
-        text = str(kubeconfig)
-        try:
-            parsed = (
-                safe_yaml.load(text, "the hub kubeconfig") if "\n" in text or text.lstrip().startswith("{") else None
-            )
-        except safe_yaml.YamlLimitError as err:
-            raise HubConfigError(str(err)) from None
-        except yaml.YAMLError as err:  # its message quotes the offending line, which may hold a token
-            mark = getattr(err, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark is not None else ""
-            raise HubConfigError(f"the hub kubeconfig is not valid YAML{where}; its contents are not shown") from None
-        if isinstance(parsed, dict):
-            return Kube.from_kubeconfig(parsed, context)
-        return Kube.from_file(os.path.expanduser(text), context)
-    return Kube.from_file(None, context)
 
 
 def _inputs_from_live(cluster: str, live: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from ocmhub_testing.registrations import REGISTRATION_IMAGES, TOKEN, add_vela_cl
 from providers import klusterlet as kl
 from providers.discovery import FROM_SECRET
 from providers.join import Registration
-from providers.managed_cluster import HubConfigError, hub_client
+from providers.kube import HubConfigError, hub_client
 
 
 def _no_credentials(pki: Pki, *texts: str) -> None:
