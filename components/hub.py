@@ -5,7 +5,6 @@ from typing import Any
 
 import pulumi
 
-from components import hub_status
 from components.cluster_manager import ClusterManager, cluster_manager_spec
 from components.fleet_registration import FleetRegistration
 from components.fleet_status import summarize
@@ -15,6 +14,7 @@ from components.registration_operator import RegistrationOperator
 from config.args import OcmHubArgs
 from config.loader import load_args
 from config.wire import whole_numbers
+from providers import hub_status
 from providers.discovery import FleetPlan, plan_fleet
 from providers.hub_readiness import HubReadiness
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from components import hub_status
 from components.fleet_status import summarize
 from config import safe_yaml
+from providers import hub_status
 from providers.join import MANAGED_CLUSTER, MODE_ANNOTATION, cluster_status
 from providers.kube import RetryPolicy, hub_client
 

@@ -2,7 +2,7 @@
 
 pulumi-kubernetes' `pulumi.com/waitFor` await ends with only "timed out waiting for the condition".
 This resource polls the ClusterManager itself and, when `readinessTimeout` passes, fails naming every
-unmet condition with its status, reason and message (the rule: components/hub_status.py). Its outputs
+unmet condition with its status, reason and message (the rule: providers/hub_status.py). Its outputs
 are the live object's generation and status, so the hub's status outputs come from here and
 `pulumi refresh` brings them up to date. Hub access is the registrations' (providers/managed_cluster.py).
 """
@@ -16,6 +16,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from config.wire import whole_numbers
+from providers.hub_status import not_ready_reasons
 from providers.kube import Kube, TransientError
 from providers.managed_cluster import (
     HUB_KUBECONFIG,
@@ -44,10 +45,6 @@ def wait_ready(
 ) -> dict[str, Any]:
     """The ClusterManager once ready for `settle` seconds on end; HubNotReadyError with every unmet
     condition once `timeout` seconds passed."""
-    # Imported here: `components` declares this resource, so a module-level import is a cycle
-    # whenever this module is imported first (as the provider server does).
-    from components.hub_status import not_ready_reasons
-
     pacing = pacing or Pacing()
     start = pacing.clock()
     ready: dict[str, Any] = {}

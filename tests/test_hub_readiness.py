@@ -16,10 +16,10 @@ import pytest
 import yaml
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.hub_status import READY_CONDITIONS, not_ready_reasons
 from ocmhub_testing.dynamic_server import DynamicServer, ProviderError, dynamic_server
 from ocmhub_testing.fakekube import FakeKube
 from providers.hub_readiness import CLUSTER_MANAGER, HubNotReadyError, HubReadinessProvider, wait_ready
+from providers.hub_status import READY_CONDITIONS, not_ready_reasons
 from providers.kube import Kube
 from providers.managed_cluster import _pickler_restored
 from providers.poll import Pacing

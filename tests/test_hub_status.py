@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components import hub_status
+from providers import hub_status
 
 READY: dict[str, str | None] = dict(hub_status.READY_CONDITIONS)
 

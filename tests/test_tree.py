@@ -10,8 +10,8 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components import OcmHub
-from components.hub_status import READY_CONDITIONS
 from config import RawConfig, load
+from providers.hub_status import READY_CONDITIONS
 from render import recording
 from tests.conftest import run_values
 

@@ -28,7 +28,7 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 
-from components.hub_status import READY_CONDITIONS
+from providers.hub_status import READY_CONDITIONS
 
 from .conftest import Cluster
 from .kubeutil import condition, get, wait_gone

@@ -29,7 +29,7 @@ import ocm_kubelet
 import pytest
 import yaml
 
-from components.hub_status import READY_CONDITIONS
+from providers.hub_status import READY_CONDITIONS
 from providers.kube import Kube
 
 from .conftest import Cluster

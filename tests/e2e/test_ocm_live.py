@@ -29,11 +29,11 @@ import yaml
 from pulumi.runtime import rpc
 
 from components.cluster_manager import cluster_manager_spec
-from components.hub_status import READY_CONDITIONS, not_ready_reasons
 from config import RawConfig, from_file, load
 from config.versions import RELEASES
 from ocmhub_testing.dynamic_server import DynamicServer, dynamic_server
 from providers import klusterlet as kl
+from providers.hub_status import READY_CONDITIONS, not_ready_reasons
 from providers.join import Joiner, Registration
 from providers.kube import Kube, KubeError
 from tests.e2e.conftest import REPO_ROOT, Cluster
