@@ -26,7 +26,7 @@ from ocmhub_testing.fakekube import DEFAULT_NAMESPACES, FakeKube, Fault
 from ocmhub_testing.pki import Pki
 from ocmhub_testing.registrations import add_vela_cluster, registration_inputs
 from providers import klusterlet as kl
-from providers.join import AVAILABLE, JOINED, condition
+from providers.cluster_status import AVAILABLE, JOINED, condition
 from providers.kube import Kube
 
 Op = Literal["create", "update", "delete"]

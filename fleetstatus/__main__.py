@@ -18,8 +18,9 @@ from typing import Any
 from components.fleet_status import summarize
 from config import safe_yaml
 from providers import hub_status
-from providers.join import MANAGED_CLUSTER, MODE_ANNOTATION, cluster_status
+from providers.cluster_status import cluster_status
 from providers.kube import RetryPolicy, hub_client
+from providers.registration import MANAGED_CLUSTER, MODE_ANNOTATION
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # how Pulumi marks a secret value in state

@@ -7,7 +7,7 @@ from typing import Any
 from ocmhub_testing.fakekube import FakeKube
 from ocmhub_testing.pki import Pki, vela_secret
 from providers import klusterlet as kl
-from providers.join import Registration
+from providers.registration import Registration
 
 TOKEN = "vela-test-token-0123456789"
 REGISTRATION_IMAGES = kl.Images(

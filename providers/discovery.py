@@ -16,10 +16,9 @@ from config.addons import CHARTS
 from config.names import CREDENTIAL_TYPE_LABEL
 from config.registration import ClusterEntry, RegistrationConfig
 from config.stack import StackConfig
-from providers.join import FROM_SECRET as FROM_SECRET
-from providers.join import MANAGED_CLUSTER, SECRET_ANNOTATION, Registration
 from providers.klusterlet import Images
 from providers.kube import KubeError, hub_client
+from providers.registration import FROM_SECRET, MANAGED_CLUSTER, SECRET_ANNOTATION, Registration
 from providers.vela import ALIAS_ANNOTATION, VelaCluster, VelaSecretError, check_cluster_name, parse_secret
 
 OFFLINE_ENV = "OCM_HUB_OFFLINE"

@@ -37,9 +37,19 @@ from pulumi.runtime.proto import source_pb2
 from config.names import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS, cluster_name_problem
 from config.versions import RELEASES
 from config.wire import whole_numbers
-from providers.join import FROM_SECRET, MODE_ANNOTATION, SECRET_ANNOTATION, Joiner, Registration, cluster_status
+from providers.cluster_status import cluster_status, read_addons
+from providers.join import converge, join
 from providers.kube import Kube, hub_client
+from providers.registration import (
+    FROM_SECRET,
+    MANAGED_CLUSTER,
+    MODE_ANNOTATION,
+    SECRET_ANNOTATION,
+    Clusters,
+    Registration,
+)
 from providers.server_pool import widen
+from providers.unjoin import unjoin
 
 # Changing these points the resource at another cluster (or agent): unjoin first, then join.
 REPLACE_KEYS = ("clusterName", "secretNamespace", "secretName", "mode")
@@ -81,11 +91,11 @@ class HubProvider(ResourceProvider):
 
 
 class ManagedClusterProvider(HubProvider):
-    """Check/diff are pure; create/read/update/delete go through providers.join against the hub."""
+    """Check/diff are pure; create and update join (providers/join.py), delete unjoins (providers/unjoin.py)."""
 
-    def _joiner(self, props: Mapping[str, Any]) -> Joiner:
+    def _clusters(self, props: Mapping[str, Any]) -> Clusters:
         _serve_concurrently(_spec(props))
-        return Joiner(hub=self.hub(props))
+        return Clusters(hub=self.hub(props))
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         spec = _spec(news)
@@ -126,27 +136,27 @@ class ManagedClusterProvider(HubProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         reg = Registration.from_props(_spec(props))
-        status = self._joiner(props).join(reg)
+        status = join(self._clusters(props), reg)
         return CreateResult(reg.cluster, {"spec": reg.props(), "status": status, **_hub_access(props)})
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         reg = Registration.from_props(_spec(news))
-        status = self._joiner(news).update(reg)
+        status = converge(self._clusters(news), reg)
         return UpdateResult({"spec": reg.props(), "status": status, **_hub_access(news)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        joiner = self._joiner(props)
-        live = joiner.read(id_)
+        hub = self._clusters(props).hub
+        live = hub.get(*MANAGED_CLUSTER, id_)
         if live is None:
             return ReadResult(None, {})
         inputs = {key: value for key, value in _spec(props).items() if key in INPUT_KEYS + SETTING_KEYS}
         refreshed = {**inputs, **_inputs_from_live(id_, live, inputs)}
         addons = tuple(str(name) for name in refreshed.get("addons") or ())
-        status = cluster_status(live, str(refreshed.get("mode", "Default")), joiner.addons(id_, addons))
+        status = cluster_status(live, str(refreshed.get("mode", "Default")), read_addons(hub, id_, addons))
         return ReadResult(id_, {"spec": refreshed, "status": status, **_hub_access(props)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        self._joiner(props).unjoin(Registration.from_props(_spec(props)))
+        unjoin(self._clusters(props), Registration.from_props(_spec(props)))
 
 
 def _hub_access(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -156,7 +166,7 @@ def _hub_access(props: Mapping[str, Any]) -> dict[str, Any]:
 
 def _serve_concurrently(spec: Mapping[str, Any]) -> None:
     """Let the provider server work on `maxConcurrentJoins` registrations at once, not the SDK's 4. Check comes
-    first for every resource of an up or preview; delete and refresh reach it through `_joiner`."""
+    first for every resource of an up or preview; delete and refresh reach it through `_clusters`."""
     count = spec.get("maxConcurrentJoins")  # a wire number may arrive as a float
     widen(int(count) if isinstance(count, int | float) and count >= 1 else MAX_CONCURRENT_JOINS)
 

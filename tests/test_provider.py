@@ -21,9 +21,8 @@ from ocmhub_testing.fakekube import FakeKube
 from ocmhub_testing.pki import Pki
 from ocmhub_testing.registrations import REGISTRATION_IMAGES, TOKEN, add_vela_cluster, registration_inputs
 from providers import klusterlet as kl
-from providers.discovery import FROM_SECRET
-from providers.join import Registration
 from providers.kube import HubConfigError, hub_client
+from providers.registration import FROM_SECRET, Registration
 
 
 def _no_credentials(pki: Pki, *texts: str) -> None:
@@ -348,6 +347,25 @@ def test_delete_without_the_vela_secret_still_cleans_the_hub(
 def test_missing_secret_is_a_clear_error(server: DynamicServer, hub: FakeKube) -> None:
     with pytest.raises(ProviderError, match="vela cluster secret vela-system/prod-eu does not exist"):
         server.create(registration_inputs())
+
+
+def test_a_cluster_joined_under_another_name_is_refused_before_anything_is_written(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    """The join validates before it runs: the hub gets no ManagedCluster for a cluster it cannot join."""
+    add_vela_cluster(hub, managed, pki)
+    managed.put_object(
+        {
+            "apiVersion": KLUSTERLET[0],
+            "kind": KLUSTERLET[1],
+            "metadata": {"name": "klusterlet"},
+            "spec": {"clusterName": "other"},
+        }
+    )
+    with pytest.raises(ProviderError, match="already runs a klusterlet for cluster 'other'; unjoin it first"):
+        server.create(registration_inputs())
+    assert hub.count(method="PATCH") == 0
+    assert hub.get_object(*MANAGED_CLUSTER, "prod-eu") is None
 
 
 def test_join_timeout_names_the_condition(server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki) -> None:

@@ -17,7 +17,8 @@ from ocmhub_testing.fakekube import FakeKube
 from ocmhub_testing.pki import Pki, vela_secret
 from policy import rules
 from providers.discovery import DiscoveryError, VelaSecrets, fetch_vela_secrets, plan_fleet
-from providers.join import MANAGED_CLUSTER, SECRET_ANNOTATION, Joiner, Registration
+from providers.join import Join, managed_cluster
+from providers.registration import MANAGED_CLUSTER, SECRET_ANNOTATION, Clusters, Registration
 from providers.vela import ALIAS_ANNOTATION, VelaSecretError, parse_secret
 from render import recording
 
@@ -48,10 +49,11 @@ def test_proxy_url_is_carried_into_the_kubeconfig(pki: Pki, credential_type: str
 def test_both_modes_reach_the_cluster_through_vela_s_proxy(pki: Pki, mode: str) -> None:
     """Default connects with the Secret's kubeconfig; Hosted hands it to the agents on the hub."""
     seen: list[dict[str, Any]] = []
+    secret = _with_proxy(vela_secret("edge", ENDPOINT, pki))
 
     class Target:
-        def get(self, *_: Any) -> None:
-            return None
+        def get(self, _api_version: str, kind: str, *_: Any) -> dict[str, Any] | None:
+            return secret if kind == "Secret" else None
 
         def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
             if obj["kind"] == "Secret" and obj["metadata"]["name"] == "external-managed-kubeconfig":
@@ -64,9 +66,8 @@ def test_both_modes_reach_the_cluster_through_vela_s_proxy(pki: Pki, mode: str) 
         seen.append(dict(kubeconfig))
         return target
 
-    joiner = Joiner(hub=target, connect=connect)
     reg = Registration.from_props({**_props(), "mode": mode, "secretName": "edge"})
-    joiner.apply_klusterlet(reg, parse_secret(_with_proxy(vela_secret("edge", ENDPOINT, pki))), None)
+    Join.complete(Clusters(hub=target, connect=connect), reg).apply_klusterlet(None)
     assert len(seen) == 1
     assert PROXY in str(seen[0])
 
@@ -88,7 +89,7 @@ def test_a_secret_without_ca_is_vela_s_insecure_cluster(pki: Pki) -> None:
     vela = parse_secret(secret, allow_insecure=True)
     assert vela.kubeconfig()["clusters"][0]["cluster"] == {"server": ENDPOINT, "insecure-skip-tls-verify": True}
     reg = Registration.from_props({**_props(), "secretName": "lab", "insecure": True})
-    client_config = Joiner.managed_cluster(reg, vela)["spec"]["managedClusterClientConfigs"][0]
+    client_config = managed_cluster(reg, vela)["spec"]["managedClusterClientConfigs"][0]
     assert client_config == {"url": ENDPOINT}
 
 
@@ -141,7 +142,7 @@ def test_vela_labels_and_alias_reach_the_managed_cluster(pki: Pki) -> None:
     }
     reg = plan_fleet(load(RawConfig(values)), VelaSecrets([secret], frozenset())).registrations[0].registration
     assert dict(reg.labels) == {"env": "prod", "region": "eu-west-1", "managed-by": "ocm-hub"}
-    managed = Joiner.managed_cluster(reg, parse_secret(secret))
+    managed = managed_cluster(reg, parse_secret(secret))
     assert managed["metadata"]["annotations"][ALIAS_ANNOTATION] == "Production EU"
     assert not any(key.startswith("cluster.core.oam.dev") for key in managed["metadata"]["labels"])
 

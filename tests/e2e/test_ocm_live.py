@@ -34,8 +34,9 @@ from config.versions import RELEASES
 from ocmhub_testing.dynamic_server import DynamicServer, dynamic_server
 from providers import klusterlet as kl
 from providers.hub_status import READY_CONDITIONS, not_ready_reasons
-from providers.join import Joiner, Registration
 from providers.kube import Kube, KubeError
+from providers.registration import Clusters, Registration
+from providers.unjoin import unjoin
 from tests.e2e.conftest import REPO_ROOT, Cluster
 from tests.e2e.kubeutil import Json, KubeletLog, condition, get, kubelet_running, wait_for, wait_gone
 from tests.e2e.pulumi_cli import Project, missing_binaries
@@ -236,7 +237,7 @@ def test_provider_joins_and_unjoins_through_the_real_agents(
     finally:
         if not unjoined:  # leave both clusters as found, with the agents still running to let go
             print(provider.log())
-            Joiner(hub).unjoin(registration)
+            unjoin(Clusters(hub), registration)
 
 
 def _join_and_unjoin(ocm: Hub, provider: DynamicServer, registration: Registration, spoke: Kube) -> None:
@@ -407,4 +408,4 @@ def test_pulumi_up_registers_through_the_real_agents_and_unjoins_when_config_dro
             unjoined = True
     finally:
         if not unjoined:  # leave both clusters as found, with the agents still running to let go
-            Joiner(hub).unjoin(_registration())
+            unjoin(Clusters(hub), _registration())
