@@ -442,9 +442,14 @@ def install_kubernetes_plugin() -> Path:
     installed = kubernetes_plugin_path()
     if installed.is_file() and installed.stat().st_size == built.stat().st_size and _same_bytes(installed, built):
         return installed
-    cli = install_pulumi_root() / "bin" / "pulumi"
-    cmd = [str(cli), "plugin", "install", "resource", "kubernetes", kubernetes_sdk_version(), "--file", str(built)]
-    subprocess.run(cmd, env={**os.environ, **pulumi_env()}, check=True, stdout=subprocess.DEVNULL)
+    cli = str(install_pulumi_root() / "bin" / "pulumi")
+    env = {**os.environ, **pulumi_env()}
+    version = kubernetes_sdk_version()
+    if installed.parent.exists():  # `plugin install` keeps whatever is there: a broken install goes first
+        remove = [cli, "plugin", "rm", "resource", "kubernetes", version, "--yes"]
+        subprocess.run(remove, env=env, check=True, stdout=subprocess.DEVNULL)
+    cmd = [cli, "plugin", "install", "resource", "kubernetes", version, "--file", str(built)]
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
     return installed
 
 
