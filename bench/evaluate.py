@@ -21,7 +21,7 @@ from bench import fleet
 from components import OcmHub
 from config import RawConfig, load
 from ocmhub_testing.pki import vela_fleet
-from providers.managed_cluster import _pickler_restored
+from providers.hub_provider import pickler_restored
 from render import recording
 
 
@@ -47,7 +47,7 @@ def _bare(kinds: list[tuple[str, int]]) -> None:
             name = f"{kind.rsplit(':', 1)[-1].lower()}-{i}"
             opts = pulumi.ResourceOptions(parent=parent)
             if kind.startswith("pulumi-python:dynamic"):
-                with _pickler_restored():
+                with pickler_restored():
                     _BareRegistration(_Noop(), name, {"clusterName": name}, opts)
             elif kind.startswith("kubernetes:"):
                 pulumi.CustomResource(kind, name, {"metadata": {"name": name}}, opts)

@@ -22,7 +22,8 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from providers.managed_cluster import ManagedClusterProvider, _pickler_restored
+from providers.hub_provider import pickler_restored
+from providers.managed_cluster import ManagedClusterProvider
 
 PROVIDER_KEY = "__provider"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -30,7 +31,7 @@ URN = "urn:pulumi:test::ocm-hub::pulumi-python:dynamic/ocm-hub:ManagedClusterReg
 
 
 def serialized_provider() -> str:
-    with _pickler_restored():
+    with pickler_restored():
         return str(serialize_provider(ManagedClusterProvider()))
 
 

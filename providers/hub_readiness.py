@@ -4,7 +4,7 @@ pulumi-kubernetes' `pulumi.com/waitFor` await ends with only "timed out waiting 
 This resource polls the ClusterManager itself and, when `readinessTimeout` passes, fails naming every
 unmet condition with its status, reason and message (the rule: providers/hub_status.py). Its outputs
 are the live object's generation and status, so the hub's status outputs come from here and
-`pulumi refresh` brings them up to date. Hub access is the registrations' (providers/managed_cluster.py).
+`pulumi refresh` brings them up to date. Hub access is the registrations' (providers/hub_provider.py).
 """
 
 from __future__ import annotations
@@ -16,15 +16,9 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from config.wire import whole_numbers
+from providers.hub_provider import HUB_KUBECONFIG, HubProvider, hub_access, serialized_once, with_hub_kubeconfig
 from providers.hub_status import not_ready_reasons
 from providers.kube import Kube, TransientError
-from providers.managed_cluster import (
-    HUB_KUBECONFIG,
-    HubProvider,
-    _hub_access,
-    _serialized_once,
-    with_hub_kubeconfig,
-)
 from providers.poll import Pacing, Unmet
 
 CLUSTER_MANAGER = ("operator.open-cluster-management.io/v1", "ClusterManager")
@@ -122,7 +116,7 @@ class HubReadinessProvider(HubProvider):
     @staticmethod
     def _outputs(props: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:
         inputs = {key: props.get(key) for key in ("name", *WAIT_KEYS)}
-        return {**inputs, **observed(live), **_hub_access(props)}
+        return {**inputs, **observed(live), **hub_access(props)}
 
 
 class HubReadiness(pulumi.dynamic.Resource, module="ocm-hub", name="HubReadiness"):
@@ -148,5 +142,5 @@ class HubReadiness(pulumi.dynamic.Resource, module="ocm-hub", name="HubReadiness
             "status": None,
         }
         opts = with_hub_kubeconfig(props, hub_kubeconfig, opts)
-        with _serialized_once():
+        with serialized_once():
             super().__init__(HubReadinessProvider(), name, props, opts)

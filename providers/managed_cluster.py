@@ -1,35 +1,29 @@
 """The `ManagedClusterRegistration` dynamic resource: one vela cluster registered with the OCM hub.
 
-The provider object the engine pickles holds nothing. Hub access comes from the resource's secret
-`hubKubeconfig` input when a composing program passes its own hub (OcmHub's `hub_kubeconfig`), else
-from the stack's provider configuration (`kubernetes:kubeconfig`, `kubernetes:context`, else
-KUBECONFIG), read in `configure`. Vela credentials come from the vela Secret each time they are
-needed: state keeps a reference to that Secret, never its data.
+Create and update join (providers/join.py), delete unjoins (providers/unjoin.py); hub access and the
+provider's serialization are shared with the hub's readiness (providers/hub_provider.py). Vela
+credentials come from the vela Secret each time they are needed: state keeps a reference to that
+Secret, never its data.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import pickle
 import sys
-import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi.dynamic.dynamic as dynamic_module
 import pulumi.runtime.resource as resource_module
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
-    ResourceProvider,
     UpdateResult,
 )
 from pulumi.runtime.proto import source_pb2
@@ -38,8 +32,8 @@ from config.names import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS, cluster_name_pr
 from config.versions import RELEASES
 from config.wire import whole_numbers
 from providers.cluster_status import cluster_status, read_addons
+from providers.hub_provider import HUB_KUBECONFIG, HubProvider, hub_access, serialized_once, with_hub_kubeconfig
 from providers.join import converge, join
-from providers.kube import Kube, hub_client
 from providers.registration import (
     FROM_SECRET,
     MANAGED_CLUSTER,
@@ -70,24 +64,6 @@ UPDATE_KEYS = (
 INPUT_KEYS = REPLACE_KEYS + UPDATE_KEYS
 # How the provider works, not what the cluster is: kept in state (a refresh changes nothing), never a diff.
 SETTING_KEYS = ("maxConcurrentJoins",)
-HUB_KUBECONFIG = "hubKubeconfig"
-
-
-class HubProvider(ResourceProvider):
-    """A provider that works on the hub: the resource's own `hubKubeconfig`, else the stack's."""
-
-    def configure(self, req: ConfigureRequest) -> None:
-        # The SDK's provider server answers a failed call with `traceback.format_exc()`, which the engine
-        # prints as the error. configure runs only in that server: no frames, so the error is our message.
-        sys.tracebacklimit = 0
-        self._hub_config = {
-            "kubeconfig": req.config.get("kubernetes:kubeconfig"),
-            "context": req.config.get("kubernetes:context"),
-        }
-
-    def hub(self, props: Mapping[str, Any]) -> Kube:
-        kubeconfig = props.get(HUB_KUBECONFIG)
-        return hub_client({"kubeconfig": kubeconfig} if kubeconfig else getattr(self, "_hub_config", {}))
 
 
 class ManagedClusterProvider(HubProvider):
@@ -137,12 +113,12 @@ class ManagedClusterProvider(HubProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         reg = Registration.from_props(_spec(props))
         status = join(self._clusters(props), reg)
-        return CreateResult(reg.cluster, {"spec": reg.props(), "status": status, **_hub_access(props)})
+        return CreateResult(reg.cluster, {"spec": reg.props(), "status": status, **hub_access(props)})
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         reg = Registration.from_props(_spec(news))
         status = converge(self._clusters(news), reg)
-        return UpdateResult({"spec": reg.props(), "status": status, **_hub_access(news)})
+        return UpdateResult({"spec": reg.props(), "status": status, **hub_access(news)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         hub = self._clusters(props).hub
@@ -153,15 +129,10 @@ class ManagedClusterProvider(HubProvider):
         refreshed = {**inputs, **_inputs_from_live(id_, live, inputs)}
         addons = tuple(str(name) for name in refreshed.get("addons") or ())
         status = cluster_status(live, str(refreshed.get("mode", "Default")), read_addons(hub, id_, addons))
-        return ReadResult(id_, {"spec": refreshed, "status": status, **_hub_access(props)})
+        return ReadResult(id_, {"spec": refreshed, "status": status, **hub_access(props)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         unjoin(self._clusters(props), Registration.from_props(_spec(props)))
-
-
-def _hub_access(props: Mapping[str, Any]) -> dict[str, Any]:
-    """Kept in the outputs because delete and refresh receive only those; secret, like the input."""
-    return {HUB_KUBECONFIG: props[HUB_KUBECONFIG]} if props.get(HUB_KUBECONFIG) else {}
 
 
 def _serve_concurrently(spec: Mapping[str, Any]) -> None:
@@ -197,64 +168,6 @@ def _inputs_from_live(cluster: str, live: Mapping[str, Any], inputs: Mapping[str
     if annotations.get(MODE_ANNOTATION) in ("Default", "Hosted"):
         found["mode"] = annotations[MODE_ANNOTATION]
     return found
-
-
-_PICKLER_LOCK = threading.Lock()
-_SERIALIZED: dict[type, str] = {}
-
-
-@contextlib.contextmanager
-def _pickler_restored() -> Iterator[None]:
-    """Undo what `serialize_provider` leaves behind on `pickle._Pickler`.
-
-    pulumi 3.272's `serialize_provider` wraps `pickle._Pickler._batch_setitems` on every dynamic
-    resource and never unwraps it, so each construction nests one more wrapper: quadratic cost, then
-    RecursionError past ~300 resources (../shared/research/pulumi-dynamic-scale.md). Restoring the
-    class attributes after each serialization keeps it one wrapper deep.
-    """
-    pickler: Any = pickle._Pickler
-    saved = {name: pickler.__dict__[name] for name in ("_batch_setitems", "save_dict") if name in pickler.__dict__}
-    with _PICKLER_LOCK:
-        try:
-            yield
-        finally:
-            for name, value in saved.items():
-                setattr(pickler, name, value)
-
-
-@contextlib.contextmanager
-def _serialized_once() -> Iterator[None]:
-    """Serialize each provider class once per program instead of once per resource.
-
-    Our providers hold no state until the engine configures them, so every instance pickles to the
-    same bytes; `pulumi.dynamic.Resource` looks `serialize_provider` up at call time, so swapping in
-    a cached one for the duration of a construction is enough. 1,000 registrations then cost one
-    dill serialization, not 1,000.
-    """
-    original = dynamic_module.serialize_provider
-
-    def cached(provider: ResourceProvider) -> str:
-        key = type(provider)
-        if key not in _SERIALIZED:
-            with _pickler_restored():
-                _SERIALIZED[key] = original(provider)
-        return _SERIALIZED[key]
-
-    dynamic_module.serialize_provider = cached
-    try:
-        yield
-    finally:
-        dynamic_module.serialize_provider = original
-
-
-def with_hub_kubeconfig(
-    props: dict[str, Any], hub_kubeconfig: pulumi.Input[str] | None, opts: pulumi.ResourceOptions | None
-) -> pulumi.ResourceOptions | None:
-    """A composing program's own hub kubeconfig as a secret input (and output) of the resource."""
-    if hub_kubeconfig is None:
-        return opts
-    props[HUB_KUBECONFIG] = pulumi.Output.secret(hub_kubeconfig)
-    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=[HUB_KUBECONFIG]))
 
 
 @functools.cache
@@ -308,5 +221,5 @@ class ManagedClusterRegistration(pulumi.dynamic.Resource, module="ocm-hub", name
     ) -> None:
         props: dict[str, Any] = {"spec": registration.props(), "status": None}
         opts = with_hub_kubeconfig(props, hub_kubeconfig, opts)
-        with _serialized_once(), _stack_traces_from_frames():
+        with serialized_once(), _stack_traces_from_frames():
             super().__init__(ManagedClusterProvider(), name, props, opts)

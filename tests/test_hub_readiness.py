@@ -18,10 +18,10 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from ocmhub_testing.dynamic_server import DynamicServer, ProviderError, dynamic_server
 from ocmhub_testing.fakekube import FakeKube
+from providers.hub_provider import pickler_restored
 from providers.hub_readiness import CLUSTER_MANAGER, HubNotReadyError, HubReadinessProvider, wait_ready
 from providers.hub_status import READY_CONDITIONS, not_ready_reasons
 from providers.kube import Kube
-from providers.managed_cluster import _pickler_restored
 from providers.poll import Pacing
 
 NAME = "cluster-manager"
@@ -61,7 +61,7 @@ def _with(kind: str, status: str, reason: str = "", message: str = "") -> list[d
 @pytest.fixture
 def readiness(hub: FakeKube, tmp_path: Path) -> Iterator[DynamicServer]:
     """The readiness provider in the SDK's own server, configured for the fake hub."""
-    with _pickler_restored():
+    with pickler_restored():
         provider = str(serialize_provider(HubReadinessProvider(settle_seconds=0.5)))
     with dynamic_server(tmp_path / "provider.log") as server:
         server = dataclasses.replace(server, provider=provider)
