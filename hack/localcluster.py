@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO_ROOT))  # the project's own Kubernetes API layer, ru
 
 from kubernetes.config.config_exception import ConfigException  # noqa: E402
 
+from ocmhub_testing.pki import cluster_secret  # noqa: E402
 from providers.kube import Kube, KubeError, RetryPolicy  # noqa: E402
 
 STATE_DIR = REPO_ROOT / ".e2e"
@@ -380,25 +381,16 @@ def stack_config(stack_file: Path) -> str:
 
 def vela_secret(name: str, kubeconfig: Path) -> dict[str, Any]:
     """The cluster of `kubeconfig` as `vela cluster join` records it on the hub: endpoint, CA and a
-    client certificate, in a Secret of vela-system labelled with the credential type."""
+    client certificate."""
     config = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
     cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": name,
-            "namespace": VELA_NAMESPACE,
-            "labels": {"cluster.core.oam.dev/cluster-credential-type": "X509Certificate"},
-        },
-        "data": {
-            "endpoint": base64.b64encode(cluster["server"].encode()).decode(),
-            "ca.crt": cluster["certificate-authority-data"],
-            "tls.crt": user["client-certificate-data"],
-            "tls.key": user["client-key-data"],
-        },
+    data = {
+        "endpoint": base64.b64encode(cluster["server"].encode()).decode(),
+        "ca.crt": cluster["certificate-authority-data"],
+        "tls.crt": user["client-certificate-data"],
+        "tls.key": user["client-key-data"],
     }
+    return cluster_secret(name, "X509Certificate", data, VELA_NAMESPACE)
 
 
 def _seed_vela_secret() -> None:
