@@ -349,12 +349,17 @@ def ensure(names: Iterable[str] | None = None) -> dict[str, Path]:
             f"[build_tools] built {len(todo)} tool(s) in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True
         )
     names = {tool.name for tool in tools}
+    # The installs below are quick when nothing changed; they say where things went only after a build.
     if set(PULUMI_TOOLS) <= names:
-        print(f"[build_tools] Pulumi install root: {install_pulumi_root()}", file=sys.stderr, flush=True)
+        root = install_pulumi_root()
+        if todo:
+            print(f"[build_tools] Pulumi install root: {root}", file=sys.stderr, flush=True)
     if set(UP_TOOLS) <= names:
-        print(f"[build_tools] kubernetes plugin: {install_kubernetes_plugin()}", file=sys.stderr, flush=True)
+        install_kubernetes_plugin()
     if {*PULUMI_TOOLS, YAML_HOST} <= names:
-        print(f"[build_tools] YAML language host: {install_yaml_host()}", file=sys.stderr, flush=True)
+        host = install_yaml_host()
+        if todo:
+            print(f"[build_tools] YAML language host: {host}", file=sys.stderr, flush=True)
     return {tool.name: tool.path() for tool in tools}
 
 
@@ -450,6 +455,7 @@ def install_kubernetes_plugin() -> Path:
         subprocess.run(remove, env=env, check=True, stdout=subprocess.DEVNULL)
     cmd = [cli, "plugin", "install", "resource", "kubernetes", version, "--file", str(built)]
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    print(f"[build_tools] kubernetes plugin {version} installed from the build: {installed}", file=sys.stderr)
     return installed
 
 

@@ -12,7 +12,12 @@ if [[ ! -f "Pulumi.$stack.yaml" ]]; then
   die "there is no Pulumi.$stack.yaml; stacks here: $(ls Pulumi.*.yaml | sed 's/Pulumi\.\(.*\)\.yaml/\1/' | tr '\n' ' ')"
 fi
 say "validating Pulumi.$stack.yaml"
-"$py" -m render --stack "$stack" >/dev/null
+# Its notes are about the offline render (no hub to list vela's Secrets): shown only when it fails;
+# the run below prints the config's warnings itself.
+if ! problems=$("$py" -m render --stack "$stack" 2>&1 >/dev/null); then
+  echo "$problems" >&2
+  exit 2
+fi
 
 mode=$(confirm_flags)
 use_pulumi
