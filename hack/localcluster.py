@@ -10,7 +10,8 @@ binaries hack/build_tools.py built: nothing is downloaded, everything listens on
     python hack/localcluster.py down [NAME ...]    stop and remove the data
     python hack/localcluster.py status [NAME ...]
 
-Kubeconfigs land in .e2e/<name>.kubeconfig (self-contained: certificates inline). Each
+Kubeconfigs land in .e2e/<name>.kubeconfig (self-contained: certificates inline); OCM_HUB_E2E_DIR
+names another state directory, for another set of clusters (a parallel e2e worker's). Each
 kube-apiserver sends its traffic to cluster services (admission webhooks, aggregated APIs) through
 an HTTP CONNECT proxy on the Unix socket .e2e/<name>.egress.sock, its egress selector for
 `cluster`. The clusters' kubelet for OCM (hack/ocm_kubelet.py, a detached process started and
@@ -50,7 +51,8 @@ from kubernetes.config.config_exception import ConfigException  # noqa: E402
 from ocmhub_testing.pki import cluster_secret  # noqa: E402
 from providers.kube import Kube, KubeError, RetryPolicy  # noqa: E402
 
-STATE_DIR = REPO_ROOT / ".e2e"
+STATE_DIR_ENV = "OCM_HUB_E2E_DIR"  # another set of local clusters: each parallel e2e worker has its own
+STATE_DIR = Path(os.environ.get(STATE_DIR_ENV) or REPO_ROOT / ".e2e").resolve()
 KWOK_WORKDIR = STATE_DIR / "kwok"
 KUBELET_DIR = STATE_DIR / "kubelet"
 KUBELET_SCRIPT = Path(__file__).resolve().parent / "ocm_kubelet.py"
@@ -775,12 +777,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         _watchdog(args.name, args.deadline)
     elif args.command == "up":
         started = time.monotonic()
+        reused = {name for name in args.names if is_healthy(name)}
         try:
             paths = start(args.names, build=True)
         except ClusterError as err:
             log(str(err))
             return 1
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # nothing half-started is left running: what this run began is stopped
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            log("interrupted: stopping the clusters this run started")
+            stop([name for name in args.names if name not in reused])
             return 130
         for name, path in paths.items():
             print(f"{name}: {path}")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import build_tools
+import localcluster
 import pytest
 import yaml
 
@@ -40,7 +41,7 @@ class Clone:
 
     def make(self, *args: str, timeout: float = 120.0, **env: str) -> Run:
         """`make ARGS` in the clone, as from a shell with no terminal, no kube context and no Pulumi CLI."""
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "KUBE", "YES", "LOCAL", "CI"))}
+        base = {k: v for k, v in _clean_env().items() if not k.startswith(("PULUMI_", "KUBE", "YES", "LOCAL", "CI"))}
         base.update({"KUBECONFIG": str(self.root / "no-such-kubeconfig"), "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE})
         base["PATH"] = os.pathsep.join(p for p in base.get("PATH", "").split(os.pathsep) if "pulumi" not in p)
         proc = subprocess.run(
@@ -76,15 +77,25 @@ def clone() -> Iterator[Clone]:
         yield Clone(root)
     finally:
         subprocess.run(
-            [str(REPO_ROOT / ".venv/bin/python"), "hack/localcluster.py", "down"], cwd=root, timeout=300, check=False
+            [str(REPO_ROOT / ".venv/bin/python"), "hack/localcluster.py", "down"],
+            cwd=root,
+            env=_clean_env(),
+            timeout=300,
+            check=False,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _clean_env() -> dict[str, str]:
+    """This process's environment without the session's choice of local clusters: the clone has its own."""
+    return {key: value for key, value in os.environ.items() if key != localcluster.STATE_DIR_ENV}
 
 
 def _clusters_down(clone: Clone) -> tuple[bool, str]:
     shown = subprocess.run(
         [str(REPO_ROOT / ".venv/bin/python"), "hack/localcluster.py", "status"],
         cwd=clone.root,
+        env=_clean_env(),
         capture_output=True,
         text=True,
         timeout=60,
