@@ -17,6 +17,9 @@ How long each build takes on 2 cores, cold (the Go module cache empty): BUILD_MI
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
+import functools
 import json
 import os
 import re
@@ -25,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -371,6 +374,41 @@ def pulumi_root() -> Path:
     return cache_dir() / "pulumi" / f"{cli.version()}-python-{host.version()}"
 
 
+_installing_depth = 0
+
+
+@contextlib.contextmanager
+def _installing() -> Iterator[None]:
+    """One installer at a time in the shared cache (parallel e2e workers, `make up` beside them);
+    re-entrant, as one install calls another."""
+    global _installing_depth
+    if _installing_depth:
+        _installing_depth += 1
+        try:
+            yield
+        finally:
+            _installing_depth -= 1
+        return
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with (cache_dir() / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _installing_depth = 1
+        try:
+            yield
+        finally:
+            _installing_depth = 0
+
+
+def _one_installer(install: Callable[[], Path]) -> Callable[[], Path]:
+    @functools.wraps(install)
+    def locked() -> Path:
+        with _installing():
+            return install()
+
+    return locked
+
+
+@_one_installer
 def install_pulumi_root() -> Path:
     """Hard-link (or copy) the built files into pulumi_root()/bin; the CLI goes last, marking it done.
 
@@ -395,6 +433,7 @@ def _link(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
+@_one_installer
 def install_yaml_host() -> Path:
     """Link the YAML language host beside the CLI, where the CLI looks for `runtime: yaml` first.
 
@@ -408,6 +447,7 @@ def install_yaml_host() -> Path:
     return target
 
 
+@_one_installer
 def install_sdkgen_root() -> Path:
     """An install root for `pulumi package gen-sdk`: the CLI with pulumi-sdkgen beside it as the Node.js
     and Python language hosts (the real Python host would be found first in pulumi_root())."""
@@ -437,6 +477,7 @@ def kubernetes_plugin_path() -> Path:
     return pulumi_home() / "plugins" / f"resource-kubernetes-v{version}" / KUBERNETES_PLUGIN
 
 
+@_one_installer
 def install_kubernetes_plugin() -> Path:
     """Install the built provider under the version the SDK asks for, with the CLI's own command.
 

@@ -3,6 +3,11 @@
 Clusters come from hack/localcluster.py, the one owner of local clusters: healthy ones (from
 `make cluster-up`) are reused and left running, the ones started here are stopped at the end even
 when tests fail. OCM_HUB_TEST_KUBECONFIG points the hub at an existing cluster instead.
+
+`make e2e` runs the suite in parallel lanes (pytest-xdist, `--dist loadgroup`): the scenarios own
+OCM's cluster-wide singletons (the ClusterManager, managed-1's klusterlet), so each lane is a group of
+tests that runs in one worker, and each worker has clusters of its own (.e2e/lanes/<worker>/).
+The suite is bound by waits (API servers, OCM's controllers, the engine), not by the 2 cores.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "hack"))
+# Before localcluster reads it: a parallel worker's clusters are its own.
+if (_worker := os.environ.get("PYTEST_XDIST_WORKER")) and "OCM_HUB_E2E_DIR" not in os.environ:
+    os.environ["OCM_HUB_E2E_DIR"] = str(REPO_ROOT / ".e2e" / "lanes" / _worker)
 
 import localcluster  # noqa: E402  (lives in hack/, which is not a package)
 
@@ -35,11 +43,34 @@ class Cluster:
     local: bool  # started by hack/localcluster.py: pinned version, loopback-only, pids known
 
 
+# Lanes, by node id prefix (the longest wins), balanced on measured durations. Tests in one lane share
+# its clusters one after another; a test in no lane needs none of them.
+LANES = {
+    "tests/e2e/test_hub_stack.py::TestDevStack": "dev-stack",
+    "tests/e2e/test_local_cluster.py": "dev-stack",
+    "tests/e2e/test_registration_live.py": "dev-stack",
+    "tests/test_policy.py": "dev-stack",
+    "tests/e2e/test_composition.py": "composition",
+    "tests/e2e/test_pulumi_engine.py": "composition",
+    "tests/e2e/test_ocm_live.py": "ocm-live",
+    "tests/e2e/test_hub_stack.py": "ocm-live",
+    "tests/e2e/test_make_up.py": "fresh-clone",  # clusters of the clone's own
+    "tests/e2e/test_sdks.py": "fresh-clone",  # no cluster
+}
+
+
+def lane(nodeid: str) -> str | None:
+    matches = [prefix for prefix in LANES if nodeid == prefix or nodeid.startswith((f"{prefix}::", f"{prefix}["))]
+    return LANES[max(matches, key=len)] if matches else None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark everything under tests/e2e, so `-m "not e2e"` keeps fast runs free of clusters."""
+    """Mark everything under tests/e2e, so `-m "not e2e"` keeps fast runs free of clusters; group lanes."""
     for item in items:
         if E2E_DIR in item.path.parents:
             item.add_marker(pytest.mark.e2e)
+        if (name := lane(item.nodeid)) is not None:
+            item.add_marker(pytest.mark.xdist_group(name))
 
 
 @pytest.fixture(scope="session")

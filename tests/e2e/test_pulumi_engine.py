@@ -139,15 +139,23 @@ def test_kubernetes_plugin_is_the_pinned_build() -> None:
     assert _plugin_info(installed).version == built.version().removeprefix("v")
 
 
-def test_a_broken_plugin_install_is_repaired_from_the_build() -> None:
-    """`make up` and `make e2e` install the plugin again when the installed file is not the build."""
+def test_a_broken_plugin_install_is_repaired_from_the_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`make up` and `make e2e` install the plugin again when the installed file is not the build.
+
+    In a PULUMI_HOME of its own: the other lanes' engines load the shared install meanwhile."""
     if missing := build_tools.missing([build_tools.KUBERNETES_PLUGIN, *build_tools.PULUMI_TOOLS]):
         pytest.fail(f"missing binaries {missing}: run `make e2e-tools`", pytrace=False)
-    installed = build_tools.install_kubernetes_plugin()
-    installed.unlink()  # never write through a link into the build
-    installed.write_bytes(b"#!/bin/sh\nexit 1\n")
-    assert build_tools.install_kubernetes_plugin() == installed
-    assert installed.read_bytes() == build_tools.select([build_tools.KUBERNETES_PLUGIN])[0].path().read_bytes()
+    home = tmp_path / "pulumi-home"
+    monkeypatch.setattr(build_tools, "pulumi_home", lambda: home)
+    try:
+        installed = build_tools.install_kubernetes_plugin()
+        assert home in installed.parents
+        installed.unlink()  # never write through a link into the build
+        installed.write_bytes(b"#!/bin/sh\nexit 1\n")
+        assert build_tools.install_kubernetes_plugin() == installed
+        assert installed.read_bytes() == build_tools.select([build_tools.KUBERNETES_PLUGIN])[0].path().read_bytes()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)  # a copy of the 400 MB plugin
 
 
 def _plugin_info(binary: Path) -> Any:
