@@ -72,6 +72,15 @@ CREATE_TIMEOUT = 180.0
 READY_TIMEOUT = 60.0
 LOG_TAIL_LINES = 40
 UNIX_PATH_MAX = 108  # sun_path, terminating NUL included
+# Every port of kwokctl's binary runtime that it would otherwise pick itself.
+PORT_OPTIONS = (
+    "kubeApiserverPort",
+    "etcdPort",
+    "etcdPeerPort",
+    "kwokControllerPort",
+    "kubeControllerManagerPort",
+    "kubeSchedulerPort",
+)
 
 
 class ClusterError(RuntimeError):
@@ -224,9 +233,10 @@ def _create(name: str, binaries: dict[str, Path]) -> None:
 
 def _install(name: str, binaries: dict[str, Path]) -> None:
     config_path = STATE_DIR / f"{name}.kwokctl.yaml"
-    port = _free_port()
+    ports = dict(zip(PORT_OPTIONS, _free_ports(len(PORT_OPTIONS)), strict=True))
+    port = ports["kubeApiserverPort"]
     _egress_path(name).write_text(yaml.safe_dump(_egress_config(name)), encoding="utf-8")
-    config_path.write_text(yaml.safe_dump(_kwokctl_config(name, port, binaries)), encoding="utf-8")
+    config_path.write_text(yaml.safe_dump(_kwokctl_config(name, ports, binaries)), encoding="utf-8")
     log(f"{name}: creating (kube-apiserver on 127.0.0.1:{port})")
     cmd = [
         str(binaries["kwokctl"]),
@@ -422,8 +432,8 @@ def _locked() -> Iterator[None]:
         yield
 
 
-def _kwokctl_config(name: str, port: int, binaries: dict[str, Path]) -> dict[str, object]:
-    """Every binary is a local path, so kwokctl never needs to download anything."""
+def _kwokctl_config(name: str, ports: dict[str, int], binaries: dict[str, Path]) -> dict[str, object]:
+    """Every binary is a local path, so kwokctl never needs to download anything; every port is given."""
     pki = cluster_dir(name) / "pki"
     return {
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
@@ -432,7 +442,7 @@ def _kwokctl_config(name: str, port: int, binaries: dict[str, Path]) -> dict[str
             "runtime": "binary",
             "kubeVersion": kube_version(),
             "bindAddress": "127.0.0.1",
-            "kubeApiserverPort": port,
+            **ports,
             "securePort": True,
             "kubeAuthorization": True,
             "kubeAdmission": True,
@@ -678,11 +688,16 @@ def _is_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def _free_ports(count: int) -> list[int]:
+    """Distinct ports the kernel picks at random: clusters created at once (parallel e2e lanes) do not
+    collide, as they do on the ports kwokctl picks itself (counting down from 32767, the same in every run)."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 def _state_files(name: str) -> list[Path]:
