@@ -3,6 +3,8 @@
 - `ocmhub_testing.fakekube.FakeKube`: an in-process Kubernetes API server (server-side apply, watches,
   faults to inject), one per hub or managed cluster;
 - `ocmhub_testing.fake_agent.FakeAgent`: plays the klusterlet agents and the operators' finalizers;
+- `ocmhub_testing.fake_operator.FakeHubOperator`: plays the cluster-manager operator's status and the hub
+  Deployments' rollout, for the hub's readiness;
 - `ocmhub_testing.pki`: a CA, server and client certificates, and vela cluster Secrets made with them;
 - `ocmhub_testing.dynamic_server.dynamic_server`: the registration provider in the SDK's own gRPC server,
   driven as the engine drives it;

@@ -1,10 +1,12 @@
 """The `HubReadiness` dynamic resource: ocm-hub's own bounded wait for a ready ClusterManager.
 
 pulumi-kubernetes' `pulumi.com/waitFor` await ends with only "timed out waiting for the condition".
-This resource polls the ClusterManager itself and, when `readinessTimeout` passes, fails naming every
-unmet condition with its status, reason and message (the rule: providers/hub_status.py). Its outputs
-are the live object's generation and status, so the hub's status outputs come from here and
-`pulumi refresh` brings them up to date. Hub access is the registrations' (providers/hub_provider.py).
+This resource polls the ClusterManager and the hub Deployments its status lists itself and, when
+`readinessTimeout` passes, fails naming every unmet condition with its status, reason and message and
+every Deployment not rolled out (the rule: providers/hub_status.py). Its outputs are the live object's
+generation and status, so the hub's status outputs come from here and `pulumi refresh` brings them up
+to date. Hub access is the registrations' (providers/hub_provider.py); it needs `get` on the
+ClusterManager and on Deployments in the namespaces the ClusterManager lists.
 """
 
 from __future__ import annotations
@@ -17,51 +19,50 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 from config.wire import whole_numbers
 from providers.hub_provider import HUB_KUBECONFIG, HubProvider, hub_access, serialized_once, with_hub_kubeconfig
-from providers.hub_status import not_ready_reasons
+from providers.hub_status import hub_deployments, not_ready_reasons, rollout_reason
 from providers.kube import Kube, TransientError
 from providers.poll import Pacing, Unmet
 
 CLUSTER_MANAGER = ("operator.open-cluster-management.io/v1", "ClusterManager")
-# The operator's conditions must hold this long: right after it creates the hub's Deployments, before
-# their ReplicaSets exist, it reports every one of them available (no replicas, none unavailable) —
-# seen on the local hub with every hub pod unschedulable.
-SETTLE_SECONDS = 10.0
+DEPLOYMENT = ("apps/v1", "Deployment")
 # A change of either is a new generation to wait for (spec) or a new bound (timeoutSeconds).
 WAIT_KEYS = ("spec", "timeoutSeconds")
 
 
 class HubNotReadyError(Exception):
-    """The ClusterManager was not ready within the bound; the message names every unmet condition."""
+    """The hub was not ready within the bound; the message names every unmet condition and Deployment."""
 
 
-def wait_ready(
-    hub: Kube, name: str, timeout: float, pacing: Pacing | None = None, settle: float = SETTLE_SECONDS
-) -> dict[str, Any]:
-    """The ClusterManager once ready for `settle` seconds on end; HubNotReadyError with every unmet
-    condition once `timeout` seconds passed."""
+def rollout_reasons(hub: Kube, live: Mapping[str, Any]) -> list[str]:
+    """Every hub Deployment the ClusterManager lists that has not rolled out; one is listed at least."""
+    listed = hub_deployments(live.get("status"))
+    if not listed:
+        return ["status.relatedResources lists no hub Deployment yet"]
+    reasons = (rollout_reason(ns, name, hub.get(*DEPLOYMENT, name, ns)) for ns, name in listed)
+    return [reason for reason in reasons if reason]
+
+
+def wait_ready(hub: Kube, name: str, timeout: float, pacing: Pacing | None = None) -> dict[str, Any]:
+    """The ClusterManager once its conditions are ready and its Deployments rolled out; HubNotReadyError
+    naming each unmet one once `timeout` seconds passed.
+
+    No settle: the operator's early "ready" (Deployments without a ReplicaSet) is "not rolled out" here.
+    """
     pacing = pacing or Pacing()
     start = pacing.clock()
     ready: dict[str, Any] = {}
-    ready_since: list[float] = []
 
     def look() -> Unmet | None:
         try:
             live = hub.get(*CLUSTER_MANAGER, name)
-            reasons = not_ready_reasons(live)
+            reasons = not_ready_reasons(live) + (rollout_reasons(hub, live) if live else [])
         except TransientError as err:  # an API server restart is a wait, not a failure
             live, reasons = None, [f"the hub API did not answer: {err}"]
-        now = pacing.clock()
-        waited = f"{now - start:.0f}s of {timeout:g}s"
         if live is None or reasons:
-            ready_since.clear()
+            waited = f"{pacing.clock() - start:.0f}s of {timeout:g}s"
             return Unmet("; ".join(reasons), f"hub: waiting for ClusterManager {name} ({waited}): {reasons[0]}")
-        ready.clear()
         ready.update(live)
-        ready_since[:] = ready_since or [now]
-        if now - ready_since[0] >= settle or now - start >= timeout:
-            return None
-        held = f"ready for {now - ready_since[0]:.0f}s of the {settle:g}s it must hold"
-        return Unmet(f"ClusterManager {name} {held}", f"hub: ClusterManager {name} ({waited}): {held}")
+        return None
 
     unmet = pacing.until(look, timeout)
     if unmet is not None:
@@ -81,9 +82,6 @@ def observed(live: Mapping[str, Any]) -> dict[str, Any]:
 
 class HubReadinessProvider(HubProvider):
     """Create/update wait (bounded); read reports the live status; diff is pure; delete leaves the hub alone."""
-
-    def __init__(self, settle_seconds: float = SETTLE_SECONDS) -> None:
-        self.settle_seconds = settle_seconds
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         timeout = news.get("timeoutSeconds")
@@ -111,7 +109,7 @@ class HubReadinessProvider(HubProvider):
 
     def _wait(self, props: Mapping[str, Any]) -> dict[str, Any]:
         timeout = float(props["timeoutSeconds"])
-        return wait_ready(self.hub(props), str(props["name"]), timeout, settle=self.settle_seconds)
+        return wait_ready(self.hub(props), str(props["name"]), timeout)
 
     @staticmethod
     def _outputs(props: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,7 +118,8 @@ class HubReadinessProvider(HubProvider):
 
 
 class HubReadiness(pulumi.dynamic.Resource, module="ocm-hub", name="HubReadiness"):
-    """The ClusterManager ready at its current generation, awaited by ocm-hub; its live status."""
+    """The ClusterManager ready at its current generation and its Deployments rolled out, awaited by
+    ocm-hub; its live status."""
 
     metadata: pulumi.Output[dict[str, Any]]
     status: pulumi.Output[dict[str, Any]]

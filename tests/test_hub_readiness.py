@@ -1,6 +1,6 @@
 """The hub readiness provider as the engine runs it (the SDK's `python -m pulumi.dynamic` server over
-gRPC) against the fake hub API, where the test plays the cluster-manager operator by writing the
-ClusterManager's status."""
+gRPC) against the fake hub API, where the fake operator (ocmhub_testing.fake_operator) writes the
+ClusterManager's status and the hub Deployments' rollout as the real operator and deployment controller do."""
 
 from __future__ import annotations
 
@@ -17,37 +17,26 @@ import yaml
 from pulumi.dynamic.dynamic import serialize_provider
 
 from ocmhub_testing.dynamic_server import DynamicServer, ProviderError, dynamic_server
+from ocmhub_testing.fake_operator import HUB_NAMESPACE, READY, FakeHubOperator, Rollout
 from ocmhub_testing.fakekube import FakeKube
 from providers.hub_provider import pickler_restored
 from providers.hub_readiness import CLUSTER_MANAGER, HubNotReadyError, HubReadinessProvider, wait_ready
-from providers.hub_status import READY_CONDITIONS, not_ready_reasons
-from providers.kube import Kube
+from providers.hub_status import not_ready_reasons
+from providers.kube import Kube, RetryPolicy
 from providers.poll import Pacing
 
 NAME = "cluster-manager"
 SPEC = {"deployOption": {"mode": "Default"}, "workConfiguration": {"workDriver": "kube"}}
-READY = [
-    {"type": kind, "status": status, "reason": f"Fake{kind}", "message": ""}
-    for kind, status in READY_CONDITIONS.items()
-]
+REGISTRATION = f"{HUB_NAMESPACE}/cluster-manager-registration-controller"
 
 
 def _inputs(timeout: float = 20, **changes: Any) -> dict[str, Any]:
     return {"name": NAME, "spec": SPEC, "timeoutSeconds": timeout, "metadata": None, "status": None, **changes}
 
 
-def _put(hub: FakeKube, conditions: list[dict[str, str]], observed: int | None = None) -> dict[str, Any]:
-    """The ClusterManager as the operator leaves it: conditions and observedGeneration (default: current)."""
-    live = hub.get_object(*CLUSTER_MANAGER, NAME) or hub.put_object(
-        {"apiVersion": CLUSTER_MANAGER[0], "kind": CLUSTER_MANAGER[1], "metadata": {"name": NAME}, "spec": SPEC}
-    )
-    generation = live["metadata"]["generation"]
-    live["status"] = {
-        "observedGeneration": generation if observed is None else observed,
-        "conditions": conditions,
-        "relatedResources": [{"group": "apps", "resource": "deployments", "name": "cluster-manager-registration"}],
-    }
-    return hub.put_object(live)
+@pytest.fixture
+def operator(hub: FakeKube) -> FakeHubOperator:
+    return FakeHubOperator(hub, NAME, SPEC)
 
 
 def _with(kind: str, status: str, reason: str = "", message: str = "") -> list[dict[str, str]]:
@@ -62,38 +51,70 @@ def _with(kind: str, status: str, reason: str = "", message: str = "") -> list[d
 def readiness(hub: FakeKube, tmp_path: Path) -> Iterator[DynamicServer]:
     """The readiness provider in the SDK's own server, configured for the fake hub."""
     with pickler_restored():
-        provider = str(serialize_provider(HubReadinessProvider(settle_seconds=0.5)))
+        provider = str(serialize_provider(HubReadinessProvider()))
     with dynamic_server(tmp_path / "provider.log") as server:
         server = dataclasses.replace(server, provider=provider)
         server.configure({"kubernetes:kubeconfig": yaml.safe_dump(hub.kubeconfig())})
         yield server
 
 
-def test_a_ready_hub_is_created_with_its_live_status(readiness: DynamicServer, hub: FakeKube) -> None:
-    _put(hub, READY)
+def test_a_ready_hub_is_created_with_its_live_status_at_once(
+    readiness: DynamicServer, operator: FakeHubOperator
+) -> None:
+    operator.ready()
+    started = time.monotonic()
     id_, outs = readiness.create(_inputs())
+    assert time.monotonic() - started < 8, "no hold (it was 10 s) once the conditions are met and all rolled out"
     assert id_ == NAME
     assert outs["metadata"] == {"name": NAME, "generation": 1}
     assert not_ready_reasons(outs) == []
-    assert outs["status"]["relatedResources"][0]["name"] == "cluster-manager-registration"
+    listed = [r["name"] for r in outs["status"]["relatedResources"] if r["resource"] == "deployments"]
+    assert listed == operator.deployments
     assert outs["spec"] == SPEC
     assert outs["timeoutSeconds"] == 20
 
 
-def test_create_waits_until_the_operator_reports_ready(readiness: DynamicServer, hub: FakeKube) -> None:
-    _put(hub, _with("Applied", ""), observed=0)
-    operator = threading.Timer(1.0, lambda: _put(hub, READY))
-    operator.start()
+def test_create_waits_until_the_operator_reports_ready(readiness: DynamicServer, operator: FakeHubOperator) -> None:
+    operator.report(_with("Applied", ""), observed=0)
+    timer = threading.Timer(1.0, operator.ready)
+    timer.start()
     started = time.monotonic()
     try:
         _, outs = readiness.create(_inputs())
     finally:
-        operator.cancel()
+        timer.cancel()
     assert 1.0 <= time.monotonic() - started < 10
     assert not_ready_reasons(outs) == []
 
 
-def test_not_ready_within_the_bound_names_each_unmet_condition(readiness: DynamicServer, hub: FakeKube) -> None:
+def test_create_waits_for_the_deployments_the_operator_calls_ready_already(
+    readiness: DynamicServer, operator: FakeHubOperator
+) -> None:
+    """The real operator reports a fresh hub ready before its Deployments have a ReplicaSet (seen on the
+    local hub with every hub pod unschedulable): the wait goes on until the deployment controller says
+    each rolled out."""
+    operator.report(READY)
+    operator.roll_out(Rollout.UNOBSERVED)
+    rolled_out = threading.Event()
+
+    def deployment_controller() -> None:
+        """Rolls out once the wait has seen the Deployments unobserved: a wait that ends sooner never sees it."""
+        deadline = time.monotonic() + 20
+        while not operator.hub.count(method="GET", path="/deployments/") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        operator.roll_out()
+        rolled_out.set()
+
+    controller = threading.Thread(target=deployment_controller, daemon=True)
+    controller.start()
+    readiness.create(_inputs())
+    assert rolled_out.is_set(), "create returned before the Deployments rolled out"
+    controller.join(20)
+
+
+def test_not_ready_within_the_bound_names_each_unmet_condition(
+    readiness: DynamicServer, operator: FakeHubOperator
+) -> None:
     degraded = [c for c in READY if c["type"] not in ("Applied", "HubRegistrationDegraded")] + [
         {
             "type": "HubRegistrationDegraded",
@@ -102,7 +123,8 @@ def test_not_ready_within_the_bound_names_each_unmet_condition(readiness: Dynami
             "message": "deployment cluster-manager-registration-controller not found",
         }
     ]
-    _put(hub, degraded)
+    operator.roll_out()
+    operator.report(degraded)
     started = time.monotonic()
     with pytest.raises(ProviderError) as caught:
         readiness.create(_inputs(timeout=2))
@@ -118,36 +140,102 @@ def test_not_ready_within_the_bound_names_each_unmet_condition(readiness: Dynami
     assert 2 <= elapsed < 6
 
 
-def test_a_missing_cluster_manager_and_a_stale_status_are_named(readiness: DynamicServer, hub: FakeKube) -> None:
+def test_ready_conditions_with_a_deployment_not_available_are_not_ready(
+    readiness: DynamicServer, operator: FakeHubOperator
+) -> None:
+    operator.ready()
+    operator.roll_out(Rollout.UNAVAILABLE, "cluster-manager-registration-controller")
+    with pytest.raises(ProviderError) as caught:
+        readiness.create(_inputs(timeout=1))
+    assert str(caught.value).endswith(
+        f"hub not ready within 1s: deployment {REGISTRATION}: 0 of 1 replicas available\n"
+    )
+
+
+def test_every_deployment_not_rolled_out_is_named_with_the_conditions(operator: FakeHubOperator) -> None:
+    operator.report(_with("HubRegistrationDegraded", "True", "UnavailableRegistrationPod", "1 unavailable"))
+    operator.roll_out(Rollout.UNAVAILABLE)
+    operator.roll_out(Rollout.DONE, "cluster-manager-work-webhook")
+    operator.roll_out(Rollout.OLD_PODS, "cluster-manager-placement-controller")
+    operator.roll_out(Rollout.UNOBSERVED, "cluster-manager-addon-webhook")
+    operator.remove("cluster-manager-addon-manager-controller")
+    with pytest.raises(HubNotReadyError) as caught:
+        wait_ready(Kube(operator.hub.api_client()), NAME, 10, _fake_clock())
+    assert str(caught.value).split(": ", 1)[1].split("; ") == [
+        "condition HubRegistrationDegraded=True (want False): UnavailableRegistrationPod: 1 unavailable",
+        f"deployment {REGISTRATION}: 0 of 1 replicas available",
+        f"deployment {HUB_NAMESPACE}/cluster-manager-registration-webhook: 0 of 1 replicas available",
+        f"deployment {HUB_NAMESPACE}/cluster-manager-placement-controller: 1 old replicas pending termination",
+        f"deployment {HUB_NAMESPACE}/cluster-manager-addon-webhook: generation 1 not yet observed by the "
+        "deployment controller (observed 0)",
+        f"deployment {HUB_NAMESPACE}/cluster-manager-addon-manager-controller: not found",
+    ]
+
+
+def test_a_listed_deployment_that_does_not_exist_is_not_ready(operator: FakeHubOperator) -> None:
+    operator.ready()
+    operator.remove("cluster-manager-placement-controller")
+    with pytest.raises(
+        HubNotReadyError, match=r"within 10s: deployment \S+/cluster-manager-placement-controller: not found$"
+    ):
+        wait_ready(Kube(operator.hub.api_client()), NAME, 10, _fake_clock())
+
+
+def test_a_cluster_manager_that_lists_no_deployment_is_not_ready(operator: FakeHubOperator) -> None:
+    live = operator.ready()
+    live["status"]["relatedResources"] = [r for r in live["status"]["relatedResources"] if r["group"] != "apps"]
+    operator.hub.put_object(live)
+    with pytest.raises(HubNotReadyError, match=r"within 10s: status\.relatedResources lists no hub Deployment yet$"):
+        wait_ready(Kube(operator.hub.api_client()), NAME, 10, _fake_clock())
+
+
+def test_a_hub_api_that_does_not_answer_is_a_wait(operator: FakeHubOperator) -> None:
+    operator.ready()
+    operator.hub.inject("GET", "/deployments/", 503, times=None)
+    hub = Kube(operator.hub.api_client(), retry=RetryPolicy(attempts=1))
+    with pytest.raises(HubNotReadyError, match=r"within 10s: the hub API did not answer: GET \S+/deployments/\S+: 503"):
+        wait_ready(hub, NAME, 10, _fake_clock())
+    operator.hub.clear_faults()
+    assert wait_ready(hub, NAME, 10, _fake_clock())["metadata"]["name"] == NAME
+
+
+def test_a_missing_cluster_manager_and_a_stale_status_are_named(
+    readiness: DynamicServer, operator: FakeHubOperator
+) -> None:
     with pytest.raises(ProviderError, match=r"hub not ready within 1s: ClusterManager not found"):
         readiness.create(_inputs(timeout=1))
-    _put(hub, READY, observed=0)
+    operator.roll_out()
+    operator.report(READY, observed=0)
     with pytest.raises(ProviderError, match=r"status\.observedGeneration 0 has not caught up with generation 1"):
         readiness.create(_inputs(timeout=1))
 
 
-def test_refresh_reads_the_live_status_and_forgets_a_deleted_hub(readiness: DynamicServer, hub: FakeKube) -> None:
-    _put(hub, READY)
+def test_refresh_reads_the_live_status_and_forgets_a_deleted_hub(
+    readiness: DynamicServer, operator: FakeHubOperator
+) -> None:
+    operator.ready()
     id_, outs = readiness.create(_inputs())
-    _put(hub, _with("HubPlacementDegraded", "True", "PlacementFailed", "no placement controller"))
+    operator.report(_with("HubPlacementDegraded", "True", "PlacementFailed", "no placement controller"))
     read_id, refreshed = readiness.read(id_, outs)
     assert read_id == NAME
     assert not_ready_reasons(refreshed) == [
         "condition HubPlacementDegraded=True (want False): PlacementFailed: no placement controller"
     ]
     assert refreshed["spec"] == SPEC  # the inputs stay, so the next up sees no change
-    hub.delete_object(*CLUSTER_MANAGER, NAME)
+    operator.hub.delete_object(*CLUSTER_MANAGER, NAME)
     gone_id, _ = readiness.read(id_, outs)
     assert gone_id == ""
 
 
-def test_diff_is_pure_and_updates_on_spec_timeout_or_hub_change(readiness: DynamicServer, hub: FakeKube) -> None:
-    _put(hub, READY)
+def test_diff_is_pure_and_updates_on_spec_timeout_or_hub_change(
+    readiness: DynamicServer, operator: FakeHubOperator
+) -> None:
+    operator.ready()
     _, outs = readiness.create(_inputs())
-    hub.clear_requests()
+    operator.hub.clear_requests()
     none = readiness.diff(NAME, outs, _inputs(timeout=20.0))
     assert none.changes == none.DIFF_NONE
-    assert hub.requests == []  # diff never calls the API
+    assert operator.hub.requests == []  # diff never calls the API
     for news in (
         _inputs(spec={**SPEC, "nodePlacement": {"nodeSelector": {"infra": "true"}}}),
         _inputs(timeout=30),
@@ -158,27 +246,33 @@ def test_diff_is_pure_and_updates_on_spec_timeout_or_hub_change(readiness: Dynam
         assert list(some.replaces) == []
 
 
-def test_update_waits_for_the_new_generation(readiness: DynamicServer, hub: FakeKube) -> None:
-    _put(hub, READY)
+def test_update_waits_for_the_new_generation_and_its_rollout(
+    readiness: DynamicServer, operator: FakeHubOperator
+) -> None:
+    operator.ready()
     _, outs = readiness.create(_inputs())
-    live = hub.get_object(*CLUSTER_MANAGER, NAME)
+    live = operator.hub.get_object(*CLUSTER_MANAGER, NAME)
     assert live is not None
-    hub.put_object({**live, "spec": {**SPEC, "nodePlacement": {"nodeSelector": {"infra": "true"}}}})
+    operator.hub.put_object({**live, "spec": {**SPEC, "nodePlacement": {"nodeSelector": {"infra": "true"}}}})
     with pytest.raises(ProviderError, match=r"has not caught up with generation 2"):
         readiness.update(NAME, outs, _inputs(timeout=1))
-    _put(hub, READY)
+    operator.report(READY)  # the operator's own rule: the old pod is ready, so nothing is rolling
+    operator.roll_out(Rollout.OLD_PODS, "cluster-manager-registration-controller")
+    with pytest.raises(ProviderError, match=r"registration-controller: 1 old replicas pending termination"):
+        readiness.update(NAME, outs, _inputs(timeout=1))
+    operator.roll_out()
     updated = readiness.update(NAME, outs, _inputs(timeout=1))
     assert updated["metadata"]["generation"] == 2
     assert not not_ready_reasons(updated)
 
 
-def test_delete_leaves_the_hub_alone(readiness: DynamicServer, hub: FakeKube) -> None:
-    _put(hub, READY)
+def test_delete_leaves_the_hub_alone(readiness: DynamicServer, operator: FakeHubOperator) -> None:
+    operator.ready()
     id_, outs = readiness.create(_inputs())
-    hub.clear_requests()
+    operator.hub.clear_requests()
     readiness.delete(id_, outs)
-    assert hub.requests == []
-    assert hub.get_object(*CLUSTER_MANAGER, NAME) is not None
+    assert operator.hub.requests == []
+    assert operator.hub.get_object(*CLUSTER_MANAGER, NAME) is not None
 
 
 def test_check_rejects_a_bound_that_is_not_positive(readiness: DynamicServer) -> None:
@@ -186,30 +280,17 @@ def test_check_rejects_a_bound_that_is_not_positive(readiness: DynamicServer) ->
     assert readiness.check(_inputs()) == []
 
 
-def test_ready_must_hold_a_while_before_the_wait_ends(hub: FakeKube) -> None:
-    """The operator reports a fresh hub ready for a moment before its Deployments have pods (seen on the
-    local hub with every hub pod unschedulable): a ready that does not hold does not end the wait."""
-    _put(hub, READY)
-    degraded = _with("HubRegistrationDegraded", "True", "UnavailableRegistrationPod", "0/1 available")
+def test_the_first_look_that_finds_the_hub_ready_ends_the_wait(operator: FakeHubOperator) -> None:
+    operator.ready()
     now = [0.0]
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-        if now[0] >= 3.0:
-            _put(hub, degraded)
-
-    pacing = Pacing(clock=lambda: now[0], sleep=sleep, log=lambda _line: None)
-    with pytest.raises(HubNotReadyError, match=r"condition HubRegistrationDegraded=True \(want False\)"):
-        wait_ready(Kube(hub.api_client()), NAME, 60, pacing, settle=10)
-    _put(hub, READY)
-    now[0] = 0.0
-    steady = Pacing(clock=lambda: now[0], sleep=lambda seconds: now.__setitem__(0, now[0] + seconds), log=print)
-    wait_ready(Kube(hub.api_client()), NAME, 60, steady, settle=10)
-    assert 10.0 <= now[0] < 13.0
+    pacing = _fake_clock(now)
+    wait_ready(Kube(operator.hub.api_client()), NAME, 60, pacing)
+    assert now[0] == 0.0
 
 
-def test_the_wait_says_why_at_least_every_15_seconds(hub: FakeKube) -> None:
-    _put(hub, _with("Progressing", "True", "ClusterManagerDeploymentRolling", "rolling out"))
+def test_the_wait_says_why_at_least_every_15_seconds(operator: FakeHubOperator) -> None:
+    operator.roll_out()
+    operator.report(_with("Progressing", "True", "ClusterManagerDeploymentRolling", "rolling out"))
     now = [0.0]
     logged: list[tuple[float, str]] = []
 
@@ -219,11 +300,19 @@ def test_the_wait_says_why_at_least_every_15_seconds(hub: FakeKube) -> None:
 
     pacing = Pacing(clock=lambda: now[0], sleep=sleep, log=lambda line: logged.append((now[0], line)))
     with pytest.raises(HubNotReadyError, match=r"hub not ready within 60s: condition Progressing=True"):
-        wait_ready(Kube(hub.api_client()), NAME, 60, pacing)
+        wait_ready(Kube(operator.hub.api_client()), NAME, 60, pacing)
     assert 59.9 <= now[0] <= 60.0  # never sleeps past the bound
     times = [0.0] + [at for at, _ in logged] + [now[0]]
     assert len(logged) >= 3
     assert max(b - a for a, b in itertools.pairwise(times)) <= 15
     assert logged[0][1].startswith(
         "hub: waiting for ClusterManager cluster-manager (15s of 60s): condition Progressing=True (want False)"
+    )
+
+
+def _fake_clock(now: list[float] | None = None) -> Pacing:
+    """Pacing on a clock that only sleeping moves: a wait's bound passes at once."""
+    clock = now if now is not None else [0.0]
+    return Pacing(
+        clock=lambda: clock[0], sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds), log=lambda _: None
     )
