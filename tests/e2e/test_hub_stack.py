@@ -29,7 +29,7 @@ import ocm_kubelet
 import pytest
 import yaml
 
-from providers.hub_status import READY_CONDITIONS
+from providers.hub_status import READY_CONDITIONS, hub_deployments, rollout_reason
 from providers.kube import Kube
 
 from .conftest import Cluster
@@ -224,6 +224,14 @@ def _live_ready(cr: dict[str, Any] | None) -> dict[str, str]:
     }
 
 
+def _not_rolled_out(kube: Kube, cr: dict[str, Any]) -> list[str]:
+    """Why each hub Deployment the operator lists has not rolled out (`kubectl rollout status`'s rule)."""
+    listed = hub_deployments(cr["status"])
+    assert listed, f"the operator lists the hub Deployments in status.relatedResources: {cr['status']}"
+    reasons = (rollout_reason(ns, name, kube.get("apps/v1", "Deployment", name, ns)) for ns, name in listed)
+    return [reason for reason in reasons if reason]
+
+
 class TestDevStack:
     """One dev stack, in order: up, outputs, addons, registration, status, idempotence, an in-place
     update, state, destroy with teardown."""
@@ -240,6 +248,7 @@ class TestDevStack:
         assert cr["status"]["observedGeneration"] == cr["metadata"]["generation"]
         reasons = {c["reason"] for c in cr["status"]["conditions"]}
         assert "ClusterManagerApplied" in reasons, f"conditions written by OCM's operator: {reasons}"
+        assert _not_rolled_out(stack.kube, cr) == [], "pulumi up returned only once every hub Deployment rolled out"
         for name in ("cluster-manager-registration-controller", "cluster-manager-registration-webhook"):
             kubelet_running(stack.kube, HUB_NAMESPACE, name, timeout=0)
 
@@ -336,6 +345,7 @@ class TestDevStack:
         cr = stack.kube.get(CM_API, CM_KIND, CM_NAME)
         assert _live_ready(cr) == dict(READY_CONDITIONS), "ready again, at the new generation"
         assert cr is not None
+        assert _not_rolled_out(stack.kube, cr) == [], "the gate's new registration pods rolled out"
         assert {"feature": "ResourceCleanup", "mode": "Enable"} in cr["spec"]["registrationConfiguration"][
             "featureGates"
         ]
@@ -402,6 +412,7 @@ def test_up_fails_within_the_readiness_bound_naming_the_unmet_condition(stack_fa
     assert up.seconds < FAILURE_BOUND + 150, f"bounded by readinessTimeout ({up.seconds:.0f}s)"
     unmet = [kind for kind in READY_CONDITIONS if f"condition {kind}" in output]
     assert unmet, f"the error names the unmet condition with its status and reason:\n{output[-3000:]}"
+    assert f"deployment {HUB_NAMESPACE}/" in output, f"and the Deployments not rolled out:\n{output[-3000:]}"
     assert "Traceback" not in output, output[-3000:]
     assert "KeyboardInterrupt" not in output, output[-3000:]
 
