@@ -72,6 +72,10 @@ ENTRY_POINTS = {
 SYNC_SECONDS = 1.0
 RESTART_SECONDS = 5.0
 STOP_SECONDS = 15.0
+# How long a webhook call from kube-apiserver waits for the process behind the Service to listen
+# (within the 10 s webhook timeout OCM sets), and how often it looks.
+SERVE_WAIT_SECONDS = 8.0
+SERVE_POLL_SECONDS = 0.2
 # Held on kwok's pods while their process runs: like a kubelet, a pod is gone only once its container
 # stopped, so whoever waits for the pods (the unjoin does) waits for the process too.
 PROCESS_FINALIZER = "e2e.ocm-hub.io/process"
@@ -542,20 +546,14 @@ class Runtime:
         head, _, rest = request.partition(b"\r\n\r\n")
         parts = head.split(b"\r\n", 1)[0].decode("latin-1").split()
         target = parts[1] if len(parts) == 3 and parts[0] == "CONNECT" else ""
-        service, path = self.resolve(cluster, target) if target else ("", None)
+        service, svc = self.resolve(cluster, target) if target else ("", None)
+        path, upstream = self._serving(cluster, svc) if svc is not None else (None, None)
         self._append(
-            "egress.log", f"{cluster.name}: CONNECT {target or '?'} ({service or 'no Service'}) -> {path or '502'}"
+            "egress.log", f"{cluster.name}: CONNECT {target or '?'} ({service or 'no Service'}) -> {path or 'no pod'}"
         )
-        if path is None:
-            conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-            conn.close()
-            return
-        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            upstream.connect(str(path))
-        except OSError:
-            upstream.close()
-            conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+        if upstream is None:
+            status = b"503 Service Unavailable" if svc is not None else b"502 Bad Gateway"
+            conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\n\r\n")
             conn.close()
             return
         conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -563,8 +561,8 @@ class Runtime:
             upstream.sendall(rest)
         podnet.pipe(conn, upstream)
 
-    def resolve(self, cluster: Cluster, target: str) -> tuple[str, Path | None]:
-        """A Service's ClusterIP:port -> ("namespace/name", the exposed socket of its pod, if one runs)."""
+    def resolve(self, cluster: Cluster, target: str) -> tuple[str, tuple[Json, object] | None]:
+        """A Service's ClusterIP:port -> ("namespace/name", (the Service, its target port))."""
         host, _, port_text = target.rpartition(":")
         services = (get(cluster.client, "/api/v1/services") or {}).get("items") or []
         for svc in services:
@@ -574,8 +572,29 @@ class Runtime:
             for port in spec.get("ports") or []:
                 if str(port.get("port")) == port_text:
                     name = f"{svc['metadata']['namespace']}/{svc['metadata']['name']}"
-                    return name, self._pod_socket(cluster, svc, port.get("targetPort", port["port"]))
+                    return name, (svc, port.get("targetPort", port["port"]))
         return "", None
+
+    def _serving(self, cluster: Cluster, svc: tuple[Json, object]) -> tuple[Path | None, socket.socket | None]:
+        """A connection to the process behind the Service, waiting (bounded) for it to listen.
+
+        kwok reports a pod Ready as soon as it is bound, before its process here serves; a real kubelet
+        holds it unready until its probe passes, so the operator would not yet report the hub ready and
+        no call would reach it. Waiting for the process to accept closes the gap kwok opens."""
+        deadline = time.monotonic() + SERVE_WAIT_SECONDS
+        path: Path | None = None
+        while True:
+            path = self._pod_socket(cluster, *svc)
+            if path is not None:
+                upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    upstream.connect(str(path))
+                    return path, upstream
+                except OSError:
+                    upstream.close()
+            if time.monotonic() >= deadline:
+                return path, None
+            time.sleep(SERVE_POLL_SECONDS)
 
     def _pod_socket(self, cluster: Cluster, svc: Json, target_port: object) -> Path | None:
         selector = (svc.get("spec") or {}).get("selector") or {}
