@@ -47,13 +47,14 @@ class Cluster:
 # its clusters one after another; a test in no lane needs none of them.
 LANES = {
     "tests/e2e/test_hub_stack.py::TestDevStack": "dev-stack",
+    "tests/e2e/test_hub_stack.py::test_up_fails_within_the_readiness_bound_naming_the_unmet_condition": "dev-stack",
     "tests/e2e/test_local_cluster.py": "dev-stack",
     "tests/e2e/test_registration_live.py": "dev-stack",
     "tests/test_policy.py": "dev-stack",
     "tests/e2e/test_composition.py": "composition",
-    "tests/e2e/test_pulumi_engine.py": "composition",
     "tests/e2e/test_ocm_live.py": "ocm-live",
     "tests/e2e/test_hub_stack.py": "ocm-live",
+    "tests/e2e/test_pulumi_engine.py": "ocm-live",
     "tests/e2e/test_make_up.py": "fresh-clone",  # clusters of the clone's own
     "tests/e2e/test_sdks.py": "fresh-clone",  # no cluster
 }
@@ -71,6 +72,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
         if (name := lane(item.nodeid)) is not None:
             item.add_marker(pytest.mark.xdist_group(name))
+        elif item.get_closest_marker("e2e"):
+            raise pytest.UsageError(f"{item.nodeid} is in no e2e lane: add it to LANES in {__file__}")
 
 
 @pytest.fixture(scope="session")
