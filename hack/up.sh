@@ -54,19 +54,22 @@ wait_gone() {  # PID SECONDS
   return 1
 }
 
-cluster_pids() {  # the local clusters' components and their OCM kubelet, as localcluster.py knows them
+# The local clusters' components and their OCM kubelet, as localcluster.py knows them. Its errors are
+# not shown: the guard may be stopped before it has read them (a broken pipe), and without them it
+# only watches less.
+cluster_pids() {
   calm "$py" -c 'import sys; sys.path.insert(0, "hack"); import localcluster as lc
-print(*[p for n in lc.CLUSTERS for p in lc.component_pids(n).values()], lc.kubelet_pid() or "")'
+print(*[p for n in lc.CLUSTERS for p in lc.component_pids(n).values()], lc.kubelet_pid() or "")' 2>/dev/null
 }
 
 # The local clusters may stop while pulumi runs on them (a crash, their lifetime watchdog, `make
 # cluster-down` elsewhere); pulumi would retry against the dead API servers for minutes
 # (pulumi-kubernetes' awaits, HubReadiness until readinessTimeout). So the guard watches their
 # processes (a look at /proc each second), confirms a death with `localcluster.py check`,
-# and stops pulumi: SIGINT (it cancels), again after 5 s (it terminates), SIGKILL last. It ignores
-# the terminal's SIGINT (it keeps watching while pulumi cancels); it ends with pulumi or this script.
+# and stops pulumi (stop_pulumi). It ignores the terminal's SIGINT (it keeps watching while pulumi
+# cancels); it ends with pulumi or this script.
 guard() {
-  local pidfile=$1 pulumi="" pid step
+  local pidfile=$1 pulumi="" pid
   local -a pids
   trap '' INT
   until { read -r pulumi <"$pidfile"; } 2>/dev/null && [[ -n $pulumi ]]; do
@@ -83,14 +86,24 @@ guard() {
       fi
       touch "$tmp/clusters-stopped"
       say "the local clusters stopped during the run: stopping pulumi"
-      for step in INT:5 INT:10 KILL:5; do  # signal:grace (s); nothing in flight finishes on dead clusters
-        kill -s "${step%:*}" "$pulumi" 2>/dev/null || return 0
-        wait_gone "$pulumi" "${step#*:}" && return 0
-      done
+      stop_pulumi "$pulumi"
       return 0
     done
     sleep 1
   done
+}
+
+# As gently as pulumi still listens; nothing in flight finishes on dead clusters anyway. SIGKILL comes
+# last: killed while it writes the state, pulumi can leave it unreadable.
+stop_pulumi() {
+  local pid=$1
+  kill -s INT "$pid" 2>/dev/null || return 0  # it cancels: the operations in flight may finish
+  wait_gone "$pid" 5 && return 0
+  kill -s INT "$pid" 2>/dev/null || return 0  # it terminates: records what it has, closes its plugins
+  wait_gone "$pid" 10 && return 0
+  sweep_run "$pid"  # a plugin it waits for is killed: it ends by itself
+  wait_gone "$pid" 5 && return 0
+  kill -s KILL "$pid" 2>/dev/null || true
 }
 
 stop_guard() {
@@ -101,14 +114,15 @@ stop_guard() {
   fi
 }
 
-# What pulumi started in this run and left running (the language host and program, plugins, the
-# dynamic providers' server — each in a process group of its own, maybe reparented by now): each
-# carries the run's token in its environment.
+# SIGKILL to what pulumi started in this run and left running (the language host and program,
+# plugins, the dynamic providers' server — each in a process group of its own, maybe reparented by
+# now), but PID if given: each carries the run's token in its environment.
 sweep_run() {
   local file pid
   for file in $(grep -lzxF "OCM_HUB_RUN=$run_token" /proc/[0-9]*/environ 2>/dev/null || true); do
     pid=${file#/proc/}
-    kill -s KILL "${pid%/environ}" 2>/dev/null || true
+    pid=${pid%/environ}
+    [[ $pid == "${1:-}" ]] || kill -s KILL "$pid" 2>/dev/null || true
   done
 }
 
@@ -122,10 +136,17 @@ run_pulumi() {
     guard_pid=$!
   fi
   pulumi_started=1
-  # shellcheck disable=SC2016  # $$ and $@ are the inner shell's: it records its pid, then becomes pulumi
-  OCM_HUB_RUN=$run_token "$BASH" -c 'echo $$ >"$0" && exec "$@"' "$tmp/pulumi.pid" pulumi "$@" || status=$?
+  # The inner shell records its pid, then becomes pulumi. Its stderr is pulumi's; this shell's own
+  # (bash's "Killed" with the command line, were it killed) is not shown: the line below says it.
+  # shellcheck disable=SC2016  # $$ and $@ are the inner shell's
+  { OCM_HUB_RUN=$run_token "$BASH" -c 'echo $$ >"$0" && exec "$@"' "$tmp/pulumi.pid" pulumi "$@" 2>&3; } 3>&2 2>/dev/null \
+    || status=$?
   stop_guard
   sweep_run
+  # A signal ended pulumi (it exits 255 itself): its lock on the stack stays; `pulumi cancel` releases it.
+  if ((status > 128 && status < 160)); then
+    pulumi cancel --yes --stack "$stack" >/dev/null 2>&1 || true
+  fi
   return "$status"
 }
 
@@ -136,9 +157,13 @@ pulumi_failed() {
   if [[ -f $tmp/clusters-stopped ]] || { [[ -f $local_marker ]] && ! "$py" hack/localcluster.py check >/dev/null 2>&1; }; then
     die "the local clusters stopped during the run ($("$py" hack/localcluster.py status | paste -sd ';' | sed 's/;/; /g')); run 'make down STACK=$stack' and then 'make up STACK=$stack' again"
   fi
+  local way_on="what it finished is recorded: run 'make up STACK=$stack' again to finish, or 'make down STACK=$stack' to remove it"
   if [[ -n $interrupted ]]; then
-    echo "interrupted: pulumi stopped the $what of stack $stack; what it finished is recorded: run 'make up STACK=$stack' again to finish, or 'make down STACK=$stack' to remove it" >&2
+    echo "interrupted: pulumi stopped the $what of stack $stack; $way_on" >&2
     exit 130
+  fi
+  if ((status > 128 && status < 160)); then  # a signal ended it: it said nothing
+    die "pulumi was ended by SIG$(kill -l $((status - 128))) during the $what of stack $stack; $way_on"
   fi
   exit 1
 }
