@@ -264,9 +264,16 @@ def _check_staging_pins(tool: Tool) -> None:
 
 
 def _module_dir(tool: Tool) -> Path:
-    """Where Go unpacked the pinned module, to copy the extras from exactly the source built."""
+    """Where Go unpacked the pinned module, to copy the extras from exactly the source built.
+
+    Downloaded first: before its build (a prepare step) a fresh module cache does not hold it, and
+    `go list` then names no directory."""
+    env = _go_env(tool)
+    subprocess.run(["go", "mod", "download", tool.module], cwd=tool.wrapper_dir, env=env, check=True)
     cmd = ["go", "list", "-m", "-f", "{{.Dir}}", tool.module]
-    out = subprocess.run(cmd, cwd=tool.wrapper_dir, env=_go_env(tool), capture_output=True, text=True, check=True)
+    out = subprocess.run(cmd, cwd=tool.wrapper_dir, env=env, capture_output=True, text=True, check=True)
+    if not out.stdout.strip():
+        raise SystemExit(f"go did not unpack {tool.module} for {tool.name} (in {tool.wrapper_dir})")
     return Path(out.stdout.strip())
 
 
