@@ -65,6 +65,7 @@ def lane(nodeid: str) -> str | None:
     return LANES[max(matches, key=len)] if matches else None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids it schedules by
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark everything under tests/e2e, so `-m "not e2e"` keeps fast runs free of clusters; group lanes."""
     for item in items:
