@@ -3,8 +3,9 @@ files git tracks), with no kube context, so `make up` starts the copy's own loca
 dev stack with the built CLI and plugin, and `make status` shows the hub ready and managed-1 joined and
 available. Before that, the mistakes a user makes end with one clear line and a non-zero exit, before
 anything is deployed. The faults along the way end the same way, with nothing of the run left running:
-Ctrl-C once the first update has started (then `make up` finishes it), and the hub's kube-apiserver
-killed during a later update (then `make down` twice).
+Ctrl-C once the first update has started (then `make up` finishes it, and `make down` destroys the
+stack and stops the clusters), and the hub's kube-apiserver killed while a second `make up` waits for
+the hub (then `make down` twice, which forgets the stack the dead clusters held).
 
 These tests run in file order on one copy, and start and stop clusters of their own (in the copy's
 .e2e/), never the session's.
@@ -39,14 +40,14 @@ PASSPHRASE = "make-up-e2e"
 # A line of the update itself (the preview says "create"): the first Kubernetes object it made.
 UPDATE_STARTED = re.compile(r"^ \+  kubernetes:\S+ \S+ created")
 # The readiness wait of the update below: it polls the hub until readinessTimeout, whatever pulumi's Cancel.
-READINESS_UPDATING = re.compile(r"HubReadiness ocm-hub-readiness updating")
+READINESS_WAITING = re.compile(r"HubReadiness ocm-hub-readiness creating")
 INTERRUPTED = (
     "interrupted: pulumi stopped the update of stack dev; what it finished is recorded: "
     "run 'make up STACK=dev' again to finish, or 'make down STACK=dev' to remove it"
 )
 CLUSTERS_STOPPED = "error: the local clusters stopped during the run ("
 START_OVER = "run 'make down STACK=dev' and then 'make up STACK=dev' again"
-STOPPED_WITHIN = 90.0  # pulumi itself would wait for the dead hub until readinessTimeout (9 min)
+STOPPED_WITHIN = 90.0  # pulumi itself would wait for the dead hub until readinessTimeout (5 min)
 GONE_WITHIN = 10.0  # a process just killed (SIGKILL) is still listed until the kernel has ended it
 
 
@@ -334,15 +335,20 @@ def test_make_up_then_finishes_and_status_shows_the_fleet(clone: Clone) -> None:
     assert (managed["joined"]["status"], managed["available"]["status"]) == ("True", "True"), managed
 
 
-def test_a_hub_that_dies_during_an_update_stops_make_up_promptly(clone: Clone) -> None:
-    """A new readinessTimeout is an update of the readiness wait, which polls the hub until that
-    timeout: without the guard in hack/up.sh, pulumi would wait for the dead hub for 9 minutes."""
-    stack_file = clone.root / "Pulumi.dev.yaml"
-    stack_file.write_text(
-        stack_file.read_text(encoding="utf-8").replace("readinessTimeout: 5m", "readinessTimeout: 9m")
-    )
+def test_make_down_destroys_the_stack_and_stops_the_clusters(clone: Clone) -> None:
+    down = clone.make("down", "STACK=dev", "YES=1", timeout=UP_TIMEOUT)
+    assert down.returncode == 0, down.output[-6000:]
+    assert "Destroying (dev)" in down.output, down.output[-6000:]
+    assert "forgetting its state" not in down.output
+    stopped, shown = _clusters_down(clone)
+    assert stopped, shown
+
+
+def test_a_hub_that_dies_while_make_up_waits_for_it_stops_make_up_promptly(clone: Clone) -> None:
+    """The readiness wait polls the hub until readinessTimeout: without the guard in hack/up.sh, pulumi
+    would wait for the dead hub for 5 minutes."""
     with clone.start("up", "STACK=dev", "YES=1") as running:
-        running.wait_for(READINESS_UPDATING, timeout=UP_TIMEOUT)
+        running.wait_for(READINESS_WAITING, timeout=UP_TIMEOUT)
         _kill_hub_apiserver(clone)
         killed = time.monotonic()
         stopped = running.finish(timeout=UP_TIMEOUT)
@@ -359,9 +365,11 @@ def test_a_hub_that_dies_during_an_update_stops_make_up_promptly(clone: Clone) -
 
 
 def test_make_down_twice_then_nothing_of_the_clone_runs(clone: Clone) -> None:
-    for _ in range(2):
+    for attempt in range(2):
         down = clone.make("down", "STACK=dev", "YES=1", timeout=UP_TIMEOUT)
         assert down.returncode == 0, down.output[-6000:]
+        if attempt == 0:
+            assert "the local clusters are gone" in down.output, down.output[-6000:]
     stopped, shown = _clusters_down(clone)
     assert stopped, shown
     left = _none_left(str(clone.root).encode(), clone.root)
