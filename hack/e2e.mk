@@ -12,7 +12,7 @@ E2E_TIMEOUT ?= 900
 # suite in one process on the clusters in .e2e/.
 E2E_WORKERS ?= 4
 E2E_PYTEST_ARGS ?=
-E2E_LANES = $(if $(filter 0,$(E2E_WORKERS)),,-n $(E2E_WORKERS) --dist loadgroup)
+E2E_LANES = $(if $(filter 0,$(E2E_WORKERS)),,-n $(E2E_WORKERS) --dist loadscope)
 
 .PHONY: e2e-tools cluster-up cluster-down cluster-status e2e
 

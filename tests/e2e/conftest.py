@@ -4,7 +4,7 @@ Clusters come from hack/localcluster.py, the one owner of local clusters: health
 `make cluster-up`) are reused and left running, the ones started here are stopped at the end even
 when tests fail. OCM_HUB_TEST_KUBECONFIG points the hub at an existing cluster instead.
 
-`make e2e` runs the suite in parallel lanes (pytest-xdist, `--dist loadgroup`): the scenarios own
+`make e2e` runs the suite in parallel lanes (pytest-xdist, scheduled by LANES below): the scenarios own
 OCM's cluster-wide singletons (the ClusterManager, managed-1's klusterlet), so each lane is a group of
 tests that runs in one worker, and each worker has clusters of its own (.e2e/lanes/<worker>/).
 The suite is bound by waits (API servers, OCM's controllers, the engine), not by the 2 cores.
@@ -43,8 +43,8 @@ class Cluster:
     local: bool  # started by hack/localcluster.py: pinned version, loopback-only, pids known
 
 
-# Lanes, by node id prefix (the longest wins), balanced on measured durations. Tests in one lane share
-# its clusters one after another; a test in no lane needs none of them.
+# Lanes, by node id prefix (the longest wins), balanced on measured durations. Tests in one lane run in
+# one worker, one after another, on its clusters.
 LANES = {
     "tests/e2e/test_hub_stack.py::TestDevStack": "dev-stack",
     "tests/e2e/test_hub_stack.py::test_up_fails_within_the_readiness_bound_naming_the_unmet_condition": "dev-stack",
@@ -65,16 +65,26 @@ def lane(nodeid: str) -> str | None:
     return LANES[max(matches, key=len)] if matches else None
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids it schedules by
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark everything under tests/e2e, so `-m "not e2e"` keeps fast runs free of clusters; group lanes."""
+    """Mark everything under tests/e2e, so `-m "not e2e"` keeps fast runs free of clusters; every e2e
+    test needs a lane."""
     for item in items:
         if E2E_DIR in item.path.parents:
             item.add_marker(pytest.mark.e2e)
-        if (name := lane(item.nodeid)) is not None:
-            item.add_marker(pytest.mark.xdist_group(name))
-        elif item.get_closest_marker("e2e"):
+        if item.get_closest_marker("e2e") and lane(item.nodeid) is None:
             raise pytest.UsageError(f"{item.nodeid} is in no e2e lane: add it to LANES in {__file__}")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Each lane to one worker, whole (xdist's loadgroup cannot do it here: it marks groups by
+    rewriting node ids, which pytest 9 no longer lets it do, so every test became a group of its own)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LaneScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdist ships no type information
+        def _split_scope(self, nodeid: str) -> str:
+            return lane(nodeid) or nodeid
+
+    return LaneScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
