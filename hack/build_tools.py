@@ -125,7 +125,7 @@ def _kubernetes_provider_embeds(tool: Tool, build_dir: Path) -> None:
     They are not in the module zip; schema.json and terraform-mapping.json are: the schema gets its
     `version` set, the mapping is re-serialised compactly.
     """
-    source = _module_dir(tool) / "cmd" / "pulumi-resource-kubernetes"
+    source = module_dir(tool) / "cmd" / "pulumi-resource-kubernetes"
     schema = json.loads((source / "schema.json").read_text(encoding="utf-8"))
     schema["version"] = tool.version().removeprefix("v")
     mapping = json.loads((source / "terraform-mapping.json").read_text(encoding="utf-8"))
@@ -263,7 +263,7 @@ def _check_staging_pins(tool: Tool) -> None:
         raise SystemExit(f"{tool.wrapper_dir / 'go.mod'}: staging modules not at {expected}: {stale}")
 
 
-def _module_dir(tool: Tool) -> Path:
+def module_dir(tool: Tool) -> Path:
     """Where Go unpacked the pinned module, to copy the extras from exactly the source built.
 
     Downloaded first: before its build (a prepare step) a fresh module cache does not hold it, and
@@ -278,7 +278,7 @@ def _module_dir(tool: Tool) -> Path:
 
 
 def _install_extras(tool: Tool) -> None:
-    source = _module_dir(tool)
+    source = module_dir(tool)
     for extra in tool.extras:
         target = tool.path().parent / Path(extra).name
         shutil.copyfile(source / extra, target)

@@ -1,7 +1,7 @@
 """Every upstream object ocm-hub creates is its release's vendored file plus the declared Changes, nothing else.
 
 The vendored folders (config/releases/<version>/) must be upstream's bytes: v1.3.1 is compared with
-../shared, v1.2.1 with the Go module cache when present, and every file with the sha256 its
+../shared, v1.2.1 with the module Go fetches for the e2e binaries, and every file with the sha256 its
 PROVENANCE.md records. The Change lists are the ones the builders apply
 (components/operator_manifests.py, providers/klusterlet.py); each must change something real.
 """
@@ -9,8 +9,9 @@ PROVENANCE.md records. The Change lists are the ones the builders apply
 from __future__ import annotations
 
 import hashlib
-import os
 import re
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,23 @@ from config.versions import (
 )
 from render import documents
 from render.recording import Recording
-from tests.conftest import SHARED_DIR, STACKS, changes_something, run_values, stack_file
+from tests.conftest import SHARED_DIR, STACKS, changes_something, hack_module, run_values, stack_file
 
-UPSTREAM_DIRS = {
-    "v1.3.1": SHARED_DIR / "ocm/v1.3.1/operator",
-    "v1.2.1": Path(os.environ.get("GOMODCACHE", Path.home() / "go/pkg/mod"))
-    / "open-cluster-management.io/ocm@v1.2.1/deploy",
+
+def _ocm_module_deploy() -> Path:
+    """upstream's deploy/ of the OCM release the e2e binaries are built from, fetched by Go through the
+    pinned wrapper module (hack/tools/ocm: go.sum verifies it) when the module cache lacks it."""
+    build_tools = hack_module("build_tools")
+    if shutil.which("go") is None:
+        pytest.fail("Go is needed to fetch open-cluster-management.io/ocm for this comparison", pytrace=False)
+    (tool,) = build_tools.select(["registration-operator"])
+    assert tool.version() == "v1.2.1", "the folder compared here is the one the binaries are built from"
+    return Path(build_tools.module_dir(tool)) / "deploy"
+
+
+UPSTREAM_DIRS: dict[str, Callable[[], Path]] = {
+    "v1.3.1": lambda: SHARED_DIR / "ocm/v1.3.1/operator",
+    "v1.2.1": _ocm_module_deploy,
 }
 # A config that moves every setting off upstream's value, so each Change is seen doing something.
 EVERYTHING: dict[str, Any] = {
@@ -139,11 +151,8 @@ def test_vendored_files_are_recorded_in_provenance(version: str) -> None:
 
 @pytest.mark.parametrize("version", sorted(RELEASES))
 def test_vendored_files_equal_upstream(version: str) -> None:
-    upstream = UPSTREAM_DIRS[version]
-    if not upstream.is_dir():
-        pytest.skip(
-            f"{upstream} is not here (v1.2.1: fetch open-cluster-management.io/ocm@v1.2.1 into the module cache)"
-        )
+    upstream = UPSTREAM_DIRS[version]()
+    assert upstream.is_dir(), upstream
     for relative in _shipped(version):
         component, rest = relative.split("/", 1)
         assert (RELEASES_DIR / version / relative).read_bytes() == (upstream / component / "config" / rest).read_bytes()

@@ -4,7 +4,6 @@ the Pulumi CLI runs it, and (with `make e2e`) `pulumi preview --policy-pack` enf
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import os
 import shutil
@@ -33,7 +32,7 @@ from config.addons import DEFAULT_REPOSITORY
 from policy import rules
 from policy.__main__ import PACK_NAME, policies
 from render.recording import Recording
-from tests.conftest import PROJECT_DIR, STACKS, run_stack, run_values
+from tests.conftest import PROJECT_DIR, STACKS, hack_module, run_stack, run_values
 
 POLICY_DIR = PROJECT_DIR / "policy"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -499,17 +498,10 @@ config:
 """
 
 
-def _hack(module: str) -> Any:
-    """A module of hack/ (not a package), as the e2e harness imports it."""
-    if str(PROJECT_DIR / "hack") not in sys.path:
-        sys.path.insert(0, str(PROJECT_DIR / "hack"))
-    return importlib.import_module(module)
-
-
 @pytest.fixture(scope="module")
 def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The CLI and pulumi-kubernetes plugin `make e2e-tools` built, offline, with a local file backend."""
-    build_tools = _hack("build_tools")
+    build_tools = hack_module("build_tools")
     missing = build_tools.missing(build_tools.UP_TOOLS)
     if missing:
         pytest.fail(f"not built: {missing}; run `make e2e-tools`", pytrace=False)
@@ -523,7 +515,7 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def hub_kubeconfig() -> Iterator[Path]:
-    localcluster = _hack("localcluster")
+    localcluster = hack_module("localcluster")
     reused = localcluster.is_healthy("hub")
     kubeconfigs = localcluster.start(["hub"])
     try:
@@ -571,7 +563,7 @@ def _preview(tmp: Path, env: dict[str, str], stack: str, stack_file: str, pack_c
             shutil.copy2(PROJECT_DIR / name, project / name)
     (project / ".venv").symlink_to(PROJECT_DIR / ".venv")
     (project / f"Pulumi.{stack}.yaml").write_text(stack_file)
-    localcluster = _hack("localcluster")  # addon charts from the local clusters' repository: no internet here
+    localcluster = hack_module("localcluster")  # addon charts from the local clusters' repository: no internet here
     (project / f"Pulumi.{stack}.yaml").write_text(localcluster.stack_config(project / f"Pulumi.{stack}.yaml"))
     subprocess.run(["pulumi", "stack", "init", stack, "--non-interactive"], cwd=project, env=env, check=True)
     args = ["pulumi", "preview", "--stack", stack, "--non-interactive", "--color", "never"]
