@@ -183,8 +183,10 @@ def clone() -> Iterator[Clone]:
 
 
 def _clean_env() -> dict[str, str]:
-    """This process's environment without the session's choice of local clusters: the clone has its own."""
-    return {key: value for key, value in os.environ.items() if key != localcluster.STATE_DIR_ENV}
+    """This process's environment as a user's shell has it: without the session's choice of local clusters
+    (the clone has its own) and without the make that may have started this suite (`make e2e`)."""
+    dropped = {localcluster.STATE_DIR_ENV, "MAKELEVEL", "MAKEFLAGS", "MFLAGS"}
+    return {key: value for key, value in os.environ.items() if key not in dropped}
 
 
 def _clusters_down(clone: Clone) -> tuple[bool, str]:
