@@ -56,7 +56,7 @@ LANES = {
     "tests/e2e/test_hub_stack.py": "ocm-live",
     "tests/e2e/test_pulumi_engine.py": "ocm-live",
     "tests/e2e/test_make_up.py": "fresh-clone",  # clusters of the clone's own
-    "tests/e2e/test_sdks.py": "fresh-clone",  # no cluster
+    "tests/e2e/test_sdks.py": "composition",  # no cluster
 }
 
 
