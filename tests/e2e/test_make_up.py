@@ -87,6 +87,7 @@ class Clone:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            preexec_fn=_default_sigint,
         )
         return Running(proc)
 
@@ -180,6 +181,13 @@ def clone() -> Iterator[Clone]:
             check=False,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _default_sigint() -> None:
+    """Ctrl-C as a user's shell delivers it: this suite may run with SIGINT ignored (started in the
+    background by a shell without job control), and an ignored SIGINT stays ignored across exec, where
+    bash cannot trap it — make and hack/up.sh would never see the interrupt, only pulumi (Go) would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _clean_env() -> dict[str, str]:
