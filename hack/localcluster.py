@@ -776,6 +776,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("down", "stop the clusters and remove their data"),
         ("status", "print the state of each cluster"),
         ("check", "exit 0 when the clusters and their OCM kubelet run, else 1"),
+        ("pids", "print the process ids of the clusters' components and their OCM kubelet, one line"),
     ):
         cmd = sub.add_parser(command, help=help_text)
         cmd.add_argument("names", nargs="*", default=list(CLUSTERS), metavar="NAME")
@@ -810,6 +811,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop(args.names)
     elif args.command == "check":
         return 0 if all(is_healthy(name) for name in args.names) and kubelet_pid() else 1
+    elif args.command == "pids":
+        pids = [pid for name in args.names for pid in component_pids(name).values()]
+        print(*pids, *filter(None, [kubelet_pid()]))
     elif args.command == "stack-config":
         try:
             print(stack_config(args.stack_file), end="")

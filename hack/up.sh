@@ -58,8 +58,7 @@ wait_gone() {  # PID SECONDS
 # not shown: the guard may be stopped before it has read them (a broken pipe), and without them it
 # only watches less.
 cluster_pids() {
-  calm "$py" -c 'import sys; sys.path.insert(0, "hack"); import localcluster as lc
-print(*[p for n in lc.CLUSTERS for p in lc.component_pids(n).values()], lc.kubelet_pid() or "")' 2>/dev/null
+  calm "$py" hack/localcluster.py pids 2>/dev/null
 }
 
 # The local clusters may stop while pulumi runs on them (a crash, their lifetime watchdog, `make
