@@ -315,6 +315,7 @@ class Deploy:
         try:
             with guard.watching() if guard else contextlib.nullcontext():
                 operation(target)
+            self._doing = None  # finished: an interrupt from here on stopped nothing of it
         except PulumiError as failure:
             if failure.signal is not None:  # its lock on the stack stays: release it
                 stack.cancel()

@@ -72,6 +72,12 @@ class Guard:
         self._thread = threading.Thread(target=self._run, name="cluster-guard", daemon=True)
 
     def _run(self) -> None:
+        try:
+            self._look()
+        except Exception as err:  # a thread's error would print a traceback: say it once instead
+            self._watch.said(f"cannot watch the local clusters ({err}): pulumi runs unwatched")
+
+    def _look(self) -> None:
         watched = self._watch.pids()
         while not self._closed.wait(self._poll):
             if all(procs.alive(pid) for pid in watched):

@@ -133,6 +133,25 @@ def test_on_a_terminal_no_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     assert "up on local" not in log
 
 
+def test_ctrl_c_at_the_question_after_a_refresh_deployed_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    command, pulumi, _, log = deploy(project(tmp_path), confirm=Confirm.ASK)
+    pulumi.stacks["dev"] = FakeStack("dev", log, pending=["creating ocm-hub-readiness"])
+
+    def ctrl_c(_prompt: str) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("builtins.input", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        command.up(local=False)
+    assert log[-2:] == ["refresh on local", "preview on local"]
+    assert command.interrupted_line() == (
+        "interrupted: nothing was deployed; run 'make up STACK=dev' again, "
+        "or 'make down STACK=dev' to stop the local clusters"
+    )
+
+
 def test_pending_operations_of_a_stopped_update_are_refreshed_away_first(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -263,3 +263,17 @@ def test_a_guard_that_tripped_before_pulumi_started_stops_it_once_it_appears() -
     finally:
         pulumi.kill()
         pulumi.wait(5)
+
+
+def test_a_guard_that_cannot_look_says_so_once_instead_of_a_thread_traceback() -> None:
+    seen = Recorder()
+
+    def pids() -> list[int]:
+        raise OSError("no pid file")
+
+    watch = Watch(pids=pids, healthy=lambda: True, pulumi=lambda: None, stop=seen.stop, said=seen.said.append)
+    guard = Guard(watch, poll=0.1)
+    with guard.watching():
+        pass
+    assert seen.said == ["cannot watch the local clusters (no pid file): pulumi runs unwatched"]
+    assert not guard.tripped
