@@ -5,6 +5,8 @@ never silently replaced.
 
 from __future__ import annotations
 
+import os
+
 from kubernetes import config
 from kubernetes.config.config_exception import ConfigException
 
@@ -16,8 +18,9 @@ PROBE_SECONDS = 5.0
 
 def current_context() -> str | None:
     """The current context's name once its API server answered; None when none is configured."""
+    path = os.environ.get("KUBECONFIG")  # read now: the client library reads it once, when imported
     try:
-        _, active = config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+        _, active = config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
     except (ConfigException, OSError):
         return None
     if not active:
@@ -25,7 +28,7 @@ def current_context() -> str | None:
     name = str(active.get("name", "?"))
     server = "?"
     try:
-        kube = Kube.from_file(None, name, retry=RetryPolicy(attempts=1), timeout=PROBE_SECONDS)
+        kube = Kube.from_file(path, name, retry=RetryPolicy(attempts=1), timeout=PROBE_SECONDS)
         server = kube.server
         kube.request("GET", "/version")
     except (KubeError, ConfigException, OSError, ValueError) as err:
