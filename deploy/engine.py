@@ -117,15 +117,16 @@ class Engine:
         if not line.startswith(STACK_RM_HINT):
             self._console.out(line)
 
-    def select(self, stack: str, *, create: bool) -> CliStack | None:
-        """The stack, created when asked; None when it does not exist."""
+    def select(self, stack: str) -> CliStack | None:
         with quick():
             try:
-                if create:
-                    return CliStack(auto.Stack.create_or_select(stack, self._workspace), self)
                 return CliStack(auto.Stack.select(stack, self._workspace), self)
             except auto.StackNotFoundError:
                 return None
+
+    def create_or_select(self, stack: str) -> CliStack:
+        with quick():
+            return CliStack(auto.Stack.create_or_select(stack, self._workspace), self)
 
     def check_passphrase(self, stack: str) -> None:
         """Encrypting a value makes Pulumi check the passphrase against the stack file's salt: done in

@@ -80,7 +80,8 @@ class Pulumi(Protocol):
     backend: str
 
     def check_passphrase(self, stack: str) -> None: ...
-    def select(self, stack: str, *, create: bool) -> Stack | None: ...
+    def select(self, stack: str) -> Stack | None: ...  # None: it does not exist
+    def create_or_select(self, stack: str) -> Stack: ...
 
 
 class Sandbox(Protocol):
@@ -170,8 +171,8 @@ class Deploy:
     console: Console = field(default_factory=Console)
     interrupts: Interrupts = field(default_factory=Interrupts)
     ladder: Ladder = field(default_factory=Ladder)
-    _command: str = "up"
-    _doing: str | None = None  # the pulumi operation that changes things, once one has started
+    _command: str = field(default="up", init=False)
+    _doing: str | None = field(default=None, init=False)  # the pulumi operation that changes things, while it runs
 
     def execute(self, command: Callable[[], None]) -> int:
         """Runs `command` (`up` or `down`) to its exit code: whatever happens, one line says why it
@@ -202,8 +203,7 @@ class Deploy:
         self._stack_file_valid()
         pulumi = self.pulumi()
         self.interrupts.check()
-        stack = pulumi.select(self.stack, create=True)
-        assert stack is not None
+        stack = pulumi.create_or_select(self.stack)
         # A wrong PULUMI_CONFIG_PASSPHRASE shows here, before any cluster is started.
         pulumi.check_passphrase(self.stack)
         self.interrupts.check()
@@ -267,7 +267,7 @@ class Deploy:
             raise failed(f"no terminal to confirm on: destroy with 'make down STACK={self.stack} YES=1'")
         pulumi = self.pulumi()
         self.interrupts.check()
-        stack = pulumi.select(self.stack, create=False)
+        stack = pulumi.select(self.stack)
         local = self.sandbox.is_local(self.stack)
         if stack is None:
             self.console.say(f"stack {self.stack} does not exist in {pulumi.backend}: nothing to destroy")

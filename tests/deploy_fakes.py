@@ -93,11 +93,13 @@ class FakePulumi:
         if self.passphrase_error:
             raise DeployError(1, self.passphrase_error)
 
-    def select(self, stack: str, *, create: bool) -> FakeStack | None:
-        self.log.append(f"select {stack}{' --create' if create else ''}")
-        if stack not in self.stacks and create:
-            self.stacks[stack] = FakeStack(stack, self.log)
+    def select(self, stack: str) -> FakeStack | None:
+        self.log.append(f"select {stack}")
         return self.stacks.get(stack)
+
+    def create_or_select(self, stack: str) -> FakeStack:
+        self.log.append(f"select {stack} --create")
+        return self.stacks.setdefault(stack, FakeStack(stack, self.log))
 
 
 @dataclass

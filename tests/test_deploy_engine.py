@@ -99,7 +99,7 @@ def test_the_sdk_still_words_a_failed_command_as_command_result_reads_it() -> No
 
 def test_pulumi_runs_with_the_local_backend_an_empty_passphrase_and_the_run_token(fake: Fake) -> None:
     deploy_engine = fake.engine(PULUMI_HOME="/built/home")
-    assert deploy_engine.select("dev", create=True) is not None
+    assert deploy_engine.create_or_select("dev") is not None
     assert deploy_engine.backend == (fake.root / ".pulumi-state").as_uri()
     assert (fake.root / ".pulumi-state").is_dir()
     args, env = fake.call("stack")
@@ -118,7 +118,7 @@ def test_the_users_backend_and_passphrase_are_kept(fake: Fake, monkeypatch: pyte
     monkeypatch.setenv("PULUMI_BACKEND_URL", "file:///elsewhere")
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "right")
     deploy_engine = fake.engine()
-    deploy_engine.select("dev", create=True)
+    deploy_engine.create_or_select("dev")
     _, env = fake.call("stack")
     assert (env["PULUMI_BACKEND_URL"], env["PULUMI_CONFIG_PASSPHRASE"]) == ("file:///elsewhere", "right")
     assert not (fake.root / ".pulumi-state").exists()
@@ -126,9 +126,9 @@ def test_the_users_backend_and_passphrase_are_kept(fake: Fake, monkeypatch: pyte
 
 def test_a_stack_that_does_not_exist_is_none_unless_created(fake: Fake) -> None:
     deploy_engine = fake.engine()
-    assert deploy_engine.select("dev", create=False) is None
-    assert deploy_engine.select("dev", create=True) is not None
-    assert deploy_engine.select("dev", create=False) is not None
+    assert deploy_engine.select("dev") is None
+    assert deploy_engine.create_or_select("dev") is not None
+    assert deploy_engine.select("dev") is not None
 
 
 def test_a_wrong_passphrase_is_pulumis_own_line_and_the_stack_file_is_untouched(
@@ -146,7 +146,7 @@ def test_a_wrong_passphrase_is_pulumis_own_line_and_the_stack_file_is_untouched(
 
 
 def test_on_the_local_clusters_pulumi_gets_their_stack_file_and_kubeconfig(fake: Fake, tmp_path: Path) -> None:
-    stack = fake.engine().select("dev", create=True)
+    stack = fake.engine().create_or_select("dev")
     assert stack is not None
     stack.up(Local(tmp_path / "local.yaml", tmp_path / "hub.kubeconfig"))
     args, env = fake.call("up")
@@ -159,7 +159,7 @@ def test_on_the_local_clusters_pulumi_gets_their_stack_file_and_kubeconfig(fake:
 
 
 def test_pulumis_output_is_shown_but_its_stack_rm_hint(fake: Fake, capsys: pytest.CaptureFixture[str]) -> None:
-    stack = fake.engine().select("dev", create=True)
+    stack = fake.engine().create_or_select("dev")
     assert stack is not None
     stack.destroy(None)
     assert capsys.readouterr().out == "Destroying (dev):\n"
@@ -168,7 +168,7 @@ def test_pulumis_output_is_shown_but_its_stack_rm_hint(fake: Fake, capsys: pytes
 def test_a_failed_operation_is_failed_and_a_killed_one_names_its_signal(
     fake: Fake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    stack = fake.engine().select("dev", create=True)
+    stack = fake.engine().create_or_select("dev")
     assert stack is not None
     monkeypatch.setenv("FAKE_FAILS", "up")
     with pytest.raises(PulumiError) as caught:
@@ -185,7 +185,7 @@ def test_a_failed_operation_is_failed_and_a_killed_one_names_its_signal(
 def test_pending_operations_and_resources_come_from_the_exported_state(
     fake: Fake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack = fake.engine().select("dev", create=True)
+    stack = fake.engine().create_or_select("dev")
     assert stack is not None
     assert (stack.pending_operations(), stack.resource_count()) == ([], 0)
     urn = "urn:pulumi:dev::ocm-hub::ocm-hub:index:OcmHub$ocm-hub:index:HubReadiness::ocm-hub-readiness"
@@ -198,7 +198,7 @@ def test_pending_operations_and_resources_come_from_the_exported_state(
 
 
 def test_removing_a_stack_keeps_its_stack_file(fake: Fake) -> None:
-    stack = fake.engine().select("dev", create=True)
+    stack = fake.engine().create_or_select("dev")
     assert stack is not None
     stack.remove(force=True)
     assert fake.call("stack")[0] == ["stack", "rm", "--yes", "--force", "--preserve-config", "dev"]
