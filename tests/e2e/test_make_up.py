@@ -77,7 +77,7 @@ class Clone:
 
     def start(self, *args: str, **env: str) -> Running:
         """`make ARGS` as `make` does, but running: in a session of its own, as a terminal's foreground
-        process group, so a signal to the group reaches make, hack/up.sh and pulumi as Ctrl-C does."""
+        process group, so a signal to the group reaches make, `python -m deploy` and pulumi as Ctrl-C does."""
         proc = subprocess.Popen(
             ["make", "--no-print-directory", *args],
             cwd=self.root,
@@ -186,7 +186,7 @@ def clone() -> Iterator[Clone]:
 def _default_sigint() -> None:
     """Ctrl-C as a user's shell delivers it: this suite may run with SIGINT ignored (started in the
     background by a shell without job control), and an ignored SIGINT stays ignored across exec, where
-    bash cannot trap it — make and hack/up.sh would never see the interrupt, only pulumi (Go) would."""
+    make and `python -m deploy` would never see the interrupt, only pulumi (Go) would."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
@@ -355,7 +355,7 @@ def test_make_down_destroys_the_stack_and_stops_the_clusters(clone: Clone) -> No
 
 
 def test_a_hub_that_dies_while_make_up_waits_for_it_stops_make_up_promptly(clone: Clone) -> None:
-    """The readiness wait polls the hub until readinessTimeout: without the guard in hack/up.sh, pulumi
+    """The readiness wait polls the hub until readinessTimeout: without the guard of `make up`, pulumi
     would wait for the dead hub for 5 minutes."""
     with clone.start("up", "STACK=dev", "YES=1") as running:
         running.wait_for(READINESS_WAITING, timeout=UP_TIMEOUT)
