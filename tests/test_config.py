@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import runpy
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -138,6 +139,31 @@ def test_stack_file_values_arrive_as_the_engine_sends_them(tmp_path: Any) -> Non
     cfg = load(raw)
     assert cfg.allow_teardown is True
     assert cfg.readiness_timeout == 90
+
+
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        ("- config:\n    ocm-hub:allowTeardown: true\n", "top level is a list"),
+        ("just a string\n", 'top level is a scalar ("just a string")'),
+        ("42\n", "top level is a scalar (42)"),
+        ("config:\n  - ocm-hub:allowTeardown\n", "`config` must be a mapping, not a list"),
+    ],
+)
+def test_a_stack_file_that_is_not_a_mapping_is_refused_naming_the_file(tmp_path: Path, text: str, refused: str) -> None:
+    """Pulumi refuses to load such a file; rendering the defaults instead would review a stack nobody wrote."""
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        from_file(path)
+    assert str(path) in str(caught.value)
+    assert refused in str(caught.value)
+
+
+def test_an_empty_stack_file_has_no_config(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text("")
+    assert from_file(path).values == {}
 
 
 def test_secure_values_in_stack_files_are_masked(tmp_path: Any) -> None:

@@ -56,6 +56,15 @@ def test_invalid_config_exits_2_with_the_up_message(tmp_path: Path) -> None:
     assert "ocm-hub:operator.replicas" in result.stderr
 
 
+def test_a_stack_file_whose_top_level_is_a_list_exits_2_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.listed.yaml"
+    path.write_text("- config:\n    ocm-hub:operator:\n      replicas: 2\n")
+    result = _render("--config", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"{path}: a stack file is a mapping" in result.stderr
+
+
 def test_missing_stack_file_exits_2() -> None:
     result = _render("--stack", "nosuchstack")
     assert result.returncode == 2

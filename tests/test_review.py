@@ -225,6 +225,14 @@ def test_a_render_error_exits_2_with_the_render_message(repo: Repo) -> None:
     assert result.stderr == f"error: stack staging at the working tree: {caught.value}\n"
 
 
+def test_a_stack_file_whose_top_level_is_a_list_exits_2_naming_it(repo: Repo) -> None:
+    (repo.root / "Pulumi.staging.yaml").write_text("- config: {}\n")
+    result = repo.review("--no-preview")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"{repo.root / 'Pulumi.staging.yaml'}: a stack file is a mapping" in result.stderr
+
+
 def test_an_unknown_base_exits_2(repo: Repo) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "review", "--base", "no-such-branch", "--no-preview"],
