@@ -17,10 +17,10 @@ from deploy.flow import Confirm, Console, Deploy, DeployError, Local
 UP_TOOLS = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes")
 
 
-def _hack(root: Path, script: str, *args: str, quiet: bool = True) -> subprocess.CompletedProcess[str]:
-    """hack/SCRIPT ARGS; its progress (stderr) shown unless quiet, its stdout returned."""
+def _hack(root: Path, module: str, *args: str, quiet: bool = True) -> subprocess.CompletedProcess[str]:
+    """python -m MODULE ARGS; its progress (stderr) shown unless quiet, its stdout returned."""
     return subprocess.run(
-        [sys.executable, str(root / "hack" / script), *args],
+        [sys.executable, "-m", module, *args],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL if quiet else None,
@@ -45,7 +45,7 @@ def _waited(proc: subprocess.Popen[str]) -> int:
 
 
 class LocalClusters:
-    """deploy.flow's `Sandbox`: hack/localcluster.py, and how a stack runs on its clusters: marked in
+    """deploy.flow's `Sandbox`: sandbox/clusters.py, and how a stack runs on its clusters: marked in
     .e2e/local-stacks/<stack> (what `make status` and `make down` read), with the stack file rewritten for
     the clusters' chart repository beside the marker, and the hub's kubeconfig."""
 
@@ -56,7 +56,7 @@ class LocalClusters:
 
     def start(self) -> None:
         with subprocess.Popen(
-            [sys.executable, str(self._root / "hack" / "localcluster.py"), "up"],
+            [sys.executable, "-m", "sandbox", "up"],
             cwd=self._root,
             stdout=subprocess.DEVNULL,
             text=True,
@@ -65,16 +65,16 @@ class LocalClusters:
                 raise DeployError(1, "error: the local clusters did not start (see above)")
 
     def stop(self) -> None:
-        _hack(self._root, "localcluster.py", "down", quiet=False)
+        _hack(self._root, "sandbox", "down", quiet=False)
 
     def healthy(self) -> bool:
-        return _hack(self._root, "localcluster.py", "check").returncode == 0
+        return _hack(self._root, "sandbox", "check").returncode == 0
 
     def pids(self) -> list[int]:
-        return [int(pid) for pid in _hack(self._root, "localcluster.py", "pids").stdout.split()]
+        return [int(pid) for pid in _hack(self._root, "sandbox", "pids").stdout.split()]
 
     def status(self) -> dict[str, str]:
-        lines = _hack(self._root, "localcluster.py", "status").stdout.splitlines()
+        lines = _hack(self._root, "sandbox", "status").stdout.splitlines()
         return dict(line.split(": ", 1) for line in lines if ": " in line)
 
     def is_local(self, stack: str) -> bool:
@@ -89,7 +89,7 @@ class LocalClusters:
             (self._stacks / f"Pulumi.{stack}.yaml").unlink(missing_ok=True)
 
     def local_run(self, stack: str) -> Local:
-        rewritten = _hack(self._root, "localcluster.py", "stack-config", f"Pulumi.{stack}.yaml", quiet=False)
+        rewritten = _hack(self._root, "sandbox", "stack-config", f"Pulumi.{stack}.yaml", quiet=False)
         if rewritten.returncode:
             raise DeployError(1, "error: the stack file could not be rewritten for the local clusters (see above)")
         config_file = self._stacks / f"Pulumi.{stack}.yaml"
@@ -99,20 +99,20 @@ class LocalClusters:
 
 class BuiltTools:
     """deploy.engine's `Tools`: the Pulumi CLI, its Python host and the kubernetes plugin built from
-    pinned Go modules by hack/build_tools.py."""
+    pinned Go modules by sandbox/tools.py."""
 
     def __init__(self, root: Path) -> None:
         self._root = root
 
     def env(self) -> dict[str, str]:
-        printed = _hack(self._root, "build_tools.py", "--print-env")
+        printed = _hack(self._root, "sandbox.tools", "--print-env")
         return dict(shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in printed.stdout.splitlines())
 
     def built(self) -> bool:
-        return _hack(self._root, "build_tools.py", "--print-env").returncode == 0
+        return _hack(self._root, "sandbox.tools", "--print-env").returncode == 0
 
     def ensure(self) -> Path:
-        built = _hack(self._root, "build_tools.py", "--only", *UP_TOOLS, quiet=False)
+        built = _hack(self._root, "sandbox.tools", "--only", *UP_TOOLS, quiet=False)
         if built.returncode:
             raise DeployError(1, "error: the Pulumi CLI could not be built (see above)")
         return Path(self.env()["PATH"].split(":", 1)[0]).parent

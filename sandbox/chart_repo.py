@@ -1,7 +1,7 @@
 """The local clusters' Helm chart repository: the vendored addon charts (hack/charts/), served from
 127.0.0.1 the way a Helm repository serves them (`index.yaml` plus one `.tgz` per chart version).
 
-The OCM kubelet process (hack/ocm_kubelet.py) runs it beside the clusters and writes its URL to
+The OCM kubelet process (sandbox/kubelet.py) runs it beside the clusters and writes its URL to
 .e2e/charts.url, so `make up` on the local cluster and `make e2e` install the addon releases with no
 internet; a stack names it as its `addons.repository`.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-CHARTS_DIR = Path(__file__).resolve().parent / "charts"
+CHARTS_DIR = Path(__file__).resolve().parents[1] / "hack" / "charts"
 # The release time of the charts' gh-pages commit: archives and index stay byte-identical run to run.
 PUBLISHED = datetime(2025, 6, 1, tzinfo=UTC)
 

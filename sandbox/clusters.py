@@ -4,17 +4,17 @@ The one place that owns local clusters: `make cluster-up`/`cluster-down`, `make 
 reachable cluster, and the e2e fixtures all come through here. Each cluster is a real etcd,
 kube-apiserver, kube-controller-manager and kube-scheduler plus kwok (fake nodes, so workloads
 become Available without a container runtime), started by kwokctl's binary runtime from the
-binaries hack/build_tools.py built: nothing is downloaded, everything listens on 127.0.0.1 only.
+binaries sandbox/tools.py built: nothing is downloaded, everything listens on 127.0.0.1 only.
 
-    python hack/localcluster.py up [NAME ...]      start, or reuse when already healthy
-    python hack/localcluster.py down [NAME ...]    stop and remove the data
-    python hack/localcluster.py status [NAME ...]
+    python -m sandbox up [NAME ...]      start, or reuse when already healthy
+    python -m sandbox down [NAME ...]    stop and remove the data
+    python -m sandbox status [NAME ...]
 
 Kubeconfigs land in .e2e/<name>.kubeconfig (self-contained: certificates inline); OCM_HUB_E2E_DIR
 names another state directory, for another set of clusters (a parallel e2e worker's). Each
 kube-apiserver sends its traffic to cluster services (admission webhooks, aggregated APIs) through
 an HTTP CONNECT proxy on the Unix socket .e2e/<name>.egress.sock, its egress selector for
-`cluster`. The clusters' kubelet for OCM (hack/ocm_kubelet.py, a detached process started and
+`cluster`. The clusters' kubelet for OCM (sandbox/kubelet.py, a detached process started and
 stopped with the clusters) serves those sockets and runs OCM's operator, controllers, webhooks and
 agents as local processes wherever their Deployments appear, so OCM really runs on these clusters.
 With both clusters up, the hub holds managed-1 as `vela cluster join` records a cluster: a Secret
@@ -24,7 +24,6 @@ re-armed by every `up`), so a crashed run never leaves servers running forever.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import fcntl
@@ -40,22 +39,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import build_tools
 import yaml
+from kubernetes.config.config_exception import ConfigException
+
+from ocmhub_testing.pki import cluster_secret
+from providers.kube import Kube, KubeError, RetryPolicy
+from sandbox import tools
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))  # the project's own Kubernetes API layer, run as a script too
-
-from kubernetes.config.config_exception import ConfigException  # noqa: E402
-
-from ocmhub_testing.pki import cluster_secret  # noqa: E402
-from providers.kube import Kube, KubeError, RetryPolicy  # noqa: E402
 
 STATE_DIR_ENV = "OCM_HUB_E2E_DIR"  # another set of local clusters: each parallel e2e worker has its own
 STATE_DIR = Path(os.environ.get(STATE_DIR_ENV) or REPO_ROOT / ".e2e").resolve()
 KWOK_WORKDIR = STATE_DIR / "kwok"
 KUBELET_DIR = STATE_DIR / "kubelet"
-KUBELET_SCRIPT = Path(__file__).resolve().parent / "ocm_kubelet.py"
+KUBELET_MODULE = "sandbox.kubelet"
 CHARTS_URL = STATE_DIR / "charts.url"  # the clusters' Helm chart repository, served by the kubelet
 KUBELET_START_TIMEOUT = 30.0
 KUBELET_STOP_TIMEOUT = 90.0  # every process gets its grace period, in parallel
@@ -88,7 +85,7 @@ class ClusterError(RuntimeError):
 
 
 def log(message: str) -> None:
-    print(f"[localcluster] {message}", file=sys.stderr, flush=True)
+    print(f"[sandbox] {message}", file=sys.stderr, flush=True)
 
 
 def kubeconfig_path(name: str) -> Path:
@@ -127,7 +124,7 @@ def _egress_config(name: str) -> dict[str, object]:
 
 def kube_version() -> str:
     """The Kubernetes release the clusters run, as pinned in hack/tools/kubernetes/go.mod."""
-    return next(tool for tool in build_tools.TOOLS if tool.name == "kube-apiserver").version()
+    return next(tool for tool in tools.TOOLS if tool.name == "kube-apiserver").version()
 
 
 def start(names: Iterable[str] = CLUSTERS, *, build: bool = False, ttl: float | None = None) -> dict[str, Path]:
@@ -210,13 +207,13 @@ def component_pids(name: str) -> dict[str, int]:
 
 def _binaries(*, build: bool) -> dict[str, Path]:
     """The cluster's binaries and OCM's (the kubelet runs those); built first when build=True."""
-    wanted = (*CLUSTER_TOOLS, *build_tools.OCM_TOOLS)
+    wanted = (*CLUSTER_TOOLS, *tools.OCM_TOOLS)
     if build:
-        return build_tools.ensure(wanted)
-    missing = build_tools.missing(wanted)
+        return tools.ensure(wanted)
+    missing = tools.missing(wanted)
     if missing:
-        raise ClusterError(f"missing e2e binaries {missing}: run `make e2e-tools` (python hack/build_tools.py)")
-    return build_tools.paths(CLUSTER_TOOLS)
+        raise ClusterError(f"missing e2e binaries {missing}: run `make e2e-tools` (python -m sandbox.tools)")
+    return tools.paths(CLUSTER_TOOLS)
 
 
 def _create(name: str, binaries: dict[str, Path]) -> None:
@@ -285,7 +282,7 @@ def kubelet_pid() -> int | None:
         pid = int(json.loads(_kubelet_state().read_text(encoding="utf-8"))["pid"])
     except (OSError, ValueError, KeyError):
         return None
-    return pid if _runs(pid, KUBELET_SCRIPT.name.encode()) else None
+    return pid if _runs(pid, KUBELET_MODULE.encode()) else None
 
 
 def chart_repository() -> str | None:
@@ -310,7 +307,8 @@ def _start_kubelet(names: list[str]) -> None:
     KUBELET_DIR.mkdir(parents=True, exist_ok=True)
     with (STATE_DIR / "kubelet.log").open("a", encoding="utf-8") as out:
         proc = subprocess.Popen(
-            [sys.executable, str(KUBELET_SCRIPT), "serve", *names],
+            [sys.executable, "-m", KUBELET_MODULE, "serve", *names],
+            cwd=REPO_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -486,13 +484,13 @@ def _kwokctl_env(binaries: dict[str, Path]) -> dict[str, str]:
 
 
 def _kwokctl_delete(name: str) -> None:
-    kwokctl = build_tools.paths(["kwokctl"])["kwokctl"]
+    kwokctl = tools.paths(["kwokctl"])["kwokctl"]
     if not kwokctl.is_file():
         return
     # kwokctl insists on a kubeconfig to remove its context from: give it ours, not ~/.kube/config.
     scratch = KWOK_WORKDIR / "kubeconfig"
     cmd = [str(kwokctl), "delete", "cluster", f"--name={name}", f"--kubeconfig={scratch}"]
-    env = _kwokctl_env(build_tools.paths(["kubectl"]))
+    env = _kwokctl_env(tools.paths(["kubectl"]))
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
     except subprocess.TimeoutExpired:
@@ -515,7 +513,7 @@ def _is_cluster_process(pid: int) -> bool:
         exe = Path(os.readlink(f"/proc/{pid}/exe"))
     except OSError:
         return False
-    return exe in {path.resolve() for path in build_tools.paths(CLUSTER_TOOLS).values()}
+    return exe in {path.resolve() for path in tools.paths(CLUSTER_TOOLS).values()}
 
 
 def _check_offline(name: str, binaries: dict[str, Path]) -> None:
@@ -733,7 +731,7 @@ def _watchdog_pid(name: str) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return None
-    is_ours = any(arg.endswith(b"localcluster.py") for arg in cmdline) and b"watchdog" in cmdline
+    is_ours = cmdline[1:4] == [b"-m", b"sandbox", b"watchdog"]
     return pid if is_ours and _alive(pid) else None
 
 
@@ -743,7 +741,8 @@ def _arm_watchdog(name: str, ttl: float) -> None:
     deadline = time.time() + ttl
     with (STATE_DIR / f"{name}.watchdog.log").open("a", encoding="utf-8") as out:
         proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "watchdog", f"--deadline={deadline}", name],
+            [sys.executable, "-m", "sandbox", "watchdog", f"--deadline={deadline}", name],
+            cwd=REPO_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -759,72 +758,10 @@ def _disarm_watchdog(name: str) -> None:
     _watchdog_file(name).unlink(missing_ok=True)
 
 
-def _watchdog(name: str, deadline: float) -> None:
+def run_watchdog(name: str, deadline: float) -> None:
     """Sleep until the deadline, then stop the cluster unless a newer watchdog replaced us."""
     while (remaining := deadline - time.time()) > 0:
         time.sleep(min(remaining, 60.0))
     if _watchdog_pid(name) == os.getpid():
         log(f"{name}: lifetime over, stopping")
         stop([name])
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for command, help_text in (
-        ("up", "start the clusters (building missing binaries), or reuse healthy ones"),
-        ("down", "stop the clusters and remove their data"),
-        ("status", "print the state of each cluster"),
-        ("check", "exit 0 when the clusters and their OCM kubelet run, else 1"),
-        ("pids", "print the process ids of the clusters' components and their OCM kubelet, one line"),
-    ):
-        cmd = sub.add_parser(command, help=help_text)
-        cmd.add_argument("names", nargs="*", default=list(CLUSTERS), metavar="NAME")
-    overlay = sub.add_parser(
-        "stack-config", help="print a stack file with addon charts from the local chart repository"
-    )
-    overlay.add_argument("stack_file", type=Path)
-    watchdog = sub.add_parser("watchdog", help=argparse.SUPPRESS)
-    watchdog.add_argument("--deadline", type=float, required=True)
-    watchdog.add_argument("name")
-    args = parser.parse_args(argv)
-
-    if args.command == "watchdog":
-        _watchdog(args.name, args.deadline)
-    elif args.command == "up":
-        started = time.monotonic()
-        reused = {name for name in args.names if is_healthy(name)}
-        try:
-            paths = start(args.names, build=True)
-        except ClusterError as err:
-            log(str(err))
-            return 1
-        except KeyboardInterrupt:  # nothing half-started is left running: what this run began is stopped
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            log("interrupted: stopping the clusters this run started")
-            stop([name for name in args.names if name not in reused])
-            return 130
-        for name, path in paths.items():
-            print(f"{name}: {path}")
-        log(f"ready in {time.monotonic() - started:.1f}s")
-    elif args.command == "down":
-        stop(args.names)
-    elif args.command == "check":
-        return 0 if all(is_healthy(name) for name in args.names) and kubelet_pid() else 1
-    elif args.command == "pids":
-        pids = [pid for name in args.names for pid in component_pids(name).values()]
-        print(*pids, *filter(None, [kubelet_pid()]))
-    elif args.command == "stack-config":
-        try:
-            print(stack_config(args.stack_file), end="")
-        except ClusterError as err:
-            log(str(err))
-            return 1
-    else:
-        for name, state in status(args.names).items():
-            print(f"{name}: {state}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """The local clusters' kubelet for OCM: OCM's own operator and agents run as local processes.
 
 kwok marks pods Running without running anything. This daemon, started with the local clusters by
-hack/localcluster.py and stopped with them, runs what the OCM pods would: for every Deployment of
+sandbox/clusters.py and stopped with them, runs what the OCM pods would: for every Deployment of
 any namespace whose container runs an OCM binary (the container's first arg: /registration-operator,
 /registration, /work, /placement, /addon), one process per container, with the Deployment's own args,
 so whatever the operators render is what runs, and conditions such as the ClusterManager's come from
@@ -15,17 +15,17 @@ the real operator. What a kubelet would provide is provided the same way where i
 - volumes: Secret, ConfigMap and emptyDir volumes materialised in a directory per pod, Secrets and
   ConfigMaps kept in sync as the kubelet does (atomic `..data` swap), mount paths in args rewritten
   to those directories, TMPDIR pointing at the pod's /tmp;
-- network: each process in its own network namespace (hack/podnet.py), reaching the API servers
+- network: each process in its own network namespace (sandbox/podnet.py), reaching the API servers
   through Unix-socket bridges and exposing its container ports as Unix sockets only;
 - Services: each cluster's kube-apiserver sends its `cluster` egress (admission webhooks) to an HTTP
-  CONNECT proxy here (hack/localcluster.py configures it), which maps a Service's ClusterIP and port
+  CONNECT proxy here (sandbox/clusters.py configures it), which maps a Service's ClusterIP and port
   to the exposed port of the pod its selector matches (the apiserver dials ClusterIPs, as it does
   without --enable-aggregator-routing);
 - restarts: a process that exits is started again after a pause, as with restartPolicy Always.
 
-    python hack/ocm_kubelet.py serve NAME ...    run until SIGTERM (localcluster starts it detached)
+    python -m sandbox.kubelet serve NAME ...    run until SIGTERM (sandbox.clusters starts it detached)
 
-The same process serves the clusters' Helm chart repository (hack/chart_repo.py), its URL in
+The same process serves the clusters' Helm chart repository (sandbox/chart_repo.py), its URL in
 .e2e/charts.url. State lives in .e2e/kubelet/: logs/<cluster>.<namespace>.<deployment>.<container>.log per process,
 egress.log (every CONNECT and where it went), errors.log (what the sync loop could not do).
 """
@@ -49,16 +49,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import build_tools
-import localcluster
-import podnet
 import yaml
-from chart_repo import ChartRepo
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))  # the project's own Kubernetes API layer, run as a script too
-
-from providers.kube import Kube, KubeError  # noqa: E402
+from providers.kube import Kube, KubeError
+from sandbox import clusters, podnet, tools
+from sandbox.chart_repo import ChartRepo
 
 Json = dict[str, Any]
 # The container's first arg (its entry point in the upstream images) -> built tool name.
@@ -81,7 +76,9 @@ SERVE_POLL_SECONDS = 0.2
 PROCESS_FINALIZER = "e2e.ocm-hub.io/process"
 TOKEN_SECONDS = 3600
 LOG_TAIL_LINES = 30
-PODNET = Path(podnet.__file__).resolve()
+PODNET_MODULE = "sandbox.podnet"
+# Where `python -m sandbox.podnet` finds the package: the repository, the pods' working directory.
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,7 @@ class Cluster:
 
 
 def log(message: str) -> None:
-    print(f"[ocm_kubelet] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+    print(f"[kubelet] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
 def get(client: Kube, path: str) -> Json | None:
@@ -194,6 +191,7 @@ class Process:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT,
                 start_new_session=True,
             )
 
@@ -308,7 +306,8 @@ class Pod:
                 "--net",
                 "--",
                 sys.executable,
-                str(PODNET),
+                "-m",
+                PODNET_MODULE,
                 *self.runtime.inbound_args(),
                 *expose,
                 "--",
@@ -726,7 +725,7 @@ def serve(workdir: Path, clusters: Mapping[str, Path], egress: Callable[[str], P
         shutil.rmtree(workdir / stale, ignore_errors=True)
     members = {name: Cluster(name, path, Kube.from_file(str(path))) for name, path in clusters.items()}
     repo = ChartRepo()
-    runtime = Runtime(workdir, members, build_tools.paths(build_tools.OCM_TOOLS), egress)
+    runtime = Runtime(workdir, members, tools.paths(tools.OCM_TOOLS), egress)
     try:
         charts_url.write_text(repo.url, encoding="utf-8")
         for name in members:
@@ -747,8 +746,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = sub.add_parser("serve", help="run OCM's Deployments of the named local clusters until SIGTERM")
     run.add_argument("names", nargs="+", metavar="NAME")
     args = parser.parse_args(argv)
-    clusters = {name: localcluster.kubeconfig_path(name) for name in args.names}
-    serve(localcluster.KUBELET_DIR, clusters, localcluster.egress_socket, localcluster.CHARTS_URL)
+    kubeconfigs = {name: clusters.kubeconfig_path(name) for name in args.names}
+    serve(clusters.KUBELET_DIR, kubeconfigs, clusters.egress_socket, clusters.CHARTS_URL)
     return 0
 
 

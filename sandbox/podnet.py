@@ -11,7 +11,7 @@ host through Unix sockets only (sockets are files, shared across network namespa
 - exposed: a Unix socket on the host reaches 127.0.0.1:<port> inside the pod (the webhook), which is
   what the egress proxy dials.
 
-    python podnet.py --inbound PORT=SOCKET ... --expose SOCKET=PORT ... -- COMMAND ARG ...
+    python -m sandbox.podnet --inbound PORT=SOCKET ... --expose SOCKET=PORT ... -- COMMAND ARG ...
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ Each tool is built once per machine from a wrapper module in hack/tools/<module>
 the single source of truth for its version; binaries go to a cache outside the repository, keyed
 by version, so a version bump rebuilds and everything else is reused.
 
-    python hack/build_tools.py [--only NAME ...]   build what is missing, print where each binary is
-    python hack/build_tools.py --print-paths       print a JSON map tool -> binary path, no build
-    python hack/build_tools.py --print-env         print `export` lines that make a shell run the
-                                                   built Pulumi CLI offline (PATH, PULUMI_HOME, ...)
+    python -m sandbox.tools [--only NAME ...]   build what is missing, print where each binary is
+    python -m sandbox.tools --print-paths       print a JSON map tool -> binary path, no build
+    python -m sandbox.tools --print-env         print `export` lines that make a shell run the
+                                                built Pulumi CLI offline (PATH, PULUMI_HOME, ...)
 
 How long each build takes on 2 cores, cold (the Go module cache empty): BUILD_MINUTES below.
 """
@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-TOOLS_DIR = Path(__file__).resolve().parent / "tools"
 REPO_ROOT = Path(__file__).resolve().parents[1]
+TOOLS_DIR = REPO_ROOT / "hack" / "tools"
 HEARTBEAT_SECONDS = 30
 PULUMI_VERSION_PACKAGE = "github.com/pulumi/pulumi/sdk/v3/go/common/version"
 
@@ -136,7 +136,7 @@ def _kubernetes_provider_embeds(tool: Tool, build_dir: Path) -> None:
 
 
 # OCM's operator and agents (open-cluster-management.io/ocm/cmd/<name>), which
-# tests/e2e/ocm_runtime.py runs as processes.
+# the local clusters' kubelet (sandbox/kubelet.py) runs as processes.
 OCM_TOOLS = ("registration-operator", "registration", "work", "placement", "addon")
 # sum.golang.org answers 404 for these, so the first fetch is verified by nothing but go.sum after it.
 OCM_NOSUMDB = ("open-cluster-management.io", "sigs.k8s.io/about-api")
@@ -316,7 +316,7 @@ def build(tool: Tool) -> float:
             break
         except subprocess.TimeoutExpired:
             print(
-                f"[build_tools]   still building {tool.name} ({time.monotonic() - started:.0f}s)",
+                f"[tools]   still building {tool.name} ({time.monotonic() - started:.0f}s)",
                 file=sys.stderr,
                 flush=True,
             )
@@ -336,40 +336,38 @@ def ensure(names: Iterable[str] | None = None) -> dict[str, Path]:
     if todo:
         minutes = sum(BUILD_MINUTES[tool.name] for tool in todo)
         print(
-            f"[build_tools] building {len(todo)} tool(s) from Go modules into {cache_dir()}: about {minutes} min "
+            f"[tools] building {len(todo)} tool(s) from Go modules into {cache_dir()}: about {minutes} min "
             "on 2 cores when nothing is cached yet (once per version; later runs reuse them)",
             file=sys.stderr,
             flush=True,
         )
     for index, tool in enumerate(todo, 1):
         print(
-            f"[build_tools] ({index}/{len(todo)}) building {tool.name} {tool.version()} "
+            f"[tools] ({index}/{len(todo)}) building {tool.name} {tool.version()} "
             f"(about {BUILD_MINUTES[tool.name]} min) ...",
             file=sys.stderr,
             flush=True,
         )
         elapsed = build(tool)
         print(
-            f"[build_tools] ({index}/{len(todo)}) built {tool.name} in {elapsed:.0f}s -> {tool.path()}",
+            f"[tools] ({index}/{len(todo)}) built {tool.name} in {elapsed:.0f}s -> {tool.path()}",
             file=sys.stderr,
             flush=True,
         )
     if todo:
-        print(
-            f"[build_tools] built {len(todo)} tool(s) in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True
-        )
+        print(f"[tools] built {len(todo)} tool(s) in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
     names = {tool.name for tool in tools}
     # The installs below are quick when nothing changed; they say where things went only after a build.
     if set(PULUMI_TOOLS) <= names:
         root = install_pulumi_root()
         if todo:
-            print(f"[build_tools] Pulumi install root: {root}", file=sys.stderr, flush=True)
+            print(f"[tools] Pulumi install root: {root}", file=sys.stderr, flush=True)
     if set(UP_TOOLS) <= names:
         install_kubernetes_plugin()
     if {*PULUMI_TOOLS, YAML_HOST} <= names:
         host = install_yaml_host()
         if todo:
-            print(f"[build_tools] YAML language host: {host}", file=sys.stderr, flush=True)
+            print(f"[tools] YAML language host: {host}", file=sys.stderr, flush=True)
     return {tool.name: tool.path() for tool in tools}
 
 
@@ -503,7 +501,7 @@ def install_kubernetes_plugin() -> Path:
         subprocess.run(remove, env=env, check=True, stdout=subprocess.DEVNULL)
     cmd = [cli, "plugin", "install", "resource", "kubernetes", version, "--file", str(built)]
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    print(f"[build_tools] kubernetes plugin {version} installed from the build: {installed}", file=sys.stderr)
+    print(f"[tools] kubernetes plugin {version} installed from the build: {installed}", file=sys.stderr)
     return installed
 
 
@@ -563,7 +561,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.print_env:
         if missing(PULUMI_TOOLS):
-            print(f"[build_tools] not built yet: {missing(PULUMI_TOOLS)}; run `make e2e-tools`", file=sys.stderr)
+            print(f"[tools] not built yet: {missing(PULUMI_TOOLS)}; run `make e2e-tools`", file=sys.stderr)
             return 1
         install_pulumi_root()
         for key, value in pulumi_env().items():

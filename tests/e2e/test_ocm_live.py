@@ -4,7 +4,7 @@ The cluster-manager operator runs from upstream's Deployment and renders the hub
 registration controller, webhooks, placement and addon-manager run from the Deployments it created;
 on managed-1 the klusterlet operator runs from the Deployment the registration provider applies and
 renders the registration and work agents, which run from theirs: the local clusters' kubelet for OCM
-(hack/ocm_kubelet.py) runs each as a process. Admission webhooks are called for real: kube-apiserver
+(sandbox/kubelet.py) runs each as a process. Admission webhooks are called for real: kube-apiserver
 reaches the webhook Service through its egress proxy, which leads to the local webhook process.
 The registration runs through the SDK's dynamic-provider server, and through the real Pulumi CLI and
 engine (stage 2's pinned build) as `pulumi up` runs it.
@@ -22,12 +22,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import build_tools
-import localcluster
 import pytest
 import yaml
 from pulumi.runtime import rpc
 
+import sandbox.clusters
 from components.cluster_manager import cluster_manager_spec
 from config import RawConfig, from_file, load
 from config.versions import RELEASES
@@ -37,6 +36,7 @@ from providers.hub_status import READY_CONDITIONS, not_ready_reasons
 from providers.kube import Kube, KubeError
 from providers.registration import Clusters, Registration
 from providers.unjoin import unjoin
+from sandbox import tools
 from tests.e2e.conftest import REPO_ROOT, Cluster
 from tests.e2e.kubeutil import Json, KubeletLog, condition, get, kubelet_running, wait_for, wait_gone
 from tests.e2e.pulumi_cli import Project, missing_binaries
@@ -49,7 +49,7 @@ CM_PATH = "/apis/operator.open-cluster-management.io/v1/clustermanagers/cluster-
 MC_PATH = f"/apis/cluster.open-cluster-management.io/v1/managedclusters/{CLUSTER}"
 CLUSTER_ROLE = f"open-cluster-management:managedcluster:{CLUSTER}"
 # The release of the operator and agents that run here: the hub is installed from its vendored files.
-RELEASE = RELEASES[build_tools.select(["registration-operator"])[0].version()]
+RELEASE = RELEASES[tools.select(["registration-operator"])[0].version()]
 # Hub Deployments the operator renders for the Default mode with the addon manager enabled.
 HUB_DEPLOYMENTS = (
     "cluster-manager-registration-controller",
@@ -100,10 +100,10 @@ def ocm_hub(hub: Cluster, managed: Cluster) -> Iterator[Hub]:
     """The cluster-manager operator running on the hub, and every hub Deployment it renders."""
     if not (hub.local and managed.local):
         pytest.skip("OCM as processes needs the local clusters (their kube-apiservers use our egress proxy)")
-    missing = build_tools.missing(build_tools.OCM_TOOLS)
+    missing = tools.missing(tools.OCM_TOOLS)
     if missing:
         pytest.fail(f"OCM binaries not built: {missing}; run `make e2e-tools`", pytrace=False)
-    if localcluster.kubelet_pid() is None:
+    if sandbox.clusters.kubelet_pid() is None:
         pytest.fail("the local clusters' OCM kubelet is not running: `make cluster-up` starts it", pytrace=False)
     objects = _operator_objects()
     (crd,) = [obj for obj in objects if obj["kind"] == "CustomResourceDefinition"]
@@ -197,8 +197,8 @@ def vela_secret(ocm_hub: Hub, managed: Cluster) -> Iterator[Json]:
     """managed-1 as `vela cluster join` records it (the local hub holds it from the start), and the
     hub's bootstrap role."""
     hub = ocm_hub.cluster.client
-    secret = localcluster.vela_secret(CLUSTER, managed.kubeconfig)
-    assert get(hub, f"/api/v1/namespaces/vela-system/secrets/{CLUSTER}") is not None, "seeded by localcluster"
+    secret = sandbox.clusters.vela_secret(CLUSTER, managed.kubeconfig)
+    assert get(hub, f"/api/v1/namespaces/vela-system/secrets/{CLUSTER}") is not None, "seeded by sandbox.clusters"
     hub.apply(kl.bootstrap_role())
     try:
         yield secret
@@ -328,7 +328,7 @@ def engine_project(ocm_hub: Hub, tmp_path: Path) -> Iterator[Project]:
     """A stack of REGISTRATION_PROGRAM on a local file backend; destroyed and removed whatever happens."""
     if missing := missing_binaries():
         pytest.fail(f"missing Pulumi binaries {missing}: run `make e2e-tools`", pytrace=False)
-    build_tools.install_pulumi_root()
+    tools.install_pulumi_root()
     program, state = tmp_path / "program", tmp_path / "state"
     program.mkdir()
     state.mkdir()
