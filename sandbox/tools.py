@@ -1,6 +1,7 @@
 """Build the end-to-end tools from pinned Go modules: Kubernetes control plane, etcd, kwok, the
-Pulumi CLI with its Python language host, the pulumi-kubernetes provider plugin, and OCM's operator
-and agents.
+Pulumi CLI with its Python language host, the pulumi-kubernetes provider plugin, OCM's operator
+and agents, the three addons' binaries (ADDON_TOOLS), KubeVela's (VELA_TOOLS), and OCM's e2e suite
+with Helm (CONFORMANCE_TOOLS), grouped so that a caller builds only what it runs.
 
 Each tool is built once per machine from a wrapper module in hack/tools/<module>/, whose go.mod is
 the single source of truth for its version; binaries go to a cache outside the repository, keyed
@@ -55,6 +56,9 @@ class Tool:
     # Writes what the wrapper's own main package needs beside it (generated, never committed) into
     # the build directory it is given; the package is then built there.
     prepare: Callable[[Tool, Path], None] | None = None
+    # `package` is a test package of the module itself, built as its test binary (`go test -c`) in a
+    # writable copy of the module: a module's tests compile only with it as the main module.
+    test: bool = False
 
     @property
     def wrapper_dir(self) -> Path:
@@ -102,6 +106,25 @@ def _ocm_ldflags(version: str) -> list[str]:
     return [f"-X {pkg}.versionFromGit={version}", f"-X {pkg}.majorFromGit={major}", f"-X {pkg}.minorFromGit={minor}"]
 
 
+def _vela_ldflags(version: str) -> list[str]:
+    """Stamp the release as KubeVela's Makefile does: `vela install` installs vela-core at the CLI's version."""
+    return [f"-X github.com/oam-dev/kubevela/version.VelaVersion={version}"]
+
+
+def _helm_ldflags(version: str) -> list[str]:
+    """Stamp as Helm's Makefile does: the release, and the Kubernetes minor of its client-go (the
+    default `.Capabilities.KubeVersion`)."""
+    gomod = (TOOLS_DIR / "helm" / "go.mod").read_text(encoding="utf-8")
+    match = re.search(r"^\s*k8s\.io/client-go v0\.(\d+)\.", gomod, re.MULTILINE)
+    if match is None:
+        raise SystemExit(f"k8s.io/client-go is not required in {TOOLS_DIR / 'helm' / 'go.mod'}")
+    pkg = "helm.sh/helm/v3"
+    flags = [f"-X {pkg}/internal/version.version={version}", f"-X {pkg}/internal/version.gitTreeState=clean"]
+    for capabilities in (f"{pkg}/pkg/lint/rules", f"{pkg}/pkg/chartutil"):
+        flags += [f"-X {capabilities}.k8sVersionMajor=1", f"-X {capabilities}.k8sVersionMinor={match.group(1)}"]
+    return flags
+
+
 KUBERNETES_PROVIDER_MODULE = "github.com/pulumi/pulumi-kubernetes/provider/v4"
 # The language host of YAML programs (the platform program composing OcmHub through the package).
 YAML_HOST = "pulumi-language-yaml"
@@ -140,6 +163,13 @@ def _kubernetes_provider_embeds(tool: Tool, build_dir: Path) -> None:
 OCM_TOOLS = ("registration-operator", "registration", "work", "placement", "addon")
 # sum.golang.org answers 404 for these, so the first fetch is verified by nothing but go.sum after it.
 OCM_NOSUMDB = ("open-cluster-management.io", "sigs.k8s.io/about-api")
+# OCM's own e2e suite (open-cluster-management.io/ocm/test/e2e), a test binary.
+OCM_E2E = "ocm-e2e"
+CLUSTER_PROXY = "open-cluster-management.io/cluster-proxy"
+ANP = "sigs.k8s.io/apiserver-network-proxy"
+MSA = "open-cluster-management.io/managed-serviceaccount"
+GATEWAY = "github.com/oam-dev/cluster-gateway"
+KUBEVELA = "github.com/oam-dev/kubevela"
 
 
 TOOLS: tuple[Tool, ...] = (
@@ -196,12 +226,52 @@ TOOLS: tuple[Tool, ...] = (
         )
         for name in OCM_TOOLS
     ),
+    Tool(OCM_E2E, "ocm", "open-cluster-management.io/ocm", "./test/e2e", _no_ldflags, nosumdb=OCM_NOSUMDB, test=True),
+    *(
+        Tool(f"cluster-proxy{suffix}", "cluster-proxy", CLUSTER_PROXY, f"{CLUSTER_PROXY}/cmd/{cmd}", _no_ldflags)
+        for suffix, cmd in (("-addon-manager", "addon-manager"), ("-addon-agent", "addon-agent"), ("", "cluster-proxy"))
+    ),
+    *(
+        Tool(f"proxy-{cmd}", "apiserver-network-proxy", ANP, f"{ANP}/cmd/{cmd}", _no_ldflags)
+        for cmd in ("server", "agent")
+    ),
+    Tool("managed-serviceaccount", "managed-serviceaccount", MSA, f"{MSA}/cmd", _no_ldflags),
+    Tool("cluster-gateway-addon-manager", "cluster-gateway", GATEWAY, f"{GATEWAY}/cmd/addon-manager", _no_ldflags),
+    Tool("cluster-gateway", "cluster-gateway", GATEWAY, f"{GATEWAY}/cmd/apiserver", _no_ldflags),
+    Tool("vela-cluster-gateway", "vela-cluster-gateway", GATEWAY, f"{GATEWAY}/cmd/apiserver", _no_ldflags),
+    Tool("vela-cluster-gateway-patch", "vela-cluster-gateway", GATEWAY, f"{GATEWAY}/hack/patch", _no_ldflags),
+    Tool("vela-core", "kubevela", KUBEVELA, f"{KUBEVELA}/cmd/core", _vela_ldflags),
+    Tool("vela", "vela-cli", KUBEVELA, f"{KUBEVELA}/references/cmd/cli", _vela_ldflags),
+    Tool("helm", "helm", "helm.sh/helm/v3", "helm.sh/helm/v3/cmd/helm", _helm_ldflags),
+    Tool(
+        "helloworld_helm",
+        "addon-examples",
+        "open-cluster-management.io/addon-framework",
+        "open-cluster-management.io/addon-framework/cmd/example/helloworld_helm",
+        _no_ldflags,
+    ),
 )
 TOOL_NAMES = tuple(tool.name for tool in TOOLS)
 PULUMI_TOOLS = ("pulumi", "pulumi-language-python")
 KUBERNETES_PLUGIN = "pulumi-resource-kubernetes"
 # What `make up` needs to run the stack; the cluster tools come on top when it starts local clusters.
 UP_TOOLS = (*PULUMI_TOOLS, KUBERNETES_PLUGIN)
+# The three addons' managers and agents: cluster-proxy's image (its own binaries and
+# apiserver-network-proxy's), managed-serviceaccount's, cluster-gateway's addon manager and gateway.
+ADDON_TOOLS = (
+    "cluster-proxy-addon-manager",
+    "cluster-proxy-addon-agent",
+    "cluster-proxy",
+    "proxy-server",
+    "proxy-agent",
+    "managed-serviceaccount",
+    "cluster-gateway-addon-manager",
+    "cluster-gateway",
+)
+# KubeVela as its chart installs it (vela-core, its gateway and the gateway's /patch hook) and its CLI.
+VELA_TOOLS = ("vela-core", "vela", "vela-cluster-gateway", "vela-cluster-gateway-patch")
+# OCM's own e2e suite, Helm for OCM's own charts, and the addon agent the suite deploys.
+CONFORMANCE_TOOLS = (OCM_E2E, "helm", "helloworld_helm")
 # Cold build minutes on 2 cores, measured (go build with an empty build cache), said before each build.
 BUILD_MINUTES = {
     "kube-apiserver": 6,
@@ -221,6 +291,22 @@ BUILD_MINUTES = {
     "work": 1,
     "placement": 1,
     "addon": 1,
+    # Measured with an empty build cache per wrapper module, rounded up (2 cores shared with others).
+    OCM_E2E: 6,
+    "cluster-proxy-addon-manager": 3,
+    "cluster-proxy-addon-agent": 1,
+    "cluster-proxy": 1,
+    "proxy-server": 2,
+    "proxy-agent": 1,
+    "managed-serviceaccount": 3,
+    "cluster-gateway-addon-manager": 3,
+    "cluster-gateway": 1,
+    "vela-cluster-gateway": 3,
+    "vela-cluster-gateway-patch": 1,
+    "vela-core": 4,
+    "vela": 5,
+    "helm": 2,
+    "helloworld_helm": 4,
 }
 
 
@@ -286,7 +372,15 @@ def _install_extras(tool: Tool) -> None:
 
 
 def _build_dir(tool: Tool) -> Path:
-    """The wrapper module itself, or for a tool with generated sources a copy of it in the cache."""
+    """The wrapper module itself, or for a tool with generated sources a copy of it in the cache, or
+    for a test binary a writable copy of the module (the module cache is read-only)."""
+    if tool.test:
+        build_dir = cache_dir() / "src" / f"{tool.name}-{tool.version()}"
+        shutil.rmtree(build_dir, ignore_errors=True)
+        shutil.copytree(module_dir(tool), build_dir, copy_function=shutil.copyfile)
+        for directory, _, _ in os.walk(build_dir):
+            os.chmod(directory, 0o755)
+        return build_dir
     if tool.prepare is None:
         return tool.wrapper_dir
     build_dir = cache_dir() / "src" / f"{tool.name}-{tool.version()}"
@@ -307,7 +401,8 @@ def build(tool: Tool) -> float:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     ldflags = " ".join(["-s", "-w", *tool.ldflags(tool.version())])
-    cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(partial), tool.package]
+    cmd = ["go", *(["test", "-c"] if tool.test else ["build"]), "-trimpath", "-ldflags", ldflags]
+    cmd += ["-o", str(partial), tool.package]
     started = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=_build_dir(tool), env=_go_env(tool))
     while True:  # go build is silent for minutes: show it is alive
