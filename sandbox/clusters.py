@@ -34,6 +34,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -131,8 +132,21 @@ def start(names: Iterable[str] = CLUSTERS, *, build: bool = False, ttl: float | 
     """Make each named cluster healthy (reusing a healthy one) and return its kubeconfig path.
 
     Without build=True missing binaries are an error rather than a half-hour build, so a test
-    fixture fails fast and says what to run.
+    fixture fails fast and says what to run. Ctrl-C meanwhile stops the clusters this call began
+    (nothing half-started is left running) and is raised again.
     """
+    names = list(names)
+    reused = {name for name in names if is_healthy(name)}
+    try:
+        return _start(names, build=build, ttl=ttl)
+    except KeyboardInterrupt:
+        log("interrupted: stopping the clusters this run started")
+        with _uninterruptible():
+            stop([name for name in names if name not in reused])
+        raise
+
+
+def _start(names: list[str], *, build: bool, ttl: float | None) -> dict[str, Path]:
     binaries = _binaries(build=build)
     lifetime = ttl if ttl is not None else float(os.environ.get(TTL_ENV, DEFAULT_TTL))
     result = {}
@@ -150,6 +164,19 @@ def start(names: Iterable[str] = CLUSTERS, *, build: bool = False, ttl: float | 
         if is_healthy("hub") and is_healthy(VELA_CLUSTER):
             _seed_vela_secret()
     return result
+
+
+@contextlib.contextmanager
+def _uninterruptible() -> Iterator[None]:
+    """A second Ctrl-C does not cut the cleanup of the first short (signals reach the main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def stop(names: Iterable[str] = CLUSTERS) -> None:
@@ -181,6 +208,22 @@ def status(names: Iterable[str] = CLUSTERS) -> dict[str, str]:
     pid = kubelet_pid()
     states["ocm-kubelet"] = f"running for {', '.join(kubelet_clusters())} (pid {pid})" if pid else "down"
     return states
+
+
+def healthy(names: Iterable[str] = CLUSTERS) -> bool:
+    """The named clusters and their OCM kubelet all running: what a deployment on them needs."""
+    return all(is_healthy(name) for name in names) and kubelet_pid() is not None
+
+
+def pids(names: Iterable[str] = CLUSTERS) -> list[int]:
+    """The processes a run on the clusters depends on: their components', then the kubelet's."""
+    found = [pid for name in names for pid in component_pids(name).values()]
+    kubelet = kubelet_pid()
+    return [*found, kubelet] if kubelet is not None else found
+
+
+def hub_kubeconfig() -> Path:
+    return kubeconfig_path("hub")
 
 
 def is_healthy(name: str) -> bool:
@@ -371,22 +414,6 @@ def _runs(pid: int, marker: bytes) -> bool:
     except OSError:
         return False
     return marker in cmdline and _alive(pid)
-
-
-def stack_config(stack_file: Path) -> str:
-    """The stack file with every addon chart repository pointed at the local clusters' chart repository
-    (the same charts, vendored): the rest, the passphrase salt included, as written."""
-    url = chart_repository()
-    if url is None:
-        raise ClusterError("the local clusters' chart repository is not running: `make cluster-up` starts it")
-    document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
-    addons = dict(document.setdefault("config", {}).get("ocm-hub:addons") or {})
-    addons["repository"] = url
-    for key, value in addons.items():
-        if isinstance(value, dict) and "repository" in value:
-            addons[key] = {**value, "repository": url}
-    document["config"]["ocm-hub:addons"] = addons
-    return str(yaml.safe_dump(document, sort_keys=False))
 
 
 def vela_secret(name: str, kubeconfig: Path) -> dict[str, Any]:

@@ -56,8 +56,7 @@ class Tool:
     # Writes what the wrapper's own main package needs beside it (generated, never committed) into
     # the build directory it is given; the package is then built there.
     prepare: Callable[[Tool, Path], None] | None = None
-    # `package` is a test package of the module itself, built as its test binary (`go test -c`) in a
-    # writable copy of the module: a module's tests compile only with it as the main module.
+    # `package` is a test package, built as its test binary (`go test -c`) rather than a main package.
     test: bool = False
 
     @property
@@ -226,7 +225,15 @@ TOOLS: tuple[Tool, ...] = (
         )
         for name in OCM_TOOLS
     ),
-    Tool(OCM_E2E, "ocm", "open-cluster-management.io/ocm", "./test/e2e", _no_ldflags, nosumdb=OCM_NOSUMDB, test=True),
+    Tool(
+        OCM_E2E,
+        "ocm",
+        "open-cluster-management.io/ocm",
+        "open-cluster-management.io/ocm/test/e2e",
+        _no_ldflags,
+        nosumdb=OCM_NOSUMDB,
+        test=True,
+    ),
     *(
         Tool(f"cluster-proxy{suffix}", "cluster-proxy", CLUSTER_PROXY, f"{CLUSTER_PROXY}/cmd/{cmd}", _no_ldflags)
         for suffix, cmd in (("-addon-manager", "addon-manager"), ("-addon-agent", "addon-agent"), ("", "cluster-proxy"))
@@ -372,15 +379,7 @@ def _install_extras(tool: Tool) -> None:
 
 
 def _build_dir(tool: Tool) -> Path:
-    """The wrapper module itself, or for a tool with generated sources a copy of it in the cache, or
-    for a test binary a writable copy of the module (the module cache is read-only)."""
-    if tool.test:
-        build_dir = cache_dir() / "src" / f"{tool.name}-{tool.version()}"
-        shutil.rmtree(build_dir, ignore_errors=True)
-        shutil.copytree(module_dir(tool), build_dir, copy_function=shutil.copyfile)
-        for directory, _, _ in os.walk(build_dir):
-            os.chmod(directory, 0o755)
-        return build_dir
+    """The wrapper module itself, or for a tool with generated sources a copy of it in the cache."""
     if tool.prepare is None:
         return tool.wrapper_dir
     build_dir = cache_dir() / "src" / f"{tool.name}-{tool.version()}"
