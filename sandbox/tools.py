@@ -299,7 +299,7 @@ BUILD_MINUTES = {
     "placement": 1,
     "addon": 1,
     # Measured with an empty build cache per wrapper module, rounded up (2 cores shared with others).
-    OCM_E2E: 6,
+    OCM_E2E: 5,
     "cluster-proxy-addon-manager": 3,
     "cluster-proxy-addon-agent": 1,
     "cluster-proxy": 1,
