@@ -5,6 +5,7 @@
     python -m sandbox status [NAME ...]   the state of each cluster and of their OCM kubelet
     python -m sandbox check [NAME ...]    exit 0 when the clusters and their OCM kubelet run, else 1
     python -m sandbox pids [NAME ...]     the processes a run on them depends on, one line
+    python -m sandbox stack-config FILE   print the stack file as the local clusters run it
 
 NAME defaults to both clusters; OCM_HUB_E2E_DIR names another state directory (another set of clusters).
 """
@@ -12,13 +13,12 @@ NAME defaults to both clusters; OCM_HUB_E2E_DIR names another state directory (a
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sandbox import clusters
+from sandbox import clusters, local_stack
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,9 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         cmd = sub.add_parser(command, help=help_text)
         cmd.add_argument("names", nargs="*", default=list(clusters.CLUSTERS), metavar="NAME")
-    overlay = sub.add_parser(
-        "stack-config", help="print a stack file with addon charts from the local chart repository"
-    )
+    overlay = sub.add_parser("stack-config", help="print a stack file as the local clusters run it")
     overlay.add_argument("stack_file", type=Path)
     watchdog = sub.add_parser("watchdog", help=argparse.SUPPRESS)
     watchdog.add_argument("--deadline", type=float, required=True)
@@ -48,16 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         clusters.run_watchdog(args.name, args.deadline)
     elif args.command == "up":
         started = time.monotonic()
-        reused = {name for name in args.names if clusters.is_healthy(name)}
         try:
             paths = clusters.start(args.names, build=True)
         except clusters.ClusterError as err:
             clusters.log(str(err))
             return 1
-        except KeyboardInterrupt:  # nothing half-started is left running: what this run began is stopped
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            clusters.log("interrupted: stopping the clusters this run started")
-            clusters.stop([name for name in args.names if name not in reused])
+        except KeyboardInterrupt:  # start() stopped what it had begun
             return 130
         for name, path in paths.items():
             print(f"{name}: {path}")
@@ -65,13 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "down":
         clusters.stop(args.names)
     elif args.command == "check":
-        return 0 if all(clusters.is_healthy(name) for name in args.names) and clusters.kubelet_pid() else 1
+        return 0 if clusters.healthy(args.names) else 1
     elif args.command == "pids":
-        pids = [pid for name in args.names for pid in clusters.component_pids(name).values()]
-        print(*pids, *filter(None, [clusters.kubelet_pid()]))
+        print(*clusters.pids(args.names))
     elif args.command == "stack-config":
         try:
-            print(clusters.stack_config(args.stack_file), end="")
+            print(local_stack.rewritten(args.stack_file, local_stack.require_chart_repository()), end="")
         except clusters.ClusterError as err:
             clusters.log(str(err))
             return 1

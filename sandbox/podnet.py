@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda sig, _frame: child.send_signal(sig))
     returncode = child.wait()
-    for _, path in args.expose:
+    for path, _ in args.expose:
         Path(path).unlink(missing_ok=True)
     return returncode
 

@@ -565,15 +565,14 @@ def _preview(tmp: Path, env: dict[str, str], stack: str, stack_file: str, pack_c
             shutil.copy2(PROJECT_DIR / name, project / name)
     (project / ".venv").symlink_to(PROJECT_DIR / ".venv")
     (project / f"Pulumi.{stack}.yaml").write_text(stack_file)
-    from sandbox import clusters  # addon charts from the local clusters' repository: no internet here
+    from sandbox import local_stack  # addon charts from the local clusters' repository: no internet here
 
-    (project / f"Pulumi.{stack}.yaml").write_text(clusters.stack_config(project / f"Pulumi.{stack}.yaml"))
+    mirror = local_stack.require_chart_repository()
+    (project / f"Pulumi.{stack}.yaml").write_text(local_stack.rewritten(project / f"Pulumi.{stack}.yaml", mirror))
     subprocess.run(["pulumi", "stack", "init", stack, "--non-interactive"], cwd=project, env=env, check=True)
     args = ["pulumi", "preview", "--stack", stack, "--non-interactive", "--color", "never"]
     args += ["--policy-pack", str(_launcher(project / "policy"))]
     if pack_config is not None:
-        mirror = clusters.chart_repository()
-        assert mirror is not None, "stack_config needed it"
         args += ["--policy-pack-config", str(_with_local_mirror(pack_config, tmp, mirror))]
     proc = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False)
     return f"exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
