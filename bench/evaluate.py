@@ -21,7 +21,7 @@ from bench import fleet
 from components import OcmHub
 from config import RawConfig, load
 from ocmhub_testing.pki import vela_fleet
-from providers.hub_provider import pickler_restored
+from providers.sdk_patches import pickler_restored
 from render import recording
 
 

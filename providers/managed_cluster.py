@@ -8,16 +8,10 @@ Secret, never its data.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import sys
-from collections.abc import Iterator, Mapping
-from pathlib import Path
-from types import FrameType
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi.runtime.resource as resource_module
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -26,13 +20,12 @@ from pulumi.dynamic import (
     ReadResult,
     UpdateResult,
 )
-from pulumi.runtime.proto import source_pb2
 
 from config.names import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS, cluster_name_problem
 from config.versions import RELEASES
 from config.wire import whole_numbers
 from providers.cluster_status import cluster_status, read_addons
-from providers.hub_provider import HUB_KUBECONFIG, HubProvider, hub_access, serialized_once, with_hub_kubeconfig
+from providers.hub_provider import HUB_KUBECONFIG, HubProvider, hub_access, with_hub_kubeconfig
 from providers.join import converge, join
 from providers.registration import (
     FROM_SECRET,
@@ -42,7 +35,7 @@ from providers.registration import (
     Clusters,
     Registration,
 )
-from providers.server_pool import widen
+from providers.sdk_patches import serialized_once, stack_traces_from_frames, widen_provider_server
 from providers.unjoin import unjoin
 
 # Changing these points the resource at another cluster (or agent): unjoin first, then join.
@@ -139,7 +132,7 @@ def _serve_concurrently(spec: Mapping[str, Any]) -> None:
     """Let the provider server work on `maxConcurrentJoins` registrations at once, not the SDK's 4. Check comes
     first for every resource of an up or preview; delete and refresh reach it through `_clusters`."""
     count = spec.get("maxConcurrentJoins")  # a wire number may arrive as a float
-    widen(int(count) if isinstance(count, int | float) and count >= 1 else MAX_CONCURRENT_JOINS)
+    widen_provider_server(int(count) if isinstance(count, int | float) and count >= 1 else MAX_CONCURRENT_JOINS)
 
 
 def _spec(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,42 +163,6 @@ def _inputs_from_live(cluster: str, live: Mapping[str, Any], inputs: Mapping[str
     return found
 
 
-@functools.cache
-def _file_uri(filename: str) -> str | None:
-    try:
-        return Path(filename).as_uri()
-    except ValueError:  # a relative name, such as <frozen runpy>
-        return None
-
-
-def _stack_trace() -> source_pb2.StackTrace:
-    """What pulumi 3.272's `_get_stack_trace` returns — every frame outside the third `__init__` from the top,
-    innermost first — built from the frames themselves: the SDK's reads each frame's source line and makes a
-    file URI per frame, for every resource, and registrations are constructed deep under our components."""
-    frame: FrameType | None = sys._getframe()
-    inits = 0
-    while frame is not None and inits < 3:
-        inits += frame.f_code.co_name == "__init__"
-        frame = frame.f_back
-    frames = []
-    while frame is not None:
-        filename, line = frame.f_code.co_filename, frame.f_lineno
-        uri = _file_uri(filename) if filename and line is not None else None
-        frames.append(source_pb2.StackFrame(pc=source_pb2.SourcePosition(uri=uri, line=line) if uri else None))
-        frame = frame.f_back
-    return source_pb2.StackTrace(frames=frames)
-
-
-@contextlib.contextmanager
-def _stack_traces_from_frames() -> Iterator[None]:
-    original = resource_module._get_stack_trace
-    resource_module._get_stack_trace = _stack_trace
-    try:
-        yield
-    finally:
-        resource_module._get_stack_trace = original
-
-
 class ManagedClusterRegistration(pulumi.dynamic.Resource, module="ocm-hub", name="ManagedClusterRegistration"):
     """One vela cluster as an OCM ManagedCluster, Joined and Available."""
 
@@ -221,5 +178,5 @@ class ManagedClusterRegistration(pulumi.dynamic.Resource, module="ocm-hub", name
     ) -> None:
         props: dict[str, Any] = {"spec": registration.props(), "status": None}
         opts = with_hub_kubeconfig(props, hub_kubeconfig, opts)
-        with serialized_once(), _stack_traces_from_frames():
+        with serialized_once(), stack_traces_from_frames():
             super().__init__(ManagedClusterProvider(), name, props, opts)
