@@ -11,7 +11,9 @@ E2E_TIMEOUT ?= 900
 # Parallel lanes (tests/e2e/conftest.py LANES), each a worker with clusters of its own; 0 runs the
 # suite in one process on the clusters in .e2e/.
 E2E_WORKERS ?= 4
+# Further pytest arguments; test paths among them (tests/...) run in place of the whole suite.
 E2E_PYTEST_ARGS ?=
+E2E_TESTS = $(if $(filter tests/%,$(E2E_PYTEST_ARGS)),,tests/e2e tests/test_policy.py)
 E2E_LANES = $(if $(filter 0,$(E2E_WORKERS)),,-n $(E2E_WORKERS) --dist loadscope)
 
 .PHONY: e2e-tools cluster-up cluster-down cluster-status e2e
@@ -33,5 +35,5 @@ cluster-status: venv ## show whether the local clusters run, where, and for how 
 e2e: e2e-tools ## run tests/e2e in parallel lanes, each on local clusters of its own, always torn down afterwards
 	@trap 'for dir in .e2e/lanes/*/; do [ -d "$$dir" ] && OCM_HUB_E2E_DIR=$$dir $(E2E_PYTHON) -m sandbox down; done; \
 	  rm -rf .e2e/lanes' EXIT; trap 'exit 130' INT TERM; \
-	$(E2E_PYTHON) -m pytest tests/e2e tests/test_policy.py -m e2e -p no:cacheprovider --timeout=$(E2E_TIMEOUT) \
+	$(E2E_PYTHON) -m pytest $(E2E_TESTS) -m e2e -p no:cacheprovider --timeout=$(E2E_TIMEOUT) \
 	  $(E2E_LANES) $(E2E_PYTEST_ARGS)

@@ -183,8 +183,12 @@ def stop(names: Iterable[str] = CLUSTERS) -> None:
     """Stop each named cluster and delete its data; safe to call for clusters that are down.
 
     The kubelet goes first, so every OCM process stops while its API servers still answer; the next
-    `start` brings it back for the clusters that remain.
+    `start` brings it back for the clusters that remain. No names: nothing stops, the kubelet neither
+    (a test session that reused every cluster leaves them as it found them).
     """
+    names = list(names)
+    if not names:
+        return
     with _locked():
         _stop_kubelet()
         for name in names:

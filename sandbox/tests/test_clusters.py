@@ -4,6 +4,7 @@ its command line on a state directory with no clusters."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import sandbox
 from sandbox import clusters, local_stack, tools
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 30.0
 
 
 def _binaries() -> dict[str, Path]:
@@ -103,6 +105,31 @@ def test_pids_are_the_running_components_and_not_a_dead_one(stand_ins: list[int]
 def test_a_cluster_missing_components_is_not_healthy(stand_ins: list[int]) -> None:
     assert not clusters.healthy(["hub"])
     assert clusters.status(["hub"])["hub"].startswith("unhealthy (not running: kube-controller-manager")
+
+
+@pytest.fixture
+def kubelet_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[subprocess.Popen[bytes]]:
+    """A process recorded as the clusters' kubelet (its command line names the module, as the real one's)."""
+    monkeypatch.setattr(clusters, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(clusters, "KWOK_WORKDIR", tmp_path / "kwok")
+    monkeypatch.setattr(clusters, "KUBELET_DIR", tmp_path / "kubelet")
+    code = "import time; time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code, "-m", clusters.KUBELET_MODULE, "serve", "hub"])
+    (tmp_path / "kubelet.json").write_text(f'{{"pid": {proc.pid}, "clusters": ["hub"]}}')
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_stopping_no_cluster_leaves_the_kubelet_running(kubelet_stand_in: subprocess.Popen[bytes]) -> None:
+    assert clusters.kubelet_pid() == kubelet_stand_in.pid
+    clusters.stop([])
+    assert clusters.kubelet_pid() == kubelet_stand_in.pid
+    clusters.stop(["managed-1"])
+    assert kubelet_stand_in.wait(TIMEOUT) == -signal.SIGTERM, "the kubelet stops first, with SIGTERM"
+    assert clusters.kubelet_pid() is None
 
 
 def test_the_public_interface_is_the_clusters_and_the_local_stack() -> None:
