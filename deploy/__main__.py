@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from deploy.flow import Confirm
-from deploy.wiring import LocalClusters, wired
+from deploy.flow import Confirm, DeployError
+from deploy.wiring import local_stack, wired
 from fleetstatus.__main__ import main as fleetstatus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,9 +51,8 @@ def validate(stack: str) -> str | None:
 
 def status(stack: str, as_json: bool) -> int:
     """The hub and its fleet; on the local clusters when the stack was deployed there."""
-    clusters = LocalClusters(ROOT)
-    if clusters.is_local(stack):
-        os.environ["KUBECONFIG"] = str(clusters.kubeconfig)
+    if kubeconfig := local_stack(ROOT, stack).kubeconfig_to_use():
+        os.environ["KUBECONFIG"] = str(kubeconfig)
     return fleetstatus(["--stack", stack, *(["--json"] if as_json else [])])
 
 
@@ -68,7 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="status as JSON (JSON=1)")
     args = parser.parse_args(argv)
     if args.command == "status":
-        return status(args.stack, args.json)
+        try:
+            return status(args.stack, args.json)
+        except DeployError as stop:
+            print(stop.line, file=sys.stderr)
+            return stop.code
 
     token = f"{os.getpid()}-{secrets.token_hex(8)}"
     deploy = wired(ROOT, args.stack, confirm_mode(args.yes), token, validate)

@@ -1,4 +1,4 @@
-"""`python -m deploy`: when it asks, and where a stack deployed on the local clusters is remembered."""
+"""`python -m deploy`: when it asks, and what a stack name it cannot use gives."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from deploy.__main__ import confirm_mode
-from deploy.flow import Confirm
+from deploy.flow import Confirm, DeployError
 from deploy.wiring import LocalClusters
 
 
@@ -19,15 +19,8 @@ def test_yes_or_ci_apply_without_asking_and_nobody_to_ask_previews(monkeypatch: 
     assert confirm_mode(yes=False) is Confirm.YES
 
 
-def test_a_stack_marked_local_is_remembered_until_unmarked_with_its_rewritten_file(tmp_path: Path) -> None:
-    clusters = LocalClusters(tmp_path)
-    assert not clusters.is_local("dev")
-    clusters.mark_local("dev", True)
-    assert clusters.is_local("dev")
-    assert not clusters.is_local("prod")
-    rewritten = tmp_path / ".e2e" / "local-stacks" / "Pulumi.dev.yaml"
-    rewritten.write_text("config: {}\n")
-    clusters.mark_local("dev", False)
-    assert not clusters.is_local("dev")
-    assert not rewritten.exists()
-    clusters.mark_local("dev", False)  # unmarking twice is fine
+def test_a_name_that_cannot_be_a_stack_is_an_error_line_not_a_traceback(tmp_path: Path) -> None:
+    with pytest.raises(DeployError) as caught:
+        LocalClusters(tmp_path).is_local("../dev")
+    assert caught.value.code == 1
+    assert str(caught.value.line).startswith("error: '../dev' is not a stack name")
