@@ -19,7 +19,6 @@ from pathlib import Path
 
 from deploy.flow import Confirm, DeployError
 from deploy.wiring import local_stack, wired
-from fleetstatus.__main__ import main as fleetstatus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +49,10 @@ def validate(stack: str) -> str | None:
 
 
 def status(stack: str, as_json: bool) -> int:
-    """The hub and its fleet; on the local clusters when the stack was deployed there."""
+    """The hub and its fleet; on the local clusters when the stack was deployed there. (`up` and `down`
+    reach the product only through pulumi and `python -m render`: only `status` imports it.)"""
+    from fleetstatus.__main__ import main as fleetstatus
+
     if kubeconfig := local_stack(ROOT, stack).kubeconfig_to_use():
         os.environ["KUBECONFIG"] = str(kubeconfig)
     return fleetstatus(["--stack", stack, *(["--json"] if as_json else [])])
