@@ -210,17 +210,17 @@ class RegistrationConfig(TypedDict, total=False):
     defaults: ClusterDefaults
     """Settings of every cluster its entry does not override."""
     hub_api_server: str
-    """https URL of the hub API the agents dial (a host, no query or fragment, no `user:password@`: refused without showing it); defaults to the hub kubeconfig's server."""
+    """https URL of the hub API the agents dial (a host, no query or fragment, no `user:password@`: refused without showing it); defaults to the hub kubeconfig's server. A change updates each registration: its agents get a new bootstrap kubeconfig, bootstrap again, and the update waits (joinTimeout) until they dial the new URL."""
     join_timeout: Any
-    """Bound on each join and unjoin wait: a duration such as 15m, or seconds; 30s to 6h. Default: `15m`."""
+    """Bound on each join and unjoin wait: a duration such as 15m, or seconds; 30s to 6h. A setting: changing it updates no registration (each uses it from its next create or update). Default: `15m`."""
     wait_for_addons: bool
-    """Wait until each enabled addon is Available on each cluster a run registers. Default: `true`."""
+    """Wait until each enabled addon is Available on each cluster a run registers. A setting, as joinTimeout. Default: `true`."""
     addon_timeout: Any
-    """Bound on the wait for a cluster's addons: a duration such as 10m, or seconds; 30s to 6h. Default: `10m`."""
+    """Bound on the wait for a cluster's addons: a duration such as 10m, or seconds; 30s to 6h. A setting, as joinTimeout. Default: `10m`."""
     strict: bool
     """Stop the run on any unusable discovered Secret instead of skipping it (all or nothing). Default: `false`."""
     max_concurrent_joins: int
-    """How many registrations join or unjoin at once, 1 to 256 (the engine's `--parallel`, 4 per core by default, bounds them too: set it or PULUMI_PARALLEL as high); calls to the hub share one rate limit whatever this is. Default: `32`."""
+    """How many registrations join or unjoin at once, 1 to 256 (the engine's `--parallel`, 4 per core by default, bounds them too: set it or PULUMI_PARALLEL as high); calls to the hub share one rate limit whatever this is. A setting, as joinTimeout. Default: `32`."""
 
 
 class OcmHubArgs(TypedDict, total=False):

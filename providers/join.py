@@ -45,7 +45,9 @@ def join(clusters: Clusters, reg: Registration) -> dict[str, Any]:
 
 
 def converge(clusters: Clusters, reg: Registration) -> dict[str, Any]:
-    """Labels, cluster set, endpoint and klusterlet release, in place; no new bootstrap token."""
+    """Labels, cluster set, endpoint and klusterlet release, in place. A new bootstrap token only when the
+    agents' bootstrap kubeconfig names another hub address than the registration's (hubApiServer changed):
+    then the agents bootstrap again against the new address (see `Join.run`)."""
     step = Join.complete(clusters, reg)
     step.validate()
     return step.run(bootstrap=False)
@@ -107,10 +109,21 @@ class Join:
             )
 
     def run(self, *, bootstrap: bool) -> dict[str, Any]:
-        """Apply everything (with a new bootstrap token when `bootstrap`), wait, and return the status."""
+        """Apply everything, wait, and return the status. With `bootstrap` (a join), or when the agents'
+        bootstrap kubeconfig names another hub address or CA than the registration's, a new bootstrap
+        kubeconfig is written, with a fresh token. That is what moves the agents: in OCM v1.2.1 the registration
+        agent alone does it (the klusterlet operator has no bootstrap controller): it restarts when its bootstrap
+        secret's data changes (pkg/registration/spoke/event_handler.go), finds its hub kubeconfig invalid when
+        server, proxy, CA or cluster name differ from the bootstrap kubeconfig's (register.IsHubKubeconfigValid),
+        and bootstraps again. The update then waits until `hub-kubeconfig-secret` names the new address,
+        approving the new CSR as a join does."""
         self.apply_hub_side()
-        self.apply_klusterlet(self._bootstrap_token() if bootstrap else None)
-        self.wait_joined()
+        endpoint = self._hub_endpoint()
+        moved = not bootstrap and kl.hub_endpoint(self._agent_secret(kl.BOOTSTRAP_SECRET)) != endpoint
+        if moved:
+            self.clusters.log(f"cluster {self.reg.cluster}: the agents bootstrap again, against {endpoint[0]}")
+        self.apply_klusterlet(kl.Bootstrap(*endpoint, self._bootstrap_token()) if bootstrap or moved else None)
+        self.wait_joined(endpoint[0] if moved else None)
         if self.reg.wait_for_addons and self.reg.addons:
             self.wait_addons()
         hub, reg = self.clusters.hub, self.reg
@@ -132,18 +145,15 @@ class Join:
         for obj in kl.bootstrap_objects(reg.cluster):
             hub.apply(obj)
 
-    def apply_klusterlet(self, token: str | None) -> None:
+    def apply_klusterlet(self, bootstrap: kl.Bootstrap | None) -> None:
         """The klusterlet operator and CR: on the managed cluster (Default) or on the hub (Hosted)."""
         reg, target = self.reg, self.target
         for obj in kl.operator_objects(reg.images, reg.ocm_version):
             target.apply(obj)
         namespace = kl.agent_namespace(reg.cluster, reg.mode)
         target.apply(kl.namespace(namespace))
-        if token is not None:
-            server, ca = self._hub_endpoint()
-            target.apply(
-                kl.kubeconfig_secret(kl.BOOTSTRAP_SECRET, namespace, kl.bootstrap_kubeconfig(server, ca, token))
-            )
+        if bootstrap is not None:
+            target.apply(kl.kubeconfig_secret(kl.BOOTSTRAP_SECRET, namespace, kl.bootstrap_kubeconfig(bootstrap)))
         if reg.mode == "Hosted":
             target.apply(kl.kubeconfig_secret(kl.EXTERNAL_MANAGED_SECRET, namespace, self.vela.kubeconfig()))
         target.apply(kl.klusterlet(kl.Agent(reg.cluster, reg.mode, reg.images, self.vela.endpoint), reg.ocm_version))
@@ -176,6 +186,9 @@ class Join:
             ca = str(((root or {}).get("data") or {}).get("ca.crt", "")).encode()
         return server, ca
 
+    def _agent_secret(self, name: str) -> dict[str, Any] | None:
+        return self.target.get("v1", "Secret", name, kl.agent_namespace(self.reg.cluster, self.reg.mode))
+
     def approve_pending(self) -> int:
         """Approve this cluster's CSRs from its own bootstrap identity; nobody else's."""
         hub, reg = self.clusters.hub, self.reg
@@ -202,11 +215,21 @@ class Join:
             approved += 1
         return approved
 
-    def wait_joined(self) -> None:
+    def wait_joined(self, server: str | None = None) -> None:
+        """Until the cluster is Joined and Available (bounded), and with `server`, until the agents' hub
+        kubeconfig names it."""
         reg = self.reg
 
         def look() -> Unmet | None:
             self.approve_pending()
+            if server is not None:
+                dialed = kl.hub_endpoint(self._agent_secret(kl.HUB_KUBECONFIG_SECRET))
+                if dialed is None or dialed[0] != server:
+                    return Unmet(
+                        f"the agents still dial {dialed[0] if dialed else 'no hub'} after {reg.timeout_seconds}s, "
+                        f"not {server} ({kl.HUB_KUBECONFIG_SECRET} in {kl.agent_namespace(reg.cluster, reg.mode)})",
+                        f"cluster {reg.cluster}: waiting for the agents to bootstrap again against {server}",
+                    )
             live = self.clusters.hub.get(*MANAGED_CLUSTER, reg.cluster)
             joined, available = condition(live, JOINED), condition(live, AVAILABLE)
             if joined["status"] == "True" and available["status"] == "True":

@@ -23,40 +23,23 @@ from pulumi.dynamic import (
 
 from config.names import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS, cluster_name_problem
 from config.versions import RELEASES
-from config.wire import whole_numbers
 from providers.cluster_status import cluster_status, read_addons
 from providers.hub_provider import HUB_KUBECONFIG, HubProvider, hub_access, with_hub_kubeconfig
 from providers.join import converge, join
 from providers.registration import (
-    FROM_SECRET,
     MANAGED_CLUSTER,
     MODE_ANNOTATION,
+    REPLACE_KEYS,
     SECRET_ANNOTATION,
+    WIRE_KEYS,
     Clusters,
+    Kind,
     Registration,
+    changed,
+    read_input,
 )
 from providers.sdk_patches import serialized_once, stack_traces_from_frames, widen_provider_server
 from providers.unjoin import unjoin
-
-# Changing these points the resource at another cluster (or agent): unjoin first, then join.
-REPLACE_KEYS = ("clusterName", "secretNamespace", "secretName", "mode")
-UPDATE_KEYS = (
-    "endpoint",
-    "labels",
-    "clusterSet",
-    "images",
-    "hubApiServer",
-    "timeoutSeconds",
-    "addons",
-    "waitForAddons",
-    "addonTimeoutSeconds",
-    "annotations",
-    "insecure",
-    "ocmVersion",  # the klusterlet moves to the hub's release in place, as an upgrade does
-)
-INPUT_KEYS = REPLACE_KEYS + UPDATE_KEYS
-# How the provider works, not what the cluster is: kept in state (a refresh changes nothing), never a diff.
-SETTING_KEYS = ("maxConcurrentJoins",)
 
 
 class ManagedClusterProvider(HubProvider):
@@ -88,16 +71,22 @@ class ManagedClusterProvider(HubProvider):
         timeout = spec.get("timeoutSeconds")
         if not isinstance(timeout, int | float) or timeout <= 0:
             failures.append(CheckFailure("spec.timeoutSeconds", "must be a positive number of seconds"))
+        if not failures:
+            try:
+                Registration.from_props(spec)
+            except (KeyError, TypeError, ValueError) as err:
+                failures.append(CheckFailure("spec", f"cannot be read ({type(err).__name__}: {err})"))
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        old, new = _spec(olds), _spec(news)
-        changed = [key for key in INPUT_KEYS if whole_numbers(old.get(key)) != whole_numbers(new.get(key))]
-        replaces = [f"spec.{key}" for key in changed if key in REPLACE_KEYS]
+        """Replace and update inputs only (registration.Kind): a changed setting, such as a join timeout, is
+        no change to the cluster, and takes effect at the registration's next create or update."""
+        differ = changed(_spec(olds), _spec(news))
+        replaces = [f"spec.{wire.key}" for wire in differ if wire.kind is Kind.REPLACE]
         # A rotated hub kubeconfig is an in-place update, so the next delete unjoins with valid credentials.
         rotated = olds.get(HUB_KUBECONFIG) != news.get(HUB_KUBECONFIG)
         return DiffResult(
-            changes=bool(changed) or rotated,
+            changes=bool(differ) or rotated,
             replaces=replaces,
             stables=[f"spec.{key}" for key in REPLACE_KEYS if f"spec.{key}" not in replaces],
             delete_before_replace=True,
@@ -118,7 +107,7 @@ class ManagedClusterProvider(HubProvider):
         live = hub.get(*MANAGED_CLUSTER, id_)
         if live is None:
             return ReadResult(None, {})
-        inputs = {key: value for key, value in _spec(props).items() if key in INPUT_KEYS + SETTING_KEYS}
+        inputs = {key: value for key, value in _spec(props).items() if key in WIRE_KEYS}
         refreshed = {**inputs, **_inputs_from_live(id_, live, inputs)}
         addons = tuple(str(name) for name in refreshed.get("addons") or ())
         status = cluster_status(live, str(refreshed.get("mode", "Default")), read_addons(hub, id_, addons))
@@ -153,8 +142,8 @@ def _inputs_from_live(cluster: str, live: Mapping[str, Any], inputs: Mapping[str
     found["labels"] = {key: labels[key] for key in owned if key in labels}
     if CLUSTERSET_LABEL in labels:
         found["clusterSet"] = labels[CLUSTERSET_LABEL]
-    if configs and inputs.get("endpoint") != FROM_SECRET:  # else the hub's URL is the secret's, not drift
-        found["endpoint"] = configs[0].get("url", inputs.get("endpoint"))
+    if configs and read_input("endpoint", inputs) is not None:
+        found["endpoint"] = configs[0].get("url", inputs.get("endpoint"))  # else the vela secret's, not drift
     secret_ref = str(annotations.get(SECRET_ANNOTATION, ""))
     if "/" in secret_ref:
         found["secretNamespace"], found["secretName"] = secret_ref.split("/", 1)

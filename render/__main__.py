@@ -7,14 +7,12 @@ invalid config, with the same message `pulumi up` prints.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import pulumi
 
 from config import ConfigError, from_file, load
-from providers.discovery import OFFLINE_ENV
 from render import documents, recording
 
 
@@ -29,7 +27,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: stack config file {path} does not exist", file=sys.stderr)
         return 2
     stack = args.stack or path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    os.environ[OFFLINE_ENV] = "1"  # no cluster: vela secrets are not listed, registrations come from config
     try:
         raw = from_file(path)
         for warning in raw.warnings:

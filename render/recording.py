@@ -6,7 +6,6 @@ The recording is the whole request (parent, dependencies, provider, retainOnDele
 
 from __future__ import annotations
 
-import os
 import runpy
 import signal
 from collections.abc import Callable, Mapping
@@ -166,17 +165,10 @@ def run_main(raw: RawConfig | None = None, **kwargs: Any) -> Recording:
     vela's clusters registers those its config names, as `make render` shows it."""
 
     from config import RawConfig
-    from providers.discovery import OFFLINE_ENV
+    from config.offline import offline
 
     def program() -> None:
         runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
 
-    offline = os.environ.get(OFFLINE_ENV)
-    os.environ[OFFLINE_ENV] = "1"
-    try:
+    with offline():
         return run(program, raw or RawConfig({}), **kwargs)
-    finally:
-        if offline is None:
-            del os.environ[OFFLINE_ENV]
-        else:
-            os.environ[OFFLINE_ENV] = offline

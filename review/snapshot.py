@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 MASK = "[secret]"
-OFFLINE_ENV = "OCM_HUB_OFFLINE"  # providers.discovery: no cluster, registrations come from config
 
 
 def _masked(value: Any) -> Any:
@@ -107,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     root = args.root.resolve()
     sys.path[0] = str(root)  # the tree's own packages, not this script's folder
     os.chdir(root)
-    os.environ[OFFLINE_ENV] = "1"
     stacks = {stack: render(root, stack) for stack in args.stack}
     json.dump({"stacks": stacks}, sys.stdout, sort_keys=False)
     return 0

@@ -53,10 +53,10 @@ def test_a_malformed_hub_kubeconfig_stops_the_program_without_quoting_it(monkeyp
     """PyYAML quotes the line it fails on; a kubeconfig's line may hold a token."""
     from pulumi.runtime.config import set_all_config
 
-    from providers.discovery import OFFLINE_ENV
+    from config import offline
     from render import recording
 
-    monkeypatch.delenv(OFFLINE_ENV, raising=False)
+    monkeypatch.delenv(offline.ENV, raising=False)
     broken = "apiVersion: v1\nusers:\n- user: {token: hub-token-7f3a\n  oops: [\n"
 
     def program() -> None:

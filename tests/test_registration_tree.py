@@ -134,3 +134,26 @@ def test_an_ocm_upgrade_keeps_every_resource_and_updates_registrations_in_place(
         diff = provider.diff(before.name, dict(before.inputs), dict(after.inputs))
         assert diff.changes
         assert not diff.replaces
+
+
+@pytest.mark.parametrize(
+    ("change", "updates"),
+    [
+        ({"joinTimeout": "6m"}, 0),
+        ({"addonTimeout": "15m", "waitForAddons": False, "maxConcurrentJoins": 64}, 0),
+        ({"hubApiServer": "https://hub.example:6443"}, 100),
+    ],
+)
+def test_what_a_registration_setting_changes_across_a_fleet(pki: Pki, change: dict[str, Any], updates: int) -> None:
+    """A 100-cluster fleet: raising joinTimeout from 5m to 6m (or any setting) is an update of none of its
+    registrations; a moved hub address is an update of each."""
+    secrets = vela_fleet(pki, 100)
+    old, new = (
+        _run({"registration": {"discover": True, "joinTimeout": "5m", **extra}}, secrets) for extra in ({}, change)
+    )
+    provider = ManagedClusterProvider()
+    olds = {r.name: r for r in old.of_type(REGISTRATION)}
+    diffs = [provider.diff(r.name, dict(olds[r.name].inputs), dict(r.inputs)) for r in new.of_type(REGISTRATION)]
+    assert len(diffs) == 100
+    assert sum(bool(d.changes) for d in diffs) == updates
+    assert not any(d.replaces for d in diffs)

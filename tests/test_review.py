@@ -401,6 +401,22 @@ def test_a_new_name_for_the_same_resource_is_a_replacement() -> None:
     assert "now declares Namespace `hub-2`" in danger.why
 
 
+def test_a_registration_whose_settings_alone_changed_is_no_change() -> None:
+    """As the preview: raising joinTimeout updates no registration, so the review lists none."""
+
+    def registration(**spec: Any) -> Obj:
+        doc = {"kind": "ManagedClusterRegistration", "metadata": {"name": "edge"}, "spec": {"labels": {}, **spec}}
+        return _obj("ManagedClusterRegistration", "edge", "urn:pulumi:s::p::reg::ocm-hub-cluster-edge", doc)
+
+    before = registration(timeoutSeconds=300, waitForAddons=False, addonTimeoutSeconds=600, maxConcurrentJoins=32)
+    settings = registration(timeoutSeconds=360, waitForAddons=True, addonTimeoutSeconds=900, maxConcurrentJoins=64)
+    assert compare("s", [before], [settings], ("a", "b")).empty
+    labelled = registration(timeoutSeconds=360, labels={"tier": "gold"})
+    assert [change.after.label for change in compare("s", [before], [labelled], ("a", "b")).changed] == [
+        "ManagedClusterRegistration `edge`"
+    ]
+
+
 def test_a_selector_change_replaces_the_workload() -> None:
     def deployment(app: str) -> dict[str, Any]:
         return {"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": app}}}}

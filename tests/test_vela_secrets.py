@@ -206,7 +206,7 @@ def test_skipping_never_unjoins_a_registered_cluster(pki: Pki, hub: FakeKube) ->
     cfg = _discover()
     secrets = fetch_vela_secrets(cfg.registration, {"kubeconfig": _yaml(hub.kubeconfig())})
     assert isinstance(secrets, VelaSecrets)
-    assert secrets.registered == {"vela-system/edge"}
+    assert secrets.registered == frozenset({"vela-system/edge"})
     with pytest.raises(DiscoveryError) as caught:
         plan_fleet(cfg, secrets)
     assert "is registered with OCM, and skipping it would unjoin it, so this run stops" in str(caught.value)
@@ -214,7 +214,7 @@ def test_skipping_never_unjoins_a_registered_cluster(pki: Pki, hub: FakeKube) ->
 
 def test_without_knowing_what_is_registered_nothing_is_skipped(pki: Pki) -> None:
     with pytest.raises(DiscoveryError, match="may be registered already"):
-        plan_fleet(_discover(), [vela_secret("dyn", ENDPOINT, pki, "Dynamic")])
+        plan_fleet(_discover(), VelaSecrets([vela_secret("dyn", ENDPOINT, pki, "Dynamic")]))
 
 
 def _yaml(kubeconfig: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -405,6 +406,53 @@ def test_pulumi_up_registers_through_the_real_agents_and_unjoins_when_config_dro
             )
             wait_gone(spoke, f"/api/v1/namespaces/{AGENT_NAMESPACE}", timeout=GONE_TIMEOUT)
             assert engine_project.run("stack", "output", "--json").json()["clusters"] == {}
+            unjoined = True
+    finally:
+        if not unjoined:  # leave both clusters as found, with the agents still running to let go
+            unjoin(Clusters(hub), _registration())
+
+
+def _names(spoke: Kube, secret: str) -> str | None:
+    """The hub address an agent kubeconfig Secret of managed-1 names."""
+    endpoint = kl.hub_endpoint(get(spoke, f"/api/v1/namespaces/{AGENT_NAMESPACE}/secrets/{secret}"))
+    return endpoint[0] if endpoint else None
+
+
+def test_a_moved_hub_api_server_moves_the_real_agents(
+    ocm_hub: Hub, vela_secret: Json, managed: Cluster, engine_project: Project
+) -> None:
+    """registration.hubApiServer changed to another address of the same hub: the preview shows one update,
+    the update rewrites managed-1's bootstrap kubeconfig, the real registration agent bootstraps again (a
+    CSR the update approves) and writes a hub kubeconfig naming the new address, the cluster stays
+    Available, and the next preview shows no change."""
+    hub, spoke = ocm_hub.cluster.client, managed.client
+    _ready_cluster_manager(ocm_hub)
+    moved = f"https://localhost:{urlsplit(hub.server).port}"
+    unjoined = False
+    try:
+        with ocm_hub.kubelet.reporting():
+            engine_project.run("up", "--yes", "--skip-preview", timeout=CALL_TIMEOUT)
+            assert _names(spoke, kl.BOOTSTRAP_SECRET) == _names(spoke, kl.HUB_KUBECONFIG_SECRET) == hub.server
+
+            _set_registration(engine_project, {"discover": True, "joinTimeout": 150, "hubApiServer": moved})
+            preview = engine_project.run("preview", "--json").json()
+            assert preview["changeSummary"].get("update") == 1
+            engine_project.run("up", "--yes", "--skip-preview", timeout=CALL_TIMEOUT)
+
+            assert _names(spoke, kl.BOOTSTRAP_SECRET) == moved
+            assert _names(spoke, kl.HUB_KUBECONFIG_SECRET) == moved  # written by the real agent
+            live = get(hub, MC_PATH) or {}
+            assert condition(live, "ManagedClusterJoined") == condition(live, "ManagedClusterConditionAvailable")
+            assert condition(live, "ManagedClusterConditionAvailable") == "True"
+            csrs = hub.list(
+                "certificates.k8s.io/v1", "CertificateSigningRequest", None, f"{kl.CLUSTER_NAME_LABEL}={CLUSTER}"
+            )
+            assert len(csrs) == 2  # the join's and the second bootstrap's, both approved by ocm-hub
+            assert all(csr["status"].get("certificate") for csr in csrs)
+            engine_project.run("preview", "--expect-no-changes", timeout=CALL_TIMEOUT)
+
+            engine_project.run("destroy", "--yes", "--skip-preview", timeout=CALL_TIMEOUT)
+            assert get(hub, MC_PATH) is None
             unjoined = True
     finally:
         if not unjoined:  # leave both clusters as found, with the agents still running to let go
