@@ -5,7 +5,6 @@
     python -m sandbox status [NAME ...]   the state of each cluster and of their OCM kubelet
     python -m sandbox check [NAME ...]    exit 0 when the clusters and their OCM kubelet run, else 1
     python -m sandbox pids [NAME ...]     the processes a run on them depends on, one line
-    python -m sandbox stack-config FILE   print the stack file as the local clusters run it
 
 NAME defaults to both clusters; OCM_HUB_E2E_DIR names another state directory (another set of clusters).
 """
@@ -16,9 +15,8 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
-from sandbox import clusters, local_stack
+from sandbox import clusters
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,8 +33,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         cmd = sub.add_parser(command, help=help_text)
         cmd.add_argument("names", nargs="*", default=list(clusters.CLUSTERS), metavar="NAME")
-    overlay = sub.add_parser("stack-config", help="print a stack file as the local clusters run it")
-    overlay.add_argument("stack_file", type=Path)
     watchdog = sub.add_parser("watchdog", help=argparse.SUPPRESS)
     watchdog.add_argument("--deadline", type=float, required=True)
     watchdog.add_argument("name")
@@ -62,12 +58,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if clusters.healthy(args.names) else 1
     elif args.command == "pids":
         print(*clusters.pids(args.names))
-    elif args.command == "stack-config":
-        try:
-            print(local_stack.rewritten(args.stack_file, local_stack.require_chart_repository()), end="")
-        except clusters.ClusterError as err:
-            clusters.log(str(err))
-            return 1
     else:
         for name, state in clusters.status(args.names).items():
             print(f"{name}: {state}")

@@ -113,10 +113,13 @@ def kubelet_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setattr(clusters, "STATE_DIR", tmp_path)
     monkeypatch.setattr(clusters, "KWOK_WORKDIR", tmp_path / "kwok")
     monkeypatch.setattr(clusters, "KUBELET_DIR", tmp_path / "kubelet")
-    code = "import time; time.sleep(60)"
-    proc = subprocess.Popen([sys.executable, "-c", code, "-m", clusters.KUBELET_MODULE, "serve", "hub"])
+    code = "import time; print('up', flush=True); time.sleep(60)"
+    command = [sys.executable, "-c", code, "-m", clusters.KUBELET_MODULE, "serve", "hub"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE)
     (tmp_path / "kubelet.json").write_text(f'{{"pid": {proc.pid}, "clusters": ["hub"]}}')
     try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"up\n", "its command line is its own once it runs"
         yield proc
     finally:
         proc.kill()
@@ -166,7 +169,5 @@ def test_the_command_line_on_a_state_directory_without_clusters(tmp_path: Path) 
     assert (check.returncode, check.stdout) == (1, "")
     pids = _cli(tmp_path, "pids")
     assert (pids.returncode, pids.stdout) == (0, "\n")
-    (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")
-    rewrite = _cli(tmp_path, "stack-config", str(tmp_path / "Pulumi.dev.yaml"))
-    assert rewrite.returncode == 1
-    assert "chart repository is not running" in rewrite.stderr
+    down = _cli(tmp_path, "down")
+    assert (down.returncode, down.stdout) == (0, "")

@@ -129,7 +129,8 @@ def test_a_process_in_its_own_network_reaches_the_host_only_through_the_bridges(
         "print(c.recv(100).decode(), flush=True)\n"
         "s = socket.socket(); s.bind(('127.0.0.1', 9000)); s.listen()\n"
         "print('listening', flush=True)\n"
-        "conn, _ = s.accept(); conn.sendall(b'served in the pod'); conn.close()\n"
+        "conn, _ = s.accept(); conn.sendall(b'served in the pod'); conn.shutdown(socket.SHUT_WR)\n"
+        "conn.recv(1)\n"  # until the host side closed: the pod's end does not cut the bridge short
     )
     command = ["unshare", "--user", "--map-root-user", "--net", "--", sys.executable, "-m", "sandbox.podnet"]
     command += ["--inbound", f"{echo}={short_dir / 'echo.api'}", "--expose", f"{short_dir / 'pod.sock'}=9000"]
