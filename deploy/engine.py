@@ -145,23 +145,20 @@ class Engine:
                     additional_env=self._env,
                 )
 
-    def target(self, local: Local | None) -> None:
-        """The environment of the next operations: on the local clusters, their hub's kubeconfig."""
+    def run(self, operation: Callable[..., object], target: Local | None, **options: Any) -> None:
+        """A long operation: pulumi's output shown live (in color on a terminal), `PulumiError` when it
+        fails. On the local clusters pulumi gets their stack file and their hub's kubeconfig."""
         env = dict(self._env)
-        if local is not None:
-            env["KUBECONFIG"] = str(local.kubeconfig)
+        if target is not None:
+            env["KUBECONFIG"] = str(target.kubeconfig)
         self._workspace.env_vars = env
-
-    def run(self, operation: Callable[..., object], local: Local | None, **options: Any) -> None:
-        """A long operation: pulumi's output shown live (in color on a terminal), `PulumiError` when it fails."""
-        self.target(local)
         color = "always" if sys.stdout.isatty() else None
         try:
             operation(
                 on_output=self._show,
                 on_error=self._console.err,
                 color=color,
-                config_file=str(local.config_file) if local else None,
+                config_file=str(target.config_file) if target else None,
                 **options,
             )
         except auto.CommandError as err:
@@ -176,20 +173,20 @@ class CliStack:
         self._stack = stack
         self._engine = engine
 
-    def preview(self, local: Local | None) -> None:
-        self._engine.run(self._stack.preview, local)
+    def preview(self, target: Local | None) -> None:
+        self._engine.run(self._stack.preview, target)
 
-    def up(self, local: Local | None) -> None:
-        self._engine.run(self._stack.up, local)
+    def up(self, target: Local | None) -> None:
+        self._engine.run(self._stack.up, target)
 
-    def refresh_pending(self, local: Local | None) -> None:
-        self._engine.run(self._stack.refresh, local, clear_pending_creates=True)
+    def refresh_pending(self, target: Local | None) -> None:
+        self._engine.run(self._stack.refresh, target, clear_pending_creates=True)
 
-    def preview_destroy(self, local: Local | None) -> None:
-        self._engine.run(self._stack.preview_destroy, local)
+    def preview_destroy(self, target: Local | None) -> None:
+        self._engine.run(self._stack.preview_destroy, target)
 
-    def destroy(self, local: Local | None) -> None:
-        self._engine.run(self._stack.destroy, local)
+    def destroy(self, target: Local | None) -> None:
+        self._engine.run(self._stack.destroy, target)
 
     def _deployment(self) -> dict[str, Any]:
         with quick():

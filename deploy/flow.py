@@ -1,8 +1,7 @@
 """What `make up`, `make down` and `make status` do, step by step, and every line they say.
 
 The steps talk to Pulumi, the local clusters and the kube context through the small interfaces
-below, so tests run the whole flow with fakes; `deploy.engine` and `deploy.__main__` give the real
-ones. A step that cannot go on raises `DeployError` with the exit code and the line that says why.
+below, so tests run the whole flow with fakes; `deploy.wiring` gives the real ones. A step that cannot go on raises `DeployError` with the exit code and the line that says why.
 """
 
 from __future__ import annotations
@@ -65,11 +64,11 @@ class Stack(Protocol):
     """One stack, selected, through Pulumi's Automation API. Every operation shows pulumi's output
     as it comes and raises `PulumiError` when pulumi does not succeed."""
 
-    def preview(self, local: Local | None) -> None: ...
-    def up(self, local: Local | None) -> None: ...
-    def refresh_pending(self, local: Local | None) -> None: ...
-    def preview_destroy(self, local: Local | None) -> None: ...
-    def destroy(self, local: Local | None) -> None: ...
+    def preview(self, target: Local | None) -> None: ...
+    def up(self, target: Local | None) -> None: ...
+    def refresh_pending(self, target: Local | None) -> None: ...
+    def preview_destroy(self, target: Local | None) -> None: ...
+    def destroy(self, target: Local | None) -> None: ...
     def pending_operations(self) -> list[str]: ...
     def resource_count(self) -> int: ...
     def cancel(self) -> None: ...
@@ -126,8 +125,9 @@ class Console:
 class Interrupts:
     """Ctrl-C: the terminal sends SIGINT to the whole foreground group. pulumi (a child in the group)
     gets it and cancels as it does; this process only notes it and waits for pulumi to end. Only the
-    steps that may be broken off (starting the local clusters, which removes what it was creating; a
-    question) get a KeyboardInterrupt; after every other step `check` ends the command."""
+    steps that may be broken off (finding or building the CLI, starting the local clusters, which
+    removes what it was creating; a question) get a KeyboardInterrupt; after every other step `check`
+    ends the command."""
 
     def __init__(self) -> None:
         self.received = False
@@ -201,8 +201,8 @@ class Deploy:
     def up(self, *, local: bool) -> None:
         self._command = "up"
         self._stack_file_valid()
-        pulumi = self.pulumi()
-        self.interrupts.check()
+        with self.interrupts.breakable():
+            pulumi = self.pulumi()
         stack = pulumi.create_or_select(self.stack)
         # A wrong PULUMI_CONFIG_PASSPHRASE shows here, before any cluster is started.
         pulumi.check_passphrase(self.stack)
@@ -265,8 +265,8 @@ class Deploy:
         self._command = "down"
         if self.confirm is Confirm.NO_TERMINAL:
             raise failed(f"no terminal to confirm on: destroy with 'make down STACK={self.stack} YES=1'")
-        pulumi = self.pulumi()
-        self.interrupts.check()
+        with self.interrupts.breakable():
+            pulumi = self.pulumi()
         stack = pulumi.select(self.stack)
         local = self.sandbox.is_local(self.stack)
         if stack is None:

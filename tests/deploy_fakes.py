@@ -43,27 +43,27 @@ class FakeStack:
     # What an operation does besides being logged, by name: raise PulumiError, note an interrupt, ...
     actions: dict[str, Callable[[Local | None], None]] = field(default_factory=dict)
 
-    def _do(self, name: str, local: Local | None) -> None:
-        self.log.append(f"{name} on {'local' if local else 'context'}")
+    def _do(self, name: str, target: Local | None) -> None:
+        self.log.append(f"{name} on {'local' if target else 'context'}")
         if action := self.actions.get(name):
-            action(local)
+            action(target)
 
-    def preview(self, local: Local | None) -> None:
-        self._do("preview", local)
+    def preview(self, target: Local | None) -> None:
+        self._do("preview", target)
 
-    def up(self, local: Local | None) -> None:
-        self._do("up", local)
+    def up(self, target: Local | None) -> None:
+        self._do("up", target)
         self.resources, self.pending = 10, []
 
-    def refresh_pending(self, local: Local | None) -> None:
-        self._do("refresh", local)
+    def refresh_pending(self, target: Local | None) -> None:
+        self._do("refresh", target)
         self.pending = []
 
-    def preview_destroy(self, local: Local | None) -> None:
-        self._do("preview-destroy", local)
+    def preview_destroy(self, target: Local | None) -> None:
+        self._do("preview-destroy", target)
 
-    def destroy(self, local: Local | None) -> None:
-        self._do("destroy", local)
+    def destroy(self, target: Local | None) -> None:
+        self._do("destroy", target)
         self.resources = 0
 
     def pending_operations(self) -> list[str]:
@@ -182,7 +182,7 @@ def _fake_pulumi_runs(mode: str, token: str) -> Callable[[Local | None], None]:
     """An operation that runs the fake pulumi as the Automation API runs pulumi: a child with the run's
     token in its environment, its output shown line by line, `PulumiError` when it does not succeed."""
 
-    def run(_local: Local | None) -> None:
+    def run(_target: Local | None) -> None:
         env = {**os.environ, procs.TOKEN_ENV: token}
         with subprocess.Popen(
             [sys.executable, "-c", FAKE_PULUMI, mode], env=env, stdout=subprocess.PIPE, text=True

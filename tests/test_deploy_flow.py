@@ -16,7 +16,7 @@ import pytest
 from deploy import procs
 from deploy.flow import Confirm, DeployError, Local, PulumiError, failed
 
-from .deploy_fakes import FakeStack, deploy, project
+from .deploy_fakes import FakePulumi, FakeStack, deploy, project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 INTERRUPTED = (
@@ -168,7 +168,7 @@ def test_pending_operations_of_a_stopped_update_are_refreshed_away_first(
 def test_ctrl_c_during_the_update_says_what_is_recorded_and_how_to_go_on(tmp_path: Path) -> None:
     command, pulumi, _, _ = deploy(project(tmp_path))
 
-    def cancelled(_local: Local | None) -> None:
+    def cancelled(_target: Local | None) -> None:
         command.interrupts.received = True  # pulumi got the SIGINT too: it cancelled and failed
         raise PulumiError()
 
@@ -180,7 +180,7 @@ def test_ctrl_c_during_the_update_says_what_is_recorded_and_how_to_go_on(tmp_pat
 def test_ctrl_c_during_the_preview_deployed_nothing(tmp_path: Path) -> None:
     command, pulumi, _, _ = deploy(project(tmp_path), confirm=Confirm.NO_TERMINAL)
 
-    def cancelled(_local: Local | None) -> None:
+    def cancelled(_target: Local | None) -> None:
         command.interrupts.received = True
         raise PulumiError()
 
@@ -206,6 +206,20 @@ def test_ctrl_c_while_the_local_clusters_start_deployed_nothing(tmp_path: Path) 
     assert log[-1] == "start clusters"
 
 
+def test_ctrl_c_while_the_cli_is_built_breaks_the_build_off(tmp_path: Path) -> None:
+    command, _, _, log = deploy(project(tmp_path))
+
+    def building() -> FakePulumi:
+        command.interrupts._on_sigint(signal.SIGINT, None)  # as the handler, while the build runs
+        pytest.fail("the build went on after Ctrl-C")
+
+    command.pulumi = building
+    with pytest.raises(KeyboardInterrupt):
+        command.up(local=False)
+    assert log == []
+    assert command.interrupted_line() == "interrupted: nothing was deployed; run 'make up STACK=dev' again"
+
+
 def test_ctrl_c_between_steps_ends_before_the_next(tmp_path: Path) -> None:
     command, pulumi, _, log = deploy(project(tmp_path))
     pulumi.passphrase_error = None
@@ -223,7 +237,7 @@ def test_ctrl_c_between_steps_ends_before_the_next(tmp_path: Path) -> None:
 def test_local_clusters_that_died_during_the_run_say_so_with_their_states(tmp_path: Path) -> None:
     command, pulumi, sandbox, _ = deploy(project(tmp_path))
 
-    def clusters_died(_local: Local | None) -> None:
+    def clusters_died(_target: Local | None) -> None:
         sandbox.running = False
         raise PulumiError()
 
@@ -240,7 +254,7 @@ def test_pulumi_ended_by_a_signal_has_its_lock_released_and_its_own_line(tmp_pat
     command, pulumi, _, _ = deploy(project(tmp_path), context="prod-hub")
     log: list[str] = []
 
-    def killed(_local: Local | None) -> None:
+    def killed(_target: Local | None) -> None:
         raise PulumiError(signal.SIGKILL)
 
     pulumi.stacks["dev"] = FakeStack("dev", log, actions={"up": killed})
@@ -255,7 +269,7 @@ def test_pulumi_ended_by_a_signal_has_its_lock_released_and_its_own_line(tmp_pat
 def test_a_failed_update_leaves_the_words_to_pulumi(tmp_path: Path) -> None:
     command, pulumi, _, log = deploy(project(tmp_path), context="prod-hub")
 
-    def fails(_local: Local | None) -> None:
+    def fails(_target: Local | None) -> None:
         raise PulumiError()
 
     pulumi.stacks["dev"] = FakeStack("dev", log, actions={"up": fails})
@@ -324,8 +338,8 @@ def test_protected_resources_keep_the_stack(tmp_path: Path, capsys: pytest.Captu
     command, pulumi, _, log = deploy(project(tmp_path), context="prod-hub")
 
     class Protected(FakeStack):
-        def destroy(self, local: Local | None) -> None:
-            super().destroy(local)
+        def destroy(self, target: Local | None) -> None:
+            super().destroy(target)
             self.resources = 3  # protected: pulumi destroy leaves them
 
     pulumi.stacks["dev"] = Protected("dev", log, resources=10)
@@ -344,7 +358,7 @@ def test_down_without_a_terminal_or_yes_changes_nothing(tmp_path: Path) -> None:
 def test_ctrl_c_during_the_destroy_says_how_to_finish(tmp_path: Path) -> None:
     command, pulumi, _, log = deploy(project(tmp_path), context="prod-hub")
 
-    def cancelled(_local: Local | None) -> None:
+    def cancelled(_target: Local | None) -> None:
         command.interrupts.received = True
         raise PulumiError()
 
