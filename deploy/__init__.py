@@ -8,5 +8,6 @@
 - `engine`: Pulumi through `pulumi.automation` (the CLI found or built, the backend, the stack);
 - `guard`: the local clusters watched while pulumi runs on them, pulumi stopped gently when they die;
 - `procs`: the run's processes through /proc (the run token, the sweep);
-- `context`: the kube context, and whether it answers.
+- `context`: the kube context, and whether it answers;
+- `wiring`: the real parts behind `flow`'s interfaces (the sandbox's clusters and tools, `engine`).
 """

@@ -111,7 +111,7 @@ class Engine:
         self._workspace = auto.LocalWorkspace(work_dir=str(root), env_vars=dict(self._env), pulumi_command=command)
         self._root = root
         self._console = console
-        self.describe = f"{shutil.which(command.command) or command.command} (v{command.version})"
+        self.cli = f"{shutil.which(command.command) or command.command} (v{command.version})"
 
     def _show(self, line: str) -> None:
         if not line.startswith(STACK_RM_HINT):

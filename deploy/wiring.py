@@ -88,7 +88,7 @@ def wired(root: Path, stack: str, confirm: Confirm, token: str, validate: Callab
     def pulumi() -> Engine:
         command, env = find_cli(BuiltTools(), console)
         engine = Engine(root, command, env, token, console)
-        console.say(f"using {engine.describe}")
+        console.say(f"using {engine.cli}")
         console.say(f"state backend: {engine.backend}")
         return engine
 
