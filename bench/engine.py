@@ -47,10 +47,10 @@ from config import from_pulumi, load
 from providers.discovery import fetch_vela_secrets, plan
 from providers.managed_cluster import ManagedClusterRegistration
 
-settings = load(from_pulumi())
+cfg = load(from_pulumi())
 hub = {"kubeconfig": pulumi.Config("kubernetes").get("kubeconfig"), "context": None}
-secrets = fetch_vela_secrets(settings.registration, hub) if settings.registration.discover else None
-for item in plan(settings, secrets):
+secrets = fetch_vela_secrets(cfg.registration, hub) if cfg.registration.discover else None
+for item in plan(cfg, secrets):
     ManagedClusterRegistration(f"ocm-hub-cluster-{item.registration.cluster}", item.registration)
 """
 

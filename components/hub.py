@@ -6,11 +6,11 @@ from typing import Any
 import pulumi
 
 from components.cluster_manager import ClusterManager, cluster_manager_spec
+from components.cluster_manager_operator import ClusterManagerOperator
 from components.fleet_registration import FleetRegistration
 from components.fleet_status import summarize
 from components.hub_addons import AddonStatus, HubAddons, statuses
 from components.operator_manifests import HUB_NAMESPACE, OPERATOR_NAMESPACE
-from components.registration_operator import RegistrationOperator
 from config.args import OcmHubArgs
 from config.loader import load_args
 from config.wire import whole_numbers
@@ -85,7 +85,7 @@ class OcmHub(pulumi.ComponentResource):
                 "are registered",
                 self,
             )
-        self.operator = RegistrationOperator(f"{name}-operator", cfg, pulumi.ResourceOptions(parent=self))
+        self.operator = ClusterManagerOperator(f"{name}-operator", cfg, pulumi.ResourceOptions(parent=self))
         self.cluster_manager = ClusterManager(
             f"{name}-cluster-manager",
             cfg,

@@ -18,7 +18,7 @@ class ImageOverrides(TypedDict, total=False):
     """Whole image references that replace the computed ones, per component."""
 
     registration_operator: str
-    """Image of the registration-operator (cluster-manager) Deployment, with a tag or digest."""
+    """Image of the cluster-manager operator Deployment (upstream's registration-operator image), with a tag or digest."""
     registration: str
     """Image of the hub registration controller and webhook, with a tag or digest."""
     work: str
@@ -67,7 +67,7 @@ class Toleration(TypedDict, total=False):
 
 
 class OperatorConfig(TypedDict, total=False):
-    """The registration-operator Deployment in open-cluster-management."""
+    """The cluster-manager operator Deployment in open-cluster-management."""
 
     replicas: int
     """Operator replicas, 1 to 10, leader-elected (as many as the upstream chart runs by default). Default: `3`."""
@@ -233,7 +233,7 @@ class OcmHubArgs(TypedDict, total=False):
     image_pull_secrets: list[str]
     """More Secrets in the operator namespace to pull the images with; upstream's open-cluster-management-image-pull-credentials is always listed."""
     operator: OperatorConfig
-    """The registration-operator Deployment."""
+    """The cluster-manager operator Deployment."""
     cluster_manager: ClusterManagerConfig
     """The ClusterManager custom resource."""
     addons: AddonsConfig

@@ -1,10 +1,11 @@
-"""Join one vela cluster, as `clusteradm join` + `clusteradm accept` do: complete, validate, run.
+"""Join one vela cluster, as `clusteradm join` + `clusteradm accept` do, and update a joined one in place:
+complete, validate, run.
 
 `Join.complete` reads what the inputs point at (the vela secret, the cluster the klusterlet runs on);
 `validate` refuses a managed cluster already joined under another name; `run` applies the hub side, the
 bootstrap identity and the klusterlet, approves the cluster's CSRs and waits, bounded, until it is
 Joined and Available (and its addons, when asked). Every step is idempotent (server-side apply), so a
-create that failed half-way converges on the next `pulumi up`. The unjoin is providers/unjoin.py.
+create that failed half-way completes on the next `pulumi up`. The unjoin is providers/unjoin.py.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from providers.registration import (
     MANAGED_CLUSTER,
     MODE_ANNOTATION,
     SECRET_ANNOTATION,
-    Clusters,
+    ClusterAccess,
     JoinError,
     Registration,
 )
@@ -36,19 +37,19 @@ HUB_MANAGED_SETS = frozenset({"default", "global"})
 TOKEN_SECONDS = 3600
 
 
-def join(clusters: Clusters, reg: Registration) -> dict[str, Any]:
+def join(access: ClusterAccess, reg: Registration) -> dict[str, Any]:
     """Register the cluster and wait, bounded, until it is Joined and Available; its status."""
-    step = Join.complete(clusters, reg)
+    step = Join.complete(access, reg)
     step.validate()
-    clusters.log(f"cluster {reg.cluster}: registering ({reg.mode} klusterlet)")
+    access.log(f"cluster {reg.cluster}: registering ({reg.mode} klusterlet)")
     return step.run(bootstrap=True)
 
 
-def converge(clusters: Clusters, reg: Registration) -> dict[str, Any]:
+def update(access: ClusterAccess, reg: Registration) -> dict[str, Any]:
     """Labels, cluster set, endpoint and klusterlet release, in place. A new bootstrap token only when the
     agents' bootstrap kubeconfig names another hub address than the registration's (hubApiServer changed):
     then the agents bootstrap again against the new address (see `Join.run`)."""
-    step = Join.complete(clusters, reg)
+    step = Join.complete(access, reg)
     step.validate()
     return step.run(bootstrap=False)
 
@@ -84,16 +85,16 @@ def _reason(state: dict[str, str]) -> str:
 class Join:
     """One join, completed: the inputs and what they point at."""
 
-    clusters: Clusters
+    access: ClusterAccess
     reg: Registration
     vela: VelaCluster
     target: Kube  # where the klusterlet runs: the managed cluster (Default) or the hub (Hosted)
 
     @classmethod
-    def complete(cls, clusters: Clusters, reg: Registration) -> Join:
-        vela = clusters.vela_cluster(reg)
-        target = clusters.hub if reg.mode == "Hosted" else clusters.connect(vela.kubeconfig())
-        return cls(clusters, reg, vela, target)
+    def complete(cls, access: ClusterAccess, reg: Registration) -> Join:
+        vela = access.vela_cluster(reg)
+        target = access.hub if reg.mode == "Hosted" else access.connect(vela.kubeconfig())
+        return cls(access, reg, vela, target)
 
     def validate(self) -> None:
         """A managed cluster runs one klusterlet: joined under another name, it must be unjoined first."""
@@ -121,18 +122,18 @@ class Join:
         endpoint = self._hub_endpoint()
         moved = not bootstrap and kl.hub_endpoint(self._agent_secret(kl.BOOTSTRAP_SECRET)) != endpoint
         if moved:
-            self.clusters.log(f"cluster {self.reg.cluster}: the agents bootstrap again, against {endpoint[0]}")
+            self.access.log(f"cluster {self.reg.cluster}: the agents bootstrap again, against {endpoint[0]}")
         self.apply_klusterlet(kl.Bootstrap(*endpoint, self._bootstrap_token()) if bootstrap or moved else None)
         self.wait_joined(endpoint[0] if moved else None)
         if self.reg.wait_for_addons and self.reg.addons:
             self.wait_addons()
-        hub, reg = self.clusters.hub, self.reg
+        hub, reg = self.access.hub, self.reg
         return cluster_status(
             hub.get(*MANAGED_CLUSTER, reg.cluster), reg.mode, read_addons(hub, reg.cluster, reg.addons)
         )
 
     def apply_hub_side(self) -> None:
-        hub, reg = self.clusters.hub, self.reg
+        hub, reg = self.access.hub, self.reg
         if reg.cluster_set not in HUB_MANAGED_SETS:
             hub.apply(
                 {
@@ -160,7 +161,7 @@ class Join:
 
     def _bootstrap_token(self) -> str:
         account = kl.bootstrap_account(self.reg.cluster)
-        response = self.clusters.hub.post(
+        response = self.access.hub.post(
             f"/api/v1/namespaces/{kl.OPERATOR_NAMESPACE}/serviceaccounts/{account}/token",
             {
                 "apiVersion": "authentication.k8s.io/v1",
@@ -175,7 +176,7 @@ class Join:
 
     def _hub_endpoint(self) -> tuple[str, bytes]:
         """Where agents dial the hub, and the CA that proves it (kubeconfig's, else kube-root-ca.crt)."""
-        hub, reg = self.clusters.hub, self.reg
+        hub, reg = self.access.hub, self.reg
         if reg.mode == "Hosted":
             server = reg.hub_api_server or "https://kubernetes.default.svc:443"
         else:
@@ -191,7 +192,7 @@ class Join:
 
     def approve_pending(self) -> int:
         """Approve this cluster's CSRs from its own bootstrap identity; nobody else's."""
-        hub, reg = self.clusters.hub, self.reg
+        hub, reg = self.access.hub, self.reg
         approved = 0
         username = kl.bootstrap_username(reg.cluster)
         for csr in hub.list(*CSR, label_selector=f"{kl.CLUSTER_NAME_LABEL}={reg.cluster}"):
@@ -211,7 +212,7 @@ class Join:
             ]
             name = csr["metadata"]["name"]
             hub.put(hub.path(*CSR, name) + "/approval", csr)
-            self.clusters.log(f"cluster {reg.cluster}: approved CSR {name}")
+            self.access.log(f"cluster {reg.cluster}: approved CSR {name}")
             approved += 1
         return approved
 
@@ -230,7 +231,7 @@ class Join:
                         f"not {server} ({kl.HUB_KUBECONFIG_SECRET} in {kl.agent_namespace(reg.cluster, reg.mode)})",
                         f"cluster {reg.cluster}: waiting for the agents to bootstrap again against {server}",
                     )
-            live = self.clusters.hub.get(*MANAGED_CLUSTER, reg.cluster)
+            live = self.access.hub.get(*MANAGED_CLUSTER, reg.cluster)
             joined, available = condition(live, JOINED), condition(live, AVAILABLE)
             if joined["status"] == "True" and available["status"] == "True":
                 return None
@@ -241,12 +242,12 @@ class Join:
                 f"cluster {reg.cluster}: waiting for {JOINED}={joined['status']}, {AVAILABLE}={available['status']}",
             )
 
-        unmet = self.clusters.pacing.until(look, reg.timeout_seconds)
+        unmet = self.access.pacing.until(look, reg.timeout_seconds)
         if unmet is not None:
             raise JoinError(
                 f"cluster {reg.cluster}: {unmet.condition}; check the klusterlet agents and that they reach the hub API"
             )
-        self.clusters.log(f"cluster {reg.cluster}: joined and available")
+        self.access.log(f"cluster {reg.cluster}: joined and available")
 
     def wait_addons(self) -> None:
         """Until each enabled addon is Available (bounded), creating a ManagedClusterAddOn no install
@@ -254,7 +255,7 @@ class Join:
         reg = self.reg
 
         def look() -> Unmet | None:
-            live = read_addons(self.clusters.hub, reg.cluster, reg.addons)
+            live = read_addons(self.access.hub, reg.cluster, reg.addons)
             for name, obj in live.items():
                 if obj is None:
                     self._create_addon(name)
@@ -270,20 +271,20 @@ class Join:
                 f"cluster {reg.cluster}: waiting for addons {', '.join(sorted(waiting))} to be Available",
             )
 
-        unmet = self.clusters.pacing.until(look, reg.addon_timeout_seconds)
+        unmet = self.access.pacing.until(look, reg.addon_timeout_seconds)
         if unmet is not None:
             raise JoinError(f"cluster {reg.cluster}: {unmet.condition}")
-        self.clusters.log(f"cluster {reg.cluster}: addons {', '.join(reg.addons)} available")
+        self.access.log(f"cluster {reg.cluster}: addons {', '.join(reg.addons)} available")
 
     def _create_addon(self, name: str) -> None:
         """Only where no install strategy made one; the hub makes the cluster namespace on acceptance."""
         cluster = self.reg.cluster
         try:
-            self.clusters.hub.create(
+            self.access.hub.create(
                 {"apiVersion": ADDON[0], "kind": ADDON[1], "metadata": {"name": name, "namespace": cluster}, "spec": {}}
             )
         except KubeError as err:
             if err.status not in (404, 409):  # namespace not there yet, or the addon-manager was quicker
                 raise
         else:
-            self.clusters.log(f"cluster {cluster}: created ManagedClusterAddOn {name} (no install strategy had)")
+            self.access.log(f"cluster {cluster}: created ManagedClusterAddOn {name} (no install strategy had)")

@@ -25,14 +25,14 @@ from config.names import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS, cluster_name_pr
 from config.versions import RELEASES
 from providers.cluster_status import cluster_status, read_addons
 from providers.hub_provider import HUB_KUBECONFIG, HubProvider, hub_access, with_hub_kubeconfig
-from providers.join import converge, join
+from providers.join import join, update
 from providers.registration import (
     MANAGED_CLUSTER,
     MODE_ANNOTATION,
     REPLACE_KEYS,
     SECRET_ANNOTATION,
     WIRE_KEYS,
-    Clusters,
+    ClusterAccess,
     Kind,
     Registration,
     changed,
@@ -45,9 +45,9 @@ from providers.unjoin import unjoin
 class ManagedClusterProvider(HubProvider):
     """Check/diff are pure; create and update join (providers/join.py), delete unjoins (providers/unjoin.py)."""
 
-    def _clusters(self, props: Mapping[str, Any]) -> Clusters:
+    def _access(self, props: Mapping[str, Any]) -> ClusterAccess:
         _serve_concurrently(_spec(props))
-        return Clusters(hub=self.hub(props))
+        return ClusterAccess(hub=self.hub(props))
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         spec = _spec(news)
@@ -94,16 +94,16 @@ class ManagedClusterProvider(HubProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         reg = Registration.from_props(_spec(props))
-        status = join(self._clusters(props), reg)
+        status = join(self._access(props), reg)
         return CreateResult(reg.cluster, {"spec": reg.props(), "status": status, **hub_access(props)})
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         reg = Registration.from_props(_spec(news))
-        status = converge(self._clusters(news), reg)
+        status = update(self._access(news), reg)
         return UpdateResult({"spec": reg.props(), "status": status, **hub_access(news)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        hub = self._clusters(props).hub
+        hub = self._access(props).hub
         live = hub.get(*MANAGED_CLUSTER, id_)
         if live is None:
             return ReadResult(None, {})
@@ -114,12 +114,12 @@ class ManagedClusterProvider(HubProvider):
         return ReadResult(id_, {"spec": refreshed, "status": status, **hub_access(props)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        unjoin(self._clusters(props), Registration.from_props(_spec(props)))
+        unjoin(self._access(props), Registration.from_props(_spec(props)))
 
 
 def _serve_concurrently(spec: Mapping[str, Any]) -> None:
     """Let the provider server work on `maxConcurrentJoins` registrations at once, not the SDK's 4. Check comes
-    first for every resource of an up or preview; delete and refresh reach it through `_clusters`."""
+    first for every resource of an up or preview; delete and refresh reach it through `_access`."""
     count = spec.get("maxConcurrentJoins")  # a wire number may arrive as a float
     widen_provider_server(int(count) if isinstance(count, int | float) and count >= 1 else MAX_CONCURRENT_JOINS)
 

@@ -1,5 +1,5 @@
-"""One registration of a vela cluster: its inputs as state keeps them, the marks it leaves on the hub, and
-the clusters a join (providers/join.py) or an unjoin (providers/unjoin.py) works on.
+"""One registration of a vela cluster with the hub: its inputs as state keeps them, the marks it leaves on the
+hub, and how a join, update (providers/join.py) or unjoin (providers/unjoin.py) reaches the clusters.
 
 State keeps a reference to the vela Secret, never its data: both read it when they need it.
 """
@@ -195,8 +195,9 @@ def _comparable(wire: Wire, props: Mapping[str, Any]) -> Any:
 
 
 @dataclass
-class Clusters:
-    """The hub, how to reach a managed cluster from its kubeconfig, and how waits pace themselves."""
+class ClusterAccess:
+    """How a join, update or unjoin reaches the clusters: the hub, a managed cluster from its kubeconfig, and
+    how waits pace themselves. One object per call, not a collection of clusters."""
 
     hub: Kube
     connect: Callable[[Mapping[str, Any]], Kube] = Kube.from_kubeconfig

@@ -31,12 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         raw = from_file(path)
         for warning in raw.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        settings = load(raw)
+        cfg = load(raw)
         result = recording.run_main(raw, stack=stack)
     except (ConfigError, pulumi.RunError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if settings.registration.discover:
+    if cfg.registration.discover:
         print(
             "note: registration.discover lists vela's cluster Secrets on the hub at deploy time; "
             "this offline render shows only the clusters named in registration.clusters",

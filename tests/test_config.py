@@ -46,7 +46,7 @@ def test_bad_config_declares_nothing() -> None:
     seen = recording.Recording()
     with pytest.raises(pulumi.RunError):
         seen = recording.run_main(RawConfig({"operator": {"replicas": -1}}))
-    assert seen.registrations == []
+    assert seen.resources == []
 
 
 def test_a_malformed_hub_kubeconfig_stops_the_program_without_quoting_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,7 +45,7 @@ def _resources(recording: Recording) -> list[rules.Resource]:
     """The program's resources as `make review` hands them to the policies."""
     return [
         rules.Resource(r.type, r.name, copy.deepcopy(dict(r.inputs)), r.urn, retain_on_delete=r.retain_on_delete)
-        for r in recording.registrations
+        for r in recording.resources
         if r.custom
     ]
 

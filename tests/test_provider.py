@@ -349,7 +349,7 @@ def test_delete_without_the_vela_secret_still_cleans_the_hub(
     assert "cannot be reached; remove it there with `clusteradm unjoin`" in server.log()
 
 
-# -- failures are clear, bounded, and converge -----------------------------------------------------
+# -- failures are clear, bounded, and complete on the next up -------------------------------------
 
 
 def test_missing_secret_is_a_clear_error(server: DynamicServer, hub: FakeKube) -> None:
@@ -417,7 +417,7 @@ def test_transient_api_errors_are_survived(
     assert hub.internal_errors == []
 
 
-def test_a_half_done_create_converges_on_the_next_up(
+def test_a_half_done_create_completes_on_the_next_up(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
     add_vela_cluster(hub, managed, pki)

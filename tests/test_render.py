@@ -11,7 +11,7 @@ import yaml
 
 from config import ConfigError, from_file, load
 from render import documents
-from render.recording import Recording, Registration
+from render.recording import Recording, ResourceRequest
 from tests.conftest import PROJECT_DIR, STACKS
 
 
@@ -72,7 +72,7 @@ def test_missing_stack_file_exits_2() -> None:
 
 
 def test_secret_data_is_masked_whatever_its_marking() -> None:
-    secret = Registration(
+    secret = ResourceRequest(
         urn="urn:x",
         type="kubernetes:core/v1:Secret",
         name="s",
@@ -92,7 +92,7 @@ def test_secret_data_is_masked_whatever_its_marking() -> None:
             "stringData": {"password": "hunter2"},
         },
     )
-    (doc,) = documents.objects(Recording(registrations=[secret]))
+    (doc,) = documents.objects(Recording(resources=[secret]))
     text = documents.to_yaml([doc])
     assert "hunter2" not in text
     assert "c2VjcmV0" not in text

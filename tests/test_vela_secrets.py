@@ -18,7 +18,7 @@ from ocmhub_testing.pki import Pki, vela_secret
 from policy import rules
 from providers.discovery import DiscoveryError, VelaSecrets, fetch_vela_secrets, plan_fleet
 from providers.join import Join, managed_cluster
-from providers.registration import MANAGED_CLUSTER, SECRET_ANNOTATION, Clusters, Registration
+from providers.registration import MANAGED_CLUSTER, SECRET_ANNOTATION, ClusterAccess, Registration
 from providers.vela import ALIAS_ANNOTATION, VelaSecretError, parse_secret
 from render import recording
 
@@ -67,7 +67,7 @@ def test_both_modes_reach_the_cluster_through_vela_s_proxy(pki: Pki, mode: str) 
         return target
 
     reg = Registration.from_props({**_props(), "mode": mode, "secretName": "edge"})
-    Join.complete(Clusters(hub=target, connect=connect), reg).apply_klusterlet(None)
+    Join.complete(ClusterAccess(hub=target, connect=connect), reg).apply_klusterlet(None)
     assert len(seen) == 1
     assert PROXY in str(seen[0])
 

@@ -35,7 +35,7 @@ from ocmhub_testing.dynamic_server import DynamicServer, dynamic_server
 from providers import klusterlet as kl
 from providers.hub_status import READY_CONDITIONS, not_ready_reasons
 from providers.kube import Kube, KubeError
-from providers.registration import Clusters, Registration
+from providers.registration import ClusterAccess, Registration
 from providers.unjoin import unjoin
 from sandbox import tools
 from tests.e2e.conftest import REPO_ROOT, Cluster
@@ -238,7 +238,7 @@ def test_provider_joins_and_unjoins_through_the_real_agents(
     finally:
         if not unjoined:  # leave both clusters as found, with the agents still running to let go
             print(provider.log())
-            unjoin(Clusters(hub), registration)
+            unjoin(ClusterAccess(hub), registration)
 
 
 def _join_and_unjoin(ocm: Hub, provider: DynamicServer, registration: Registration, spoke: Kube) -> None:
@@ -310,11 +310,11 @@ from config import from_pulumi, load
 from providers.discovery import fetch_vela_secrets, plan
 from providers.managed_cluster import ManagedClusterRegistration
 
-settings = load(from_pulumi())
+cfg = load(from_pulumi())
 kubernetes = pulumi.Config("kubernetes")
-secrets = fetch_vela_secrets(settings.registration, {"kubeconfig": kubernetes.get("kubeconfig"), "context": None})
+secrets = fetch_vela_secrets(cfg.registration, {"kubeconfig": kubernetes.get("kubeconfig"), "context": None})
 clusters = {}
-for item in plan(settings, secrets):
+for item in plan(cfg, secrets):
     name = item.registration.cluster
     # As a composing program passes its hub (OcmHub's hub_kubeconfig): a secret the unjoin reads back from state.
     hub = pulumi.Config().require_secret("hubKubeconfig")
@@ -409,7 +409,7 @@ def test_pulumi_up_registers_through_the_real_agents_and_unjoins_when_config_dro
             unjoined = True
     finally:
         if not unjoined:  # leave both clusters as found, with the agents still running to let go
-            unjoin(Clusters(hub), _registration())
+            unjoin(ClusterAccess(hub), _registration())
 
 
 def _names(spoke: Kube, secret: str) -> str | None:
@@ -456,4 +456,4 @@ def test_a_moved_hub_api_server_moves_the_real_agents(
             unjoined = True
     finally:
         if not unjoined:  # leave both clusters as found, with the agents still running to let go
-            unjoin(Clusters(hub), _registration())
+            unjoin(ClusterAccess(hub), _registration())

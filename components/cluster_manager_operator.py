@@ -1,4 +1,5 @@
-"""The registration-operator in hub (cluster-manager) mode: namespace, CRD, RBAC, Deployment."""
+"""The cluster-manager operator (upstream's registration-operator binary, in hub mode): namespace, CRD, RBAC,
+Deployment."""
 
 from __future__ import annotations
 
@@ -11,8 +12,13 @@ from pulumi_kubernetes.rbac.v1 import ClusterRole, ClusterRoleBinding
 from components import operator_manifests as manifests
 from config import StackConfig
 
+TYPE = "ocm-hub:index:ClusterManagerOperator"
+# Its type until "registration" came to mean registering clusters only: state written then still matches, and
+# the engine derives its children's former URNs from this alias.
+FORMER_TYPE = "ocm-hub:index:RegistrationOperator"
 
-class RegistrationOperator(pulumi.ComponentResource):
+
+class ClusterManagerOperator(pulumi.ComponentResource):
     """Everything the ClusterManager needs to be reconciled, declared before it: the release's upstream
     objects (components/operator_manifests.py), in upstream's apply order.
 
@@ -25,7 +31,8 @@ class RegistrationOperator(pulumi.ComponentResource):
     deployment: Deployment
 
     def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("ocm-hub:index:RegistrationOperator", name, None, opts)
+        aliased = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=FORMER_TYPE)]))
+        super().__init__(TYPE, name, None, aliased)
         objects = manifests.operator_objects(cfg)
 
         def child(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
