@@ -83,9 +83,8 @@ def cluster_manager(prod: Recording) -> rules.Resource:
 @pytest.fixture(scope="module")
 def registration() -> rules.Resource:
     """A real ManagedClusterRegistration, with the serialized provider the engine stores."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OCM_HUB_OFFLINE", "1")  # no hub to list vela's secrets: the entry is planned from config
-        recording = run_values({"registration": {"clusters": [{"name": "edge-1", "labels": {"tier": "edge"}}]}})
+    # offline, as every render: no hub to list vela's secrets, the entry is planned from config
+    recording = run_values({"registration": {"clusters": [{"name": "edge-1", "labels": {"tier": "edge"}}]}})
     return _named(recording, "ocm-hub-cluster-edge-1")
 
 
