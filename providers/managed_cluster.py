@@ -38,7 +38,12 @@ from providers.registration import (
     changed,
     read_input,
 )
-from providers.sdk_patches import serialized_once, stack_traces_from_frames, widen_provider_server
+from providers.sdk_patches import (
+    provider_server_can_widen,
+    serialized_once,
+    stack_traces_from_frames,
+    widen_provider_server,
+)
 from providers.unjoin import unjoin
 
 
@@ -165,6 +170,7 @@ class ManagedClusterRegistration(pulumi.dynamic.Resource, module="ocm-hub", name
         hub_kubeconfig: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        provider_server_can_widen()  # says so once when it cannot: joins would then progress 4 at a time
         props: dict[str, Any] = {"spec": registration.props(), "status": None}
         opts = with_hub_kubeconfig(props, hub_kubeconfig, opts)
         with serialized_once(), stack_traces_from_frames():

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
+import importlib.util
 import inspect
 import pickle
 import sys
@@ -259,6 +260,23 @@ def server_pool(server: Any) -> ThreadPoolExecutor | str:
     if missing:
         return f"ThreadPoolExecutor has no {', '.join(missing)}"
     return pool
+
+
+def server_main_code() -> CodeType | None:
+    """The server's `main()` as the installed SDK ships it, read without running it (importing the module
+    starts the server)."""
+    spec = importlib.util.find_spec(SDK_SERVER)
+    if spec is None or spec.origin is None:
+        return None
+    module = compile(Path(spec.origin).read_text(), spec.origin, "exec")
+    found = [c for c in module.co_consts if isinstance(c, CodeType) and c.co_name == "main"]
+    return found[0] if found else None
+
+
+def provider_server_can_widen() -> bool:
+    """Whether the server patch will apply, judged in the program (whose output the user sees; the provider
+    server's own goes to the engine's debug log): the SDK's version and its server's `main()`."""
+    return _applies(SERVER_POOL, lambda: server_main_shape(server_main_code()))
 
 
 _found: list[ThreadPoolExecutor | None] = []  # the server's pool, once looked for

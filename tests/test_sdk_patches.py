@@ -58,10 +58,9 @@ def test_versions_outside_the_supported_range_are_refused(version: str) -> None:
 def test_the_pinned_sdk_has_the_shape_each_patch_relies_on() -> None:
     assert serializer_shape(dynamic_module, pulumi.dynamic.Resource, pickle._Pickler) is None
     assert stack_trace_shape(resource_module) is None
-    # The server module runs its main() on import: read its code without running it.
-    path = Path(dynamic_module.__file__).with_name("__main__.py")
-    module = compile(path.read_text(), str(path), "exec")
-    (main,) = [c for c in module.co_consts if isinstance(c, types.CodeType) and c.co_name == "main"]
+    main = sdk_patches.server_main_code()
+    assert main is not None
+    assert main.co_filename == str(Path(dynamic_module.__file__).with_name("__main__.py"))
     assert server_main_shape(main) is None
 
 
@@ -155,6 +154,21 @@ def test_a_server_whose_main_moved_keeps_the_sdks_pool(
     monkeypatch.setattr(sdk_patches, "_found", [])
     assert sdk_patches.widen_provider_server(32) is None
     assert "'provider server threads' not applied" in capsys.readouterr().err
+
+
+def test_the_program_says_when_the_provider_server_cannot_be_widened(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server's own line goes to the engine's debug log: the program says it where the user sees it."""
+    assert sdk_patches.provider_server_can_widen()
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sdk_patches, "_verdicts", {})
+    monkeypatch.setattr(sdk_patches, "installed_version", lambda: "3.280.0")
+    assert not sdk_patches.provider_server_can_widen()
+    assert not sdk_patches.provider_server_can_widen()
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("ocm-hub: SDK patch 'provider server threads' not applied: pulumi SDK 3.280.0 is outside")
+    assert "at most 4 registrations join at once" in line
 
 
 def test_an_sdk_outside_the_supported_versions_is_not_patched(
