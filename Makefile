@@ -40,14 +40,13 @@ render: venv ## print every object STACK (or CONFIG=path/to/Pulumi.x.yaml) would
 	@$(PY) -m render $(if $(CONFIG),--config $(CONFIG),--stack $(STACK))
 
 up: venv ## pulumi up STACK on the current kube context, or on local clusters when none (LOCAL=1 forces them; YES=1 skips the question)
-	@hack/up.sh $(STACK)
+	@$(PY) -m deploy up --stack $(STACK) $(if $(YES),--yes) $(if $(LOCAL),--local)
 
 down: venv ## pulumi destroy STACK, then stop the local clusters (YES=1 skips the question)
-	@hack/down.sh $(STACK)
+	@$(PY) -m deploy down --stack $(STACK) $(if $(YES),--yes)
 
 status: venv ## the hub and its fleet as a table, live from the hub or from STACK's last outputs (JSON=1 for JSON)
-	@$(if $(wildcard .e2e/local-stacks/$(STACK)),KUBECONFIG=$(CURDIR)/.e2e/hub.kubeconfig) \
-		$(PY) -m fleetstatus --stack $(STACK) $(if $(JSON),--json)
+	@$(PY) -m deploy status --stack $(STACK) $(if $(JSON),--json)
 
 bench: venv ## benchmarks at fleet scale: prints a table, writes bench/results/bench.json (minutes)
 	$(PY) -m bench.run

@@ -21,12 +21,12 @@ try:
     raw = from_pulumi()
     for warning in raw.warnings:
         pulumi.log.warn(warning)
-    settings = load(raw)
+    cfg = load(raw)
     kubernetes = pulumi.Config("kubernetes")
     secrets = fetch_vela_secrets(
-        settings.registration, {"kubeconfig": kubernetes.get("kubeconfig"), "context": kubernetes.get("context")}
+        cfg.registration, {"kubeconfig": kubernetes.get("kubeconfig"), "context": kubernetes.get("context")}
     )
-    hub = OcmHub("ocm-hub", settings.args(), vela_secrets=secrets, secret_keys=raw.secret_keys)
+    hub = OcmHub("ocm-hub", cfg.args(), vela_secrets=secrets, secret_keys=raw.secret_keys)
 except (ConfigError, DiscoveryError) as err:
     raise pulumi.RunError(str(err)) from None
 except HubConfigError as err:

@@ -1,4 +1,4 @@
-"""The registration under the real engine: the Pulumi CLI and Python language host hack/build_tools.py built,
+"""The registration under the real engine: the Pulumi CLI and Python language host sandbox/tools.py built,
 against the fake API servers of ocmhub_testing/fakekube, with the fake agent taking JOIN_SECONDS to join.
 
 - `pulumi up` of a registration program for 1, 10 and 100 clusters (each run a new stack): wall time, the most
@@ -17,7 +17,6 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -29,10 +28,9 @@ from bench import fleet
 from ocmhub_testing.fake_agent import FakeAgent
 from ocmhub_testing.fakekube import DEFAULT_NAMESPACES, FakeKube
 from ocmhub_testing.pki import Pki, vela_secret
+from sandbox import tools
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR / "hack"))
-import build_tools  # noqa: E402  (hack/ is not a package)
 
 JOIN_SECONDS = 20.0
 UP_SIZES = (1, 10, 100)
@@ -49,10 +47,10 @@ from config import from_pulumi, load
 from providers.discovery import fetch_vela_secrets, plan
 from providers.managed_cluster import ManagedClusterRegistration
 
-settings = load(from_pulumi())
+cfg = load(from_pulumi())
 hub = {"kubeconfig": pulumi.Config("kubernetes").get("kubeconfig"), "context": None}
-secrets = fetch_vela_secrets(settings.registration, hub) if settings.registration.discover else None
-for item in plan(settings, secrets):
+secrets = fetch_vela_secrets(cfg.registration, hub) if cfg.registration.discover else None
+for item in plan(cfg, secrets):
     ManagedClusterRegistration(f"ocm-hub-cluster-{item.registration.cluster}", item.registration)
 """
 
@@ -89,7 +87,7 @@ for i in range(config.require_int("clusters")):
 
 
 def available() -> bool:
-    return not build_tools.missing(build_tools.PULUMI_TOOLS)
+    return not tools.missing(tools.PULUMI_TOOLS)
 
 
 class Stack:
@@ -101,10 +99,10 @@ class Stack:
         state.mkdir()
         (self.directory / "Pulumi.yaml").write_text("name: ocm-hub-bench\nruntime: python\n")
         (self.directory / "__main__.py").write_text(program)
-        build_tools.install_pulumi_root()
+        tools.install_pulumi_root()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")},
-            **build_tools.pulumi_env(),
+            **tools.pulumi_env(),
             "PULUMI_BACKEND_URL": state.as_uri(),
             "PULUMI_CONFIG_PASSPHRASE": "bench",
             "PYTHONPATH": str(PROJECT_DIR),
@@ -115,7 +113,7 @@ class Stack:
         """Seconds the command took and its stdout; its output in the error when it fails."""
         started = time.perf_counter()
         done = subprocess.run(
-            [str(build_tools.pulumi_root() / "bin" / "pulumi"), "--non-interactive", *args],
+            [str(tools.pulumi_root() / "bin" / "pulumi"), "--non-interactive", *args],
             cwd=self.directory,
             env=self.env,
             input=stdin,
@@ -264,7 +262,7 @@ def run(workdir: Path) -> dict[str, Any]:
     pki = fleet.pki(workdir / "pki")
     ups = [up(workdir, pki, n) for n in UP_SIZES]
     return {
-        "cli": build_tools.pulumi_root().name,
+        "cli": tools.pulumi_root().name,
         "join_seconds": JOIN_SECONDS,
         "parallel": PARALLEL,
         "up": ups,

@@ -2,8 +2,8 @@
 
     python -m bench.evaluate --clusters N --program real|bare --pki DIR
 
-prints one JSON line: wall seconds (program start to every registration settled; module imports
-are measured apart, by bench/imports.py), peak RSS MiB, resources registered.
+prints one JSON line: wall seconds (program start to every resource request settled; module imports
+are measured apart, by bench/imports.py), peak RSS MiB, resources requested.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from bench import fleet
 from components import OcmHub
 from config import RawConfig, load
 from ocmhub_testing.pki import vela_fleet
-from providers.hub_provider import pickler_restored
+from providers.sdk_patches import pickler_restored
 from render import recording
 
 
@@ -70,14 +70,14 @@ def main() -> None:
         result = recording.run(lambda: _real(secrets, args.clusters))
     wall = time.perf_counter() - start
     counts: dict[str, int] = {}
-    for registration in result.registrations:
-        counts[registration.type] = counts.get(registration.type, 0) + 1
+    for request in result.resources:
+        counts[request.type] = counts.get(request.type, 0) + 1
     print(
         json.dumps(
             {
                 "wall_s": round(wall, 3),
                 "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                "resources": len(result.registrations),
+                "resources": len(result.resources),
                 "types": sorted(counts.items()),
             }
         )

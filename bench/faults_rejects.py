@@ -20,7 +20,7 @@ from bench.input_cases import ALL_BAD, HOSTILE_YAML
 from config import ConfigError, RawConfig, from_file, load
 from ocmhub_testing.cases import BAD_ADDONS, BAD_CONFIGS, ENDPOINT, MALFORMED
 from ocmhub_testing.pki import Pki, vela_secret
-from providers.discovery import DiscoveryError, plan
+from providers.discovery import DiscoveryError, VelaSecrets, plan
 from providers.vela import VelaSecretError, parse_secret
 
 AREAS = ("hub", "addons", "registration", "hostile YAML")
@@ -175,7 +175,7 @@ def check_discovery(cases: list[SecretCase], pki: Pki) -> tuple[list[Rejection],
     each bad secret by name with its problem. Returns the per-secret results and the error text."""
     secrets = [vela_secret("healthy", ENDPOINT, pki), *(case.secret(pki) for case in cases)]
     try:
-        plan(load(RawConfig({"registration": {"discover": True}})), secrets)
+        plan(load(RawConfig({"registration": {"discover": True}})), VelaSecrets(secrets))
     except DiscoveryError as err:
         results = []
         for case in cases:

@@ -24,7 +24,7 @@ def dump(stack: str, target: Path) -> None:
     result = recording.run_main(from_file(recording.PROJECT_DIR / f"Pulumi.{stack}.yaml"), stack=stack)
     declared = [
         {"type": r.type, "name": r.name, "inputs": r.inputs}
-        for r in result.registrations
+        for r in result.resources
         if r.custom and not r.type.startswith("pulumi:providers:")
     ]
     target.write_text(json.dumps(declared, default=str))

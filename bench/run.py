@@ -3,7 +3,7 @@
 Each program evaluation runs in its own process (peak RSS is its own) three times; the median is
 reported. The bare program registers the same resource types and count with no logic, in the same
 run, so the ratio shows what our code adds over the SDK's own cost. With the Pulumi CLI built
-(hack/build_tools.py), the registration also runs under the real engine (bench/engine.py).
+(sandbox/tools.py), the registration also runs under the real engine (bench/engine.py).
 """
 
 from __future__ import annotations

@@ -6,16 +6,16 @@ from typing import Any
 import pulumi
 
 from components.cluster_manager import ClusterManager, cluster_manager_spec
+from components.cluster_manager_operator import ClusterManagerOperator
 from components.fleet_registration import FleetRegistration
 from components.fleet_status import summarize
 from components.hub_addons import AddonStatus, HubAddons, statuses
 from components.operator_manifests import HUB_NAMESPACE, OPERATOR_NAMESPACE
-from components.registration_operator import RegistrationOperator
 from config.args import OcmHubArgs
 from config.loader import load_args
 from config.wire import whole_numbers
 from providers import hub_status
-from providers.discovery import FleetPlan, plan_fleet
+from providers.discovery import FleetPlan, VelaSecrets, plan_fleet
 from providers.hub_readiness import HubReadiness
 
 TYPE = "ocm-hub:index:OcmHub"
@@ -56,15 +56,17 @@ class OcmHub(pulumi.ComponentResource):
         args: OcmHubArgs,
         opts: pulumi.ResourceOptions | None = None,
         *,
-        vela_secrets: Sequence[Mapping[str, Any]] | None = None,
+        vela_secrets: VelaSecrets | Sequence[Mapping[str, Any]] | None = None,
         secret_keys: Collection[str] = (),
     ) -> None:
         """`args` are validated like a stack's `ocm-hub:` config (ConfigError names every bad key).
-        `vela_secrets`: vela's cluster Secrets as the hub returned them (providers.discovery.fetch_vela_secrets);
-        None plans only the clusters `registration.clusters` lists. `secret_keys`: the args given as
+        `vela_secrets`: vela's cluster Secrets as the hub returned them (providers.discovery.fetch_vela_secrets),
+        or a program's own list of them (then none is skipped: what is registered is not known); None plans
+        only the clusters `registration.clusters` lists. `secret_keys`: the args given as
         secrets (of them, only `addons` may be: its Helm values are then secret inputs)."""
         cfg = load_args({key: value for key, value in args.items() if key != "hub_kubeconfig"})
-        fleet = plan_fleet(cfg, vela_secrets) if cfg.registration.active else FleetPlan([], {})
+        listed = None if vela_secrets is None else VelaSecrets.of(vela_secrets)
+        fleet = plan_fleet(cfg, listed) if cfg.registration.active else FleetPlan([], {})
         planned = fleet.registrations
         super().__init__(TYPE, name, None, opts)
         for secret, reason in sorted(fleet.skipped.items()):
@@ -83,7 +85,7 @@ class OcmHub(pulumi.ComponentResource):
                 "are registered",
                 self,
             )
-        self.operator = RegistrationOperator(f"{name}-operator", cfg, pulumi.ResourceOptions(parent=self))
+        self.operator = ClusterManagerOperator(f"{name}-operator", cfg, pulumi.ResourceOptions(parent=self))
         self.cluster_manager = ClusterManager(
             f"{name}-cluster-manager",
             cfg,

@@ -1,4 +1,5 @@
-"""The hub's upstream objects: the registration-operator (hub mode) and the ClusterManager CR.
+"""The hub's upstream objects: the cluster-manager operator (upstream's registration-operator binary in hub mode)
+and the ClusterManager CR.
 
 Each is read from the release folder of `ocmVersion` (config/versions.py) and changed only by the
 `Change`s below, each saying why. `tests/test_conformance.py` reads the same lists: the render must be

@@ -18,7 +18,7 @@ class ImageOverrides(TypedDict, total=False):
     """Whole image references that replace the computed ones, per component."""
 
     registration_operator: str
-    """Image of the registration-operator (cluster-manager) Deployment, with a tag or digest."""
+    """Image of the cluster-manager operator Deployment (upstream's registration-operator image), with a tag or digest."""
     registration: str
     """Image of the hub registration controller and webhook, with a tag or digest."""
     work: str
@@ -67,7 +67,7 @@ class Toleration(TypedDict, total=False):
 
 
 class OperatorConfig(TypedDict, total=False):
-    """The registration-operator Deployment in open-cluster-management."""
+    """The cluster-manager operator Deployment in open-cluster-management."""
 
     replicas: int
     """Operator replicas, 1 to 10, leader-elected (as many as the upstream chart runs by default). Default: `3`."""
@@ -210,17 +210,17 @@ class RegistrationConfig(TypedDict, total=False):
     defaults: ClusterDefaults
     """Settings of every cluster its entry does not override."""
     hub_api_server: str
-    """https URL of the hub API the agents dial (a host, no query or fragment, no `user:password@`: refused without showing it); defaults to the hub kubeconfig's server."""
+    """https URL of the hub API the agents dial (a host, no query or fragment, no `user:password@`: refused without showing it); defaults to the hub kubeconfig's server. A change updates each registration: its agents get a new bootstrap kubeconfig, bootstrap again, and the update waits (joinTimeout) until they dial the new URL."""
     join_timeout: Any
-    """Bound on each join and unjoin wait: a duration such as 15m, or seconds; 30s to 6h. Default: `15m`."""
+    """Bound on each join and unjoin wait: a duration such as 15m, or seconds; 30s to 6h. A setting: changing it updates no registration (each uses it from its next create or update). Default: `15m`."""
     wait_for_addons: bool
-    """Wait until each enabled addon is Available on each cluster a run registers. Default: `true`."""
+    """Wait until each enabled addon is Available on each cluster a run registers. A setting, as joinTimeout. Default: `true`."""
     addon_timeout: Any
-    """Bound on the wait for a cluster's addons: a duration such as 10m, or seconds; 30s to 6h. Default: `10m`."""
+    """Bound on the wait for a cluster's addons: a duration such as 10m, or seconds; 30s to 6h. A setting, as joinTimeout. Default: `10m`."""
     strict: bool
     """Stop the run on any unusable discovered Secret instead of skipping it (all or nothing). Default: `false`."""
     max_concurrent_joins: int
-    """How many registrations join or unjoin at once, 1 to 256 (the engine's `--parallel`, 4 per core by default, bounds them too: set it or PULUMI_PARALLEL as high); calls to the hub share one rate limit whatever this is. Default: `32`."""
+    """How many registrations join or unjoin at once, 1 to 256 (the engine's `--parallel`, 4 per core by default, bounds them too: set it or PULUMI_PARALLEL as high); calls to the hub share one rate limit whatever this is. A setting, as joinTimeout. Default: `32`."""
 
 
 class OcmHubArgs(TypedDict, total=False):
@@ -233,7 +233,7 @@ class OcmHubArgs(TypedDict, total=False):
     image_pull_secrets: list[str]
     """More Secrets in the operator namespace to pull the images with; upstream's open-cluster-management-image-pull-credentials is always listed."""
     operator: OperatorConfig
-    """The registration-operator Deployment."""
+    """The cluster-manager operator Deployment."""
     cluster_manager: ClusterManagerConfig
     """The ClusterManager custom resource."""
     addons: AddonsConfig

@@ -142,20 +142,46 @@ def from_pulumi() -> RawConfig:
     return RawConfig(values, frozenset(secrets), warnings=tuple(warnings))
 
 
-def from_file(path: Path) -> RawConfig:
-    """The namespace from a stack file, read as Pulumi reads it. `secure:` values cannot be decrypted
-    here: each becomes a placeholder and is remembered by its key path."""
+def stack_config(path: Path) -> dict[str, Any]:
+    """The `config:` mapping of a stack file, every namespace, as Pulumi reads it: a file whose top level
+    or `config` is not a mapping is refused naming the file, as Pulumi refuses to load it. Every reader
+    of a stack file (render, review, make status) goes through here."""
     try:
-        document = safe_yaml.load(path.read_text(), str(path)) or {}
+        document = safe_yaml.load(path.read_text(), str(path))
     except safe_yaml.YamlLimitError as err:
         raise ConfigError([Problem((), str(err), None, False)]) from None
     except yaml.YAMLError as err:
         raise ConfigError([Problem((), f"{path} is not valid YAML: {err}", None, False)]) from None
-    config = document.get("config") if isinstance(document, dict) else None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError(
+            [
+                Problem(
+                    (),
+                    f"{path}: a stack file is a mapping (keys such as `config:`), and Pulumi refuses to load one "
+                    f"whose top level is {_kind(document)}",
+                    None,
+                    False,
+                )
+            ]
+        )
+    config = document.get("config")
     if config is None:
-        config = {}
+        return {}
     if not isinstance(config, dict):
-        raise ConfigError([Problem((), f"{path}: `config` must be a mapping", None, False)])
+        raise ConfigError([Problem((), f"{path}: `config` must be a mapping, not {_kind(config)}", None, False)])
+    return config
+
+
+def _kind(value: Any) -> str:
+    return "a list" if isinstance(value, list) else f"a scalar ({_short(json.dumps(value, default=str))})"
+
+
+def from_file(path: Path) -> RawConfig:
+    """The namespace from a stack file, read as Pulumi reads it. `secure:` values cannot be decrypted
+    here: each becomes a placeholder and is remembered by its key path."""
+    config = stack_config(path)
     values: dict[str, Any] = {}
     secret_paths: list[Path_] = []
     warnings: list[str] = []

@@ -148,7 +148,8 @@ class ImageOverrides(Model):
     """Whole image references that replace the computed ones, per component."""
 
     registration_operator: ImageRef | None = None
-    """Image of the registration-operator (cluster-manager) Deployment, with a tag or digest."""
+    """Image of the cluster-manager operator Deployment (upstream's registration-operator image), with a tag or
+    digest."""
     registration: ImageRef | None = None
     """Image of the hub registration controller and webhook, with a tag or digest."""
     work: ImageRef | None = None
@@ -197,7 +198,7 @@ class Toleration(Model):
 
 
 class OperatorConfig(Model):
-    """The registration-operator Deployment in open-cluster-management."""
+    """The cluster-manager operator Deployment in open-cluster-management."""
 
     replicas: Annotated[Count, Field(ge=1, le=10)] = 3
     """Operator replicas, 1 to 10, leader-elected (as many as the upstream chart runs by default)."""

@@ -95,18 +95,22 @@ class RegistrationConfig(Model):
     """Settings of every cluster its entry does not override."""
     hub_api_server: HttpsUrl | None = None
     """https URL of the hub API the agents dial (a host, no query or fragment, no `user:password@`: refused without
-    showing it); defaults to the hub kubeconfig's server."""
+    showing it); defaults to the hub kubeconfig's server. A change updates each registration: its agents get a
+    new bootstrap kubeconfig, bootstrap again, and the update waits (joinTimeout) until they dial the new URL."""
     join_timeout: Seconds = 900
-    """Bound on each join and unjoin wait: a duration such as 15m, or seconds; 30s to 6h."""
+    """Bound on each join and unjoin wait: a duration such as 15m, or seconds; 30s to 6h. A setting: changing it
+    updates no registration (each uses it from its next create or update)."""
     wait_for_addons: Switch = True
-    """Wait until each enabled addon is Available on each cluster a run registers."""
+    """Wait until each enabled addon is Available on each cluster a run registers. A setting, as joinTimeout."""
     addon_timeout: Seconds = 600
-    """Bound on the wait for a cluster's addons: a duration such as 10m, or seconds; 30s to 6h."""
+    """Bound on the wait for a cluster's addons: a duration such as 10m, or seconds; 30s to 6h. A setting, as
+    joinTimeout."""
     strict: Switch = False
     """Stop the run on any unusable discovered Secret instead of skipping it (all or nothing)."""
     max_concurrent_joins: Annotated[Count, Field(ge=1, le=256)] = MAX_CONCURRENT_JOINS
     """How many registrations join or unjoin at once, 1 to 256 (the engine's `--parallel`, 4 per core by default,
-    bounds them too: set it or PULUMI_PARALLEL as high); calls to the hub share one rate limit whatever this is."""
+    bounds them too: set it or PULUMI_PARALLEL as high); calls to the hub share one rate limit whatever this is.
+    A setting, as joinTimeout."""
 
     @property
     def active(self) -> bool:

@@ -37,7 +37,7 @@ class StackConfig(Model):
     """More Secrets in the operator namespace to pull the images with; upstream's
     open-cluster-management-image-pull-credentials is always listed."""
     operator: OperatorConfig = OperatorConfig()
-    """The registration-operator Deployment."""
+    """The cluster-manager operator Deployment."""
     cluster_manager: ClusterManagerConfig = ClusterManagerConfig()
     """The ClusterManager custom resource."""
     addons: AddonsConfig = AddonsConfig()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from components.fleet_status import summarize
-from config import safe_yaml
+from config.loader import ConfigError, stack_config
 from providers import hub_status
 from providers.cluster_status import cluster_status
 from providers.kube import RetryPolicy, hub_client
@@ -33,7 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=PROJECT_DIR / ".pulumi-state", help="local state backend")
     args = parser.parse_args(argv)
     try:
-        report = live_report(_stack_kube_config(args.stack))
+        kube_config = _stack_kube_config(args.stack)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        report = live_report(kube_config)
     except Exception as err:
         saved = saved_report(args.state_dir, args.stack)
         if saved is None:
@@ -149,7 +154,7 @@ def _addon(status: dict[str, Any] | None) -> str:
 
 def _stack_kube_config(stack: str) -> dict[str, Any]:
     path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
-    config = ((safe_yaml.load(path.read_text(), str(path)) or {}).get("config") or {}) if path.is_file() else {}
+    config = stack_config(path) if path.is_file() else {}
     kubeconfig = config.get("kubernetes:kubeconfig")
     if isinstance(kubeconfig, dict):  # a secure value: not readable here
         kubeconfig = None

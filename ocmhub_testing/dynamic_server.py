@@ -22,8 +22,8 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from providers.hub_provider import pickler_restored
 from providers.managed_cluster import ManagedClusterProvider
+from providers.sdk_patches import pickler_restored
 
 PROVIDER_KEY = "__provider"
 PROJECT_DIR = Path(__file__).resolve().parent.parent

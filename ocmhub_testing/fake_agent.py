@@ -1,5 +1,6 @@
 """Plays what the provider waits for, on the fake API servers: the klusterlet agents (bootstrap with the
-secret's token, ask for a certificate, join once approved) and the operators' finalizer cleanup.
+secret's token, ask for a certificate, join once approved, bootstrap again when the bootstrap secret names
+another hub) and the operators' finalizer cleanup.
 
 The CSR carries the username the token really belongs to (FakeKube.token_owner), the way an API
 server fills `spec.username`, so a token for the wrong account is never approved.
@@ -45,6 +46,8 @@ class FakeAgent:
     errors: list[str] = field(default_factory=list)
     joined_at: dict[str, float] = field(default_factory=dict)  # cluster -> when it first reported Joined
     _bootstrapped: dict[tuple[int, str], float] = field(default_factory=dict)
+    _endpoints: dict[tuple[int, str, str, str], tuple[str, bytes] | None] = field(default_factory=dict)
+    _attempts: dict[tuple[int, str], list[tuple[str, bytes]]] = field(default_factory=dict)
 
     def __enter__(self) -> FakeAgent:
         self._thread = threading.Thread(target=self._run, name="fake-agent", daemon=True)
@@ -111,9 +114,14 @@ class FakeAgent:
                 self._join(target, klusterlet, hub)
 
     def _join(self, target: FakeKube, klusterlet: dict[str, Any], hub: _Hub) -> None:
+        """As OCM v1.2.1's registration agent: with a hub kubeconfig (`hub-kubeconfig-secret`) for the hub
+        its bootstrap kubeconfig names, it reports the cluster's conditions; without one, or with one for
+        another server or CA (the bootstrap secret changed: the real agent restarts, compares them and
+        bootstraps again), it asks for a certificate with the bootstrap token and, once approved and the
+        cluster accepted, writes `hub-kubeconfig-secret` naming the bootstrap kubeconfig's hub."""
         cluster = klusterlet["spec"]["clusterName"]
-        mode = klusterlet["spec"]["deployOption"]["mode"]
-        secret = target.get_object("v1", "Secret", kl.BOOTSTRAP_SECRET, kl.agent_namespace(cluster, mode))
+        namespace = kl.agent_namespace(cluster, klusterlet["spec"]["deployOption"]["mode"])
+        secret = target.get_object("v1", "Secret", kl.BOOTSTRAP_SECRET, namespace)
         if secret is None:
             return
         # The agents take `join_seconds` from their bootstrap secret to their certificate request.
@@ -121,37 +129,79 @@ class FakeAgent:
         if time.monotonic() - bootstrapped < self.join_seconds:
             return
         live = hub.clusters.get(cluster)
+        endpoint = self._endpoint(target, secret)
+        if endpoint is None:  # a bootstrap kubeconfig the agent cannot read: it never gets further
+            return
+        if self._endpoint(target, target.get_object("v1", "Secret", kl.HUB_KUBECONFIG_SECRET, namespace)) == endpoint:
+            self._report(cluster, live)
+            return
+        kubeconfig = yaml.load(secret_value(secret, "kubeconfig"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        owner = self.hub.token_owner(kubeconfig["users"][0]["user"]["token"])
+        username = f"system:serviceaccount:{owner[0]}:{owner[1]}" if owner else "system:anonymous"
+        name = self._csr_name(target, cluster, endpoint)
+        csr = next((c for c in hub.csrs if c["metadata"]["name"] == name), None)
+        if csr is None:
+            self.hub.put_object(
+                {
+                    "apiVersion": CSR[0],
+                    "kind": CSR[1],
+                    "metadata": {"name": name, "labels": {kl.CLUSTER_NAME_LABEL: cluster}},
+                    "spec": {"username": username, "signerName": "kubernetes.io/kube-apiserver-client", "request": ""},
+                }
+            )
+            return
+        approved = any(c.get("type") == "Approved" for c in (csr.get("status") or {}).get("conditions") or [])
+        if not approved or live is None or not live["spec"].get("hubAcceptsClient"):
+            return
+        # As upstream's BaseKubeConfigFromBootStrap: the bootstrap kubeconfig's current cluster, same name,
+        # server and CA (what the agent compares at its next start), with the agent's own certificate.
+        contexts = {c["name"]: c["context"] for c in kubeconfig["contexts"]}
+        hub_cluster = contexts[kubeconfig["current-context"]]["cluster"]
+        hub_kubeconfig = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [c for c in kubeconfig["clusters"] if c["name"] == hub_cluster],
+            "users": [{"name": "default-auth", "user": {"client-certificate": "tls.crt", "client-key": "tls.key"}}],
+            "contexts": [
+                {
+                    "name": "default-context",
+                    "context": {"cluster": hub_cluster, "user": "default-auth", "namespace": "configuration"},
+                }
+            ],
+            "current-context": "default-context",
+        }
+        target.put_object(kl.kubeconfig_secret(kl.HUB_KUBECONFIG_SECRET, namespace, hub_kubeconfig))
+        self._report(cluster, live)
+
+    def _endpoint(self, target: FakeKube, secret: dict[str, Any] | None) -> tuple[str, bytes] | None:
+        """A kubeconfig Secret's hub, parsed once per version of the Secret (a pass reads every cluster's)."""
+        if secret is None:
+            return None
+        metadata = secret["metadata"]
+        key = (id(target), metadata.get("namespace", ""), metadata["name"], metadata.get("resourceVersion", ""))
+        if key not in self._endpoints:
+            self._endpoints[key] = kl.hub_endpoint(secret)
+        return self._endpoints[key]
+
+    def _csr_name(self, target: FakeKube, cluster: str, endpoint: tuple[str, bytes]) -> str:
+        """One certificate request per bootstrap: `<cluster>-csr`, then `<cluster>-csr-2`… at each new hub."""
+        attempts = self._attempts.setdefault((id(target), cluster), [])
+        if endpoint not in attempts:
+            attempts.append(endpoint)
+        index = attempts.index(endpoint)
+        return f"{cluster}-csr" if index == 0 else f"{cluster}-csr-{index + 1}"
+
+    def _report(self, cluster: str, live: dict[str, Any] | None) -> None:
+        """The cluster's conditions, once it is accepted; nothing written when they are already so."""
+        if live is None or not live["spec"].get("hubAcceptsClient"):
+            return
         wanted = {
             "HubAcceptedManagedCluster": "True",
             "ManagedClusterJoined": "True",
             "ManagedClusterConditionAvailable": self.available,
         }
-        conditions = {c["type"]: c for c in ((live or {}).get("status") or {}).get("conditions") or []}
+        conditions = {c["type"]: c for c in (live.get("status") or {}).get("conditions") or []}
         if all(conditions.get(k, {}).get("status") == v for k, v in wanted.items()):
-            return  # joined already: nothing to parse or write
-        kubeconfig = yaml.load(secret_value(secret, "kubeconfig"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        owner = self.hub.token_owner(kubeconfig["users"][0]["user"]["token"])
-        username = f"system:serviceaccount:{owner[0]}:{owner[1]}" if owner else "system:anonymous"
-        csrs = [
-            c
-            for c in hub.csrs
-            if c["metadata"].get("labels", {}).get(kl.CLUSTER_NAME_LABEL) == cluster
-            and c["spec"]["username"] == username
-        ]
-        if not csrs:
-            self.hub.put_object(
-                {
-                    "apiVersion": CSR[0],
-                    "kind": CSR[1],
-                    "metadata": {"name": f"{cluster}-csr", "labels": {kl.CLUSTER_NAME_LABEL: cluster}},
-                    "spec": {"username": username, "signerName": "kubernetes.io/kube-apiserver-client", "request": ""},
-                }
-            )
-            return
-        approved = any(
-            c.get("type") == "Approved" for csr in csrs for c in (csr.get("status") or {}).get("conditions") or []
-        )
-        if not approved or live is None or not live["spec"].get("hubAcceptsClient"):
             return
         if self.hub.get_object("v1", "Namespace", cluster) is None:  # the hub's controller makes it on acceptance
             self.hub.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": cluster}})

@@ -25,7 +25,7 @@ def registration_inputs(
         cluster=cluster,
         secret_namespace="vela-system",
         secret_name=cluster,
-        endpoint="",
+        endpoint=None,
         labels={"env": "prod"},
         cluster_set="default",
         mode="Hosted" if mode == "Hosted" else "Default",

@@ -7,22 +7,19 @@ secret is reported at once, by name, before any resource is declared.
 from __future__ import annotations
 
 import fnmatch
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from config.addons import CHARTS
 from config.names import CREDENTIAL_TYPE_LABEL
+from config.offline import is_offline
 from config.registration import ClusterEntry, RegistrationConfig
 from config.stack import StackConfig
 from providers.klusterlet import Images
 from providers.kube import KubeError, hub_client
-from providers.registration import FROM_SECRET, MANAGED_CLUSTER, SECRET_ANNOTATION, Registration
+from providers.registration import MANAGED_CLUSTER, SECRET_ANNOTATION, Registration
 from providers.vela import ALIAS_ANNOTATION, VelaCluster, VelaSecretError, check_cluster_name, parse_secret
-
-OFFLINE_ENV = "OCM_HUB_OFFLINE"
-# What an offline render shows where the vela secret would supply a value.
 
 
 class DiscoveryError(Exception):
@@ -53,19 +50,25 @@ class FleetPlan:
     skipped: dict[str, str]
 
 
-class VelaSecrets(list[dict[str, Any]]):
-    """vela's cluster Secrets as the hub listed them, and which of them ocm-hub has registered already
-    (`namespace/name`, from the ManagedClusters' secret annotation): a registered cluster whose secret
-    turned unusable must never be skipped, since leaving it out of the program would unjoin it."""
+@dataclass(frozen=True)
+class VelaSecrets:
+    """vela's cluster Secrets, and which of them ocm-hub has registered already (`namespace/name`, from the
+    ManagedClusters' secret annotation), or None when that is not known (Secrets a composing program
+    listed itself): a registered cluster whose secret turned unusable must never be skipped, since leaving
+    it out of the program would unjoin it, so with `registered` unknown nothing is skipped."""
 
-    def __init__(self, secrets: Iterable[dict[str, Any]], registered: frozenset[str]) -> None:
-        super().__init__(secrets)
-        self.registered = registered
+    secrets: Sequence[Mapping[str, Any]]
+    registered: frozenset[str] | None = None
+
+    @classmethod
+    def of(cls, secrets: VelaSecrets | Sequence[Mapping[str, Any]]) -> VelaSecrets:
+        """`fetch_vela_secrets`' answer as it is, or a program's own list (what is registered unknown)."""
+        return secrets if isinstance(secrets, VelaSecrets) else cls(secrets)
 
 
 def fetch_vela_secrets(registration: RegistrationConfig, kube_config: Mapping[str, Any]) -> VelaSecrets | None:
-    """Vela's cluster Secrets from the hub, or None when rendering offline (no cluster to ask)."""
-    if not registration.active or os.environ.get(OFFLINE_ENV):
+    """Vela's cluster Secrets from the hub, or None offline (config/offline.py: no cluster to ask)."""
+    if not registration.active or is_offline():
         return None
     selector = CREDENTIAL_TYPE_LABEL
     if registration.selector:
@@ -88,24 +91,24 @@ def fetch_vela_secrets(registration: RegistrationConfig, kube_config: Mapping[st
     return VelaSecrets(secrets, frozenset(registered - {""}))
 
 
-def plan(cfg: StackConfig, secrets: Iterable[Mapping[str, Any]] | None) -> list[Planned]:
+def plan(cfg: StackConfig, secrets: VelaSecrets | None) -> list[Planned]:
     """The registrations, sorted by ManagedCluster name; DiscoveryError lists every bad secret."""
     return plan_fleet(cfg, secrets).registrations
 
 
-def plan_fleet(cfg: StackConfig, secrets: Iterable[Mapping[str, Any]] | None) -> FleetPlan:
-    """The registrations and the skipped secrets. A discovered secret ocm-hub cannot use is skipped
-    (with its reason) unless `registration.strict` is set or it is registered already (its
-    registration must not be dropped: the run stops); one named in `registration.clusters` is an
-    error. DiscoveryError lists every problem at once. With a plain list of secrets (not
-    `fetch_vela_secrets`' answer), what is registered is unknown, so nothing is skipped."""
+def plan_fleet(cfg: StackConfig, secrets: VelaSecrets | None) -> FleetPlan:
+    """The registrations and the skipped secrets; None plans the clusters `registration.clusters` names,
+    their endpoints left to their Secrets. A discovered secret ocm-hub cannot use is skipped (with its
+    reason) unless `registration.strict` is set or it may be registered already (its registration must
+    not be dropped: the run stops); one named in `registration.clusters` is an error. DiscoveryError
+    lists every problem at once."""
     registration = cfg.registration
     entries = {entry.name: entry for entry in registration.clusters}
     if secrets is None:
         offline = sorted(entries.values(), key=lambda e: _target(e, e.name))
         return FleetPlan([_offline(cfg, entry) for entry in offline], {})
-    registered = secrets.registered if isinstance(secrets, VelaSecrets) else None
-    by_name = {str(s["metadata"]["name"]): s for s in secrets}
+    registered = secrets.registered
+    by_name = {str(s["metadata"]["name"]): s for s in secrets.secrets}
     selected = {name for name in by_name if registration.discover and _selected(registration, name)}
     selected |= set(entries)
     problems: list[str] = []
@@ -177,7 +180,7 @@ def _registration(
         cluster=target,
         secret_namespace=cfg.registration.secret_namespace,
         secret_name=secret,
-        endpoint=vela.endpoint if vela else FROM_SECRET,
+        endpoint=vela.endpoint if vela else None,
         labels={**(vela.user_labels() if vela else {}), **defaults.labels, **(entry.labels if entry else {})},
         annotations={ALIAS_ANNOTATION: vela.alias} if vela and vela.alias else {},
         insecure=bool(entry and entry.allow_insecure),

@@ -1,5 +1,5 @@
-"""What both dynamic providers (registrations, the hub's readiness) share: reaching the hub, and being
-serialized once per program.
+"""What both dynamic providers (registrations, the hub's readiness) share: reaching the hub. Both are
+constructed under providers/sdk_patches.py's `serialized_once`.
 
 The provider object the engine pickles holds nothing: dill pickles each provider class by reference
 (`providers.managed_cluster.ManagedClusterProvider`, `providers.hub_readiness.HubReadinessProvider`),
@@ -11,15 +11,11 @@ KUBECONFIG), read in `configure`.
 
 from __future__ import annotations
 
-import contextlib
-import pickle
 import sys
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-import pulumi.dynamic.dynamic as dynamic_module
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 
 from providers.kube import Kube, hub_client
@@ -47,54 +43,6 @@ class HubProvider(ResourceProvider):
 def hub_access(props: Mapping[str, Any]) -> dict[str, Any]:
     """Kept in the outputs because delete and refresh receive only those; secret, like the input."""
     return {HUB_KUBECONFIG: props[HUB_KUBECONFIG]} if props.get(HUB_KUBECONFIG) else {}
-
-
-_PICKLER_LOCK = threading.Lock()
-_SERIALIZED: dict[type, str] = {}
-
-
-@contextlib.contextmanager
-def pickler_restored() -> Iterator[None]:
-    """Undo what `serialize_provider` leaves behind on `pickle._Pickler`.
-
-    pulumi 3.272's `serialize_provider` wraps `pickle._Pickler._batch_setitems` on every dynamic
-    resource and never unwraps it, so each construction nests one more wrapper: quadratic cost, then
-    RecursionError past ~300 resources (../shared/research/pulumi-dynamic-scale.md). Restoring the
-    class attributes after each serialization keeps it one wrapper deep.
-    """
-    pickler: Any = pickle._Pickler
-    saved = {name: pickler.__dict__[name] for name in ("_batch_setitems", "save_dict") if name in pickler.__dict__}
-    with _PICKLER_LOCK:
-        try:
-            yield
-        finally:
-            for name, value in saved.items():
-                setattr(pickler, name, value)
-
-
-@contextlib.contextmanager
-def serialized_once() -> Iterator[None]:
-    """Serialize each provider class once per program instead of once per resource.
-
-    Our providers hold no state until the engine configures them, so every instance pickles to the
-    same bytes; `pulumi.dynamic.Resource` looks `serialize_provider` up at call time, so swapping in
-    a cached one for the duration of a construction is enough. 1,000 registrations then cost one
-    dill serialization, not 1,000.
-    """
-    original = dynamic_module.serialize_provider
-
-    def cached(provider: ResourceProvider) -> str:
-        key = type(provider)
-        if key not in _SERIALIZED:
-            with pickler_restored():
-                _SERIALIZED[key] = original(provider)
-        return _SERIALIZED[key]
-
-    dynamic_module.serialize_provider = cached
-    try:
-        yield
-    finally:
-        dynamic_module.serialize_provider = original
 
 
 def with_hub_kubeconfig(

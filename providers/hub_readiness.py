@@ -18,10 +18,11 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from config.wire import whole_numbers
-from providers.hub_provider import HUB_KUBECONFIG, HubProvider, hub_access, serialized_once, with_hub_kubeconfig
+from providers.hub_provider import HUB_KUBECONFIG, HubProvider, hub_access, with_hub_kubeconfig
 from providers.hub_status import hub_deployments, not_ready_reasons, rollout_reason
 from providers.kube import Kube, TransientError
 from providers.poll import Pacing, Unmet
+from providers.sdk_patches import serialized_once
 
 CLUSTER_MANAGER = ("operator.open-cluster-management.io/v1", "ClusterManager")
 DEPLOYMENT = ("apps/v1", "Deployment")

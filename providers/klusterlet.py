@@ -7,16 +7,19 @@ cluster-manager chart's.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import yaml
 
+from config import safe_yaml
 from config.versions import DROP, RELEASES, Change, apply_changes
 
 OPERATOR_NAMESPACE = "open-cluster-management"
 DEFAULT_AGENT_NAMESPACE = "open-cluster-management-agent"
 BOOTSTRAP_SECRET = "bootstrap-hub-kubeconfig"
+HUB_KUBECONFIG_SECRET = "hub-kubeconfig-secret"  # what the registration agent writes once it has its certificate
 OPERATOR_LEASE = "klusterlet-lock"  # the klusterlet operator's leader-election Lease, in its namespace
 EXTERNAL_MANAGED_SECRET = "external-managed-kubeconfig"
 BOOTSTRAP_ROLE = "ocm-hub:bootstrap"
@@ -167,15 +170,43 @@ def bootstrap_objects(cluster: str) -> list[dict[str, Any]]:
     ]
 
 
-def bootstrap_kubeconfig(server: str, ca: bytes, token: str) -> dict[str, Any]:
-    cluster: dict[str, Any] = {"server": server}
-    if ca:
-        cluster["certificate-authority-data"] = base64.b64encode(ca).decode()
+@dataclass(frozen=True)
+class Bootstrap:
+    """What the agents bootstrap with: where the hub is, the CA that proves it, and a token."""
+
+    server: str
+    ca: bytes
+    token: str
+
+
+def bootstrap_kubeconfig(bootstrap: Bootstrap) -> dict[str, Any]:
+    cluster: dict[str, Any] = {"server": bootstrap.server}
+    if bootstrap.ca:
+        cluster["certificate-authority-data"] = base64.b64encode(bootstrap.ca).decode()
     return {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "hub", "cluster": cluster}],
-        "users": [{"name": "bootstrap", "user": {"token": token}}],
+        "users": [{"name": "bootstrap", "user": {"token": bootstrap.token}}],
         "contexts": [{"name": "bootstrap", "context": {"cluster": "hub", "user": "bootstrap", "namespace": "default"}}],
         "current-context": "bootstrap",
     }
+
+
+def hub_endpoint(secret: Mapping[str, Any] | None) -> tuple[str, bytes] | None:
+    """The hub address and CA an agent kubeconfig Secret names (its current context's cluster, as the agents
+    read it), or None when there is no such Secret or it holds no readable kubeconfig."""
+    data = (secret or {}).get("data") or {}
+    try:
+        if "kubeconfig" in data:
+            text = base64.b64decode(data["kubeconfig"]).decode()
+        else:
+            text = str(((secret or {}).get("stringData") or {})["kubeconfig"])
+        kubeconfig = safe_yaml.load(text, f"Secret {((secret or {}).get('metadata') or {}).get('name')}")
+        contexts = {c["name"]: c["context"] for c in kubeconfig.get("contexts") or []}
+        name = contexts[kubeconfig["current-context"]]["cluster"]
+        (cluster,) = [c["cluster"] for c in kubeconfig.get("clusters") or [] if c["name"] == name]
+        ca = base64.b64decode(cluster.get("certificate-authority-data") or "")
+    except (KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError):
+        return None
+    return str(cluster["server"]), ca

@@ -178,7 +178,7 @@ class Kube:
         return items
 
     def apply(self, obj: Mapping[str, Any]) -> dict[str, Any]:
-        """Server-side apply: one call creates or converges the object, whatever state it is in.
+        """Server-side apply: one call creates or updates the object, whatever state it is in.
 
         A 409 (another writer won a race) is answered by reading the object and applying once more.
         """

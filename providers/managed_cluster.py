@@ -8,16 +8,10 @@ Secret, never its data.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import sys
-from collections.abc import Iterator, Mapping
-from pathlib import Path
-from types import FrameType
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi.runtime.resource as resource_module
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -26,52 +20,39 @@ from pulumi.dynamic import (
     ReadResult,
     UpdateResult,
 )
-from pulumi.runtime.proto import source_pb2
 
 from config.names import CLUSTERSET_LABEL, MAX_CONCURRENT_JOINS, cluster_name_problem
 from config.versions import RELEASES
-from config.wire import whole_numbers
 from providers.cluster_status import cluster_status, read_addons
-from providers.hub_provider import HUB_KUBECONFIG, HubProvider, hub_access, serialized_once, with_hub_kubeconfig
-from providers.join import converge, join
+from providers.hub_provider import HUB_KUBECONFIG, HubProvider, hub_access, with_hub_kubeconfig
+from providers.join import join, update
 from providers.registration import (
-    FROM_SECRET,
     MANAGED_CLUSTER,
     MODE_ANNOTATION,
+    REPLACE_KEYS,
     SECRET_ANNOTATION,
-    Clusters,
+    WIRE_KEYS,
+    ClusterAccess,
+    Kind,
     Registration,
+    changed,
+    read_input,
 )
-from providers.server_pool import widen
+from providers.sdk_patches import (
+    provider_server_can_widen,
+    serialized_once,
+    stack_traces_from_frames,
+    widen_provider_server,
+)
 from providers.unjoin import unjoin
-
-# Changing these points the resource at another cluster (or agent): unjoin first, then join.
-REPLACE_KEYS = ("clusterName", "secretNamespace", "secretName", "mode")
-UPDATE_KEYS = (
-    "endpoint",
-    "labels",
-    "clusterSet",
-    "images",
-    "hubApiServer",
-    "timeoutSeconds",
-    "addons",
-    "waitForAddons",
-    "addonTimeoutSeconds",
-    "annotations",
-    "insecure",
-    "ocmVersion",  # the klusterlet moves to the hub's release in place, as an upgrade does
-)
-INPUT_KEYS = REPLACE_KEYS + UPDATE_KEYS
-# How the provider works, not what the cluster is: kept in state (a refresh changes nothing), never a diff.
-SETTING_KEYS = ("maxConcurrentJoins",)
 
 
 class ManagedClusterProvider(HubProvider):
     """Check/diff are pure; create and update join (providers/join.py), delete unjoins (providers/unjoin.py)."""
 
-    def _clusters(self, props: Mapping[str, Any]) -> Clusters:
+    def _access(self, props: Mapping[str, Any]) -> ClusterAccess:
         _serve_concurrently(_spec(props))
-        return Clusters(hub=self.hub(props))
+        return ClusterAccess(hub=self.hub(props))
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         spec = _spec(news)
@@ -95,16 +76,22 @@ class ManagedClusterProvider(HubProvider):
         timeout = spec.get("timeoutSeconds")
         if not isinstance(timeout, int | float) or timeout <= 0:
             failures.append(CheckFailure("spec.timeoutSeconds", "must be a positive number of seconds"))
+        if not failures:
+            try:
+                Registration.from_props(spec)
+            except (KeyError, TypeError, ValueError) as err:
+                failures.append(CheckFailure("spec", f"cannot be read ({type(err).__name__}: {err})"))
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        old, new = _spec(olds), _spec(news)
-        changed = [key for key in INPUT_KEYS if whole_numbers(old.get(key)) != whole_numbers(new.get(key))]
-        replaces = [f"spec.{key}" for key in changed if key in REPLACE_KEYS]
+        """Replace and update inputs only (registration.Kind): a changed setting, such as a join timeout, is
+        no change to the cluster, and takes effect at the registration's next create or update."""
+        differ = changed(_spec(olds), _spec(news))
+        replaces = [f"spec.{wire.key}" for wire in differ if wire.kind is Kind.REPLACE]
         # A rotated hub kubeconfig is an in-place update, so the next delete unjoins with valid credentials.
         rotated = olds.get(HUB_KUBECONFIG) != news.get(HUB_KUBECONFIG)
         return DiffResult(
-            changes=bool(changed) or rotated,
+            changes=bool(differ) or rotated,
             replaces=replaces,
             stables=[f"spec.{key}" for key in REPLACE_KEYS if f"spec.{key}" not in replaces],
             delete_before_replace=True,
@@ -112,34 +99,34 @@ class ManagedClusterProvider(HubProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         reg = Registration.from_props(_spec(props))
-        status = join(self._clusters(props), reg)
+        status = join(self._access(props), reg)
         return CreateResult(reg.cluster, {"spec": reg.props(), "status": status, **hub_access(props)})
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         reg = Registration.from_props(_spec(news))
-        status = converge(self._clusters(news), reg)
+        status = update(self._access(news), reg)
         return UpdateResult({"spec": reg.props(), "status": status, **hub_access(news)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        hub = self._clusters(props).hub
+        hub = self._access(props).hub
         live = hub.get(*MANAGED_CLUSTER, id_)
         if live is None:
             return ReadResult(None, {})
-        inputs = {key: value for key, value in _spec(props).items() if key in INPUT_KEYS + SETTING_KEYS}
+        inputs = {key: value for key, value in _spec(props).items() if key in WIRE_KEYS}
         refreshed = {**inputs, **_inputs_from_live(id_, live, inputs)}
         addons = tuple(str(name) for name in refreshed.get("addons") or ())
         status = cluster_status(live, str(refreshed.get("mode", "Default")), read_addons(hub, id_, addons))
         return ReadResult(id_, {"spec": refreshed, "status": status, **hub_access(props)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        unjoin(self._clusters(props), Registration.from_props(_spec(props)))
+        unjoin(self._access(props), Registration.from_props(_spec(props)))
 
 
 def _serve_concurrently(spec: Mapping[str, Any]) -> None:
     """Let the provider server work on `maxConcurrentJoins` registrations at once, not the SDK's 4. Check comes
-    first for every resource of an up or preview; delete and refresh reach it through `_clusters`."""
+    first for every resource of an up or preview; delete and refresh reach it through `_access`."""
     count = spec.get("maxConcurrentJoins")  # a wire number may arrive as a float
-    widen(int(count) if isinstance(count, int | float) and count >= 1 else MAX_CONCURRENT_JOINS)
+    widen_provider_server(int(count) if isinstance(count, int | float) and count >= 1 else MAX_CONCURRENT_JOINS)
 
 
 def _spec(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,50 +147,14 @@ def _inputs_from_live(cluster: str, live: Mapping[str, Any], inputs: Mapping[str
     found["labels"] = {key: labels[key] for key in owned if key in labels}
     if CLUSTERSET_LABEL in labels:
         found["clusterSet"] = labels[CLUSTERSET_LABEL]
-    if configs and inputs.get("endpoint") != FROM_SECRET:  # else the hub's URL is the secret's, not drift
-        found["endpoint"] = configs[0].get("url", inputs.get("endpoint"))
+    if configs and read_input("endpoint", inputs) is not None:
+        found["endpoint"] = configs[0].get("url", inputs.get("endpoint"))  # else the vela secret's, not drift
     secret_ref = str(annotations.get(SECRET_ANNOTATION, ""))
     if "/" in secret_ref:
         found["secretNamespace"], found["secretName"] = secret_ref.split("/", 1)
     if annotations.get(MODE_ANNOTATION) in ("Default", "Hosted"):
         found["mode"] = annotations[MODE_ANNOTATION]
     return found
-
-
-@functools.cache
-def _file_uri(filename: str) -> str | None:
-    try:
-        return Path(filename).as_uri()
-    except ValueError:  # a relative name, such as <frozen runpy>
-        return None
-
-
-def _stack_trace() -> source_pb2.StackTrace:
-    """What pulumi 3.272's `_get_stack_trace` returns — every frame outside the third `__init__` from the top,
-    innermost first — built from the frames themselves: the SDK's reads each frame's source line and makes a
-    file URI per frame, for every resource, and registrations are constructed deep under our components."""
-    frame: FrameType | None = sys._getframe()
-    inits = 0
-    while frame is not None and inits < 3:
-        inits += frame.f_code.co_name == "__init__"
-        frame = frame.f_back
-    frames = []
-    while frame is not None:
-        filename, line = frame.f_code.co_filename, frame.f_lineno
-        uri = _file_uri(filename) if filename and line is not None else None
-        frames.append(source_pb2.StackFrame(pc=source_pb2.SourcePosition(uri=uri, line=line) if uri else None))
-        frame = frame.f_back
-    return source_pb2.StackTrace(frames=frames)
-
-
-@contextlib.contextmanager
-def _stack_traces_from_frames() -> Iterator[None]:
-    original = resource_module._get_stack_trace
-    resource_module._get_stack_trace = _stack_trace
-    try:
-        yield
-    finally:
-        resource_module._get_stack_trace = original
 
 
 class ManagedClusterRegistration(pulumi.dynamic.Resource, module="ocm-hub", name="ManagedClusterRegistration"):
@@ -219,7 +170,8 @@ class ManagedClusterRegistration(pulumi.dynamic.Resource, module="ocm-hub", name
         hub_kubeconfig: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        provider_server_can_widen()  # says so once when it cannot: joins would then progress 4 at a time
         props: dict[str, Any] = {"spec": registration.props(), "status": None}
         opts = with_hub_kubeconfig(props, hub_kubeconfig, opts)
-        with serialized_once(), _stack_traces_from_frames():
+        with serialized_once(), stack_traces_from_frames():
             super().__init__(ManagedClusterProvider(), name, props, opts)

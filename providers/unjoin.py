@@ -13,24 +13,24 @@ from typing import Any
 from providers import klusterlet as kl
 from providers.kube import Kube, KubeError
 from providers.poll import Unmet
-from providers.registration import CSR, KLUSTERLET, MANAGED_CLUSTER, Clusters, JoinError, Registration
+from providers.registration import CSR, KLUSTERLET, MANAGED_CLUSTER, ClusterAccess, JoinError, Registration
 
 LEASE = ("coordination.k8s.io/v1", "Lease")
 POD_GRACE_SECONDS = 60  # the default terminationGracePeriodSeconds (30 s), with room to spare
 
 
-def unjoin(clusters: Clusters, reg: Registration) -> None:
+def unjoin(access: ClusterAccess, reg: Registration) -> None:
     """Remove the klusterlet where it can be reached, then everything the join made on the hub."""
-    clusters.log(f"cluster {reg.cluster}: unjoining")
+    access.log(f"cluster {reg.cluster}: unjoining")
     if reg.mode == "Hosted":
-        _remove_klusterlet(clusters, clusters.hub, reg, purge_operator=False)
+        _remove_klusterlet(access, access.hub, reg, purge_operator=False)
     else:
-        target = _managed_cluster(clusters, reg)
+        target = _managed_cluster(access, reg)
         if target is not None:
-            _remove_klusterlet(clusters, target, reg, purge_operator=True)
-    hub = clusters.hub
+            _remove_klusterlet(access, target, reg, purge_operator=True)
+    hub = access.hub
     hub.delete(*MANAGED_CLUSTER, reg.cluster)
-    _wait_gone(clusters, hub, MANAGED_CLUSTER, reg.cluster, reg)
+    _wait_gone(access, hub, MANAGED_CLUSTER, reg.cluster, reg)
     # The registration agent stops asking for a certificate once a cluster has "too many" CSRs on the
     # hub (seen in e2e after a few join/unjoin rounds); issued ones are spent once the cluster is gone.
     for csr in hub.list(*CSR, label_selector=f"{kl.CLUSTER_NAME_LABEL}={reg.cluster}"):
@@ -40,23 +40,23 @@ def unjoin(clusters: Clusters, reg: Registration) -> None:
         hub.delete(obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace"))
 
 
-def _managed_cluster(clusters: Clusters, reg: Registration) -> Kube | None:
+def _managed_cluster(access: ClusterAccess, reg: Registration) -> Kube | None:
     """The managed cluster through its vela secret; None, said, when the secret is gone."""
     try:
-        vela = clusters.vela_cluster(reg)
+        vela = access.vela_cluster(reg)
     except JoinError:
-        clusters.log(
+        access.log(
             f"cluster {reg.cluster}: vela secret {reg.secret_namespace}/{reg.secret_name} is gone, so the klusterlet "
             "on the managed cluster cannot be reached; remove it there with `clusteradm unjoin`"
         )
         return None
-    return clusters.connect(vela.kubeconfig())
+    return access.connect(vela.kubeconfig())
 
 
-def _remove_klusterlet(clusters: Clusters, target: Kube, reg: Registration, *, purge_operator: bool) -> None:
+def _remove_klusterlet(access: ClusterAccess, target: Kube, reg: Registration, *, purge_operator: bool) -> None:
     name = kl.klusterlet_name(reg.cluster, reg.mode)
     target.delete(*KLUSTERLET, name)
-    _wait_gone(clusters, target, KLUSTERLET, name, reg)
+    _wait_gone(access, target, KLUSTERLET, name, reg)
     try:
         target.delete("v1", "Namespace", kl.agent_namespace(reg.cluster, reg.mode))
     except KubeError as err:
@@ -68,11 +68,11 @@ def _remove_klusterlet(clusters: Clusters, target: Kube, reg: Registration, *, p
                 continue
             metadata = obj["metadata"]
             target.delete(obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace"))
-            if obj["kind"] == "Deployment" and _pods_gone(clusters, target, obj, reg):
+            if obj["kind"] == "Deployment" and _pods_gone(access, target, obj, reg):
                 target.delete(*LEASE, kl.OPERATOR_LEASE, metadata["namespace"])
 
 
-def _pods_gone(clusters: Clusters, kube: Kube, deployment: Mapping[str, Any], reg: Registration) -> bool:
+def _pods_gone(access: ClusterAccess, kube: Kube, deployment: Mapping[str, Any], reg: Registration) -> bool:
     """Whether the operator's pods stopped (bounded wait). The klusterlet operator exits without
     releasing its leader lease, so a re-join within the lease's 137 s would wait it out: once no
     operator runs, the lease is garbage and goes too. Never fatal: a node that is down must not
@@ -83,13 +83,13 @@ def _pods_gone(clusters: Clusters, kube: Kube, deployment: Mapping[str, Any], re
     def look() -> Unmet | None:
         return Unmet("klusterlet operator pods still stopping") if kube.list("v1", "Pod", namespace, selector) else None
 
-    if clusters.pacing.until(look, min(reg.timeout_seconds, POD_GRACE_SECONDS)) is None:
+    if access.pacing.until(look, min(reg.timeout_seconds, POD_GRACE_SECONDS)) is None:
         return True
-    clusters.log(f"cluster {reg.cluster}: klusterlet operator pods still stopping; leaving its lease")
+    access.log(f"cluster {reg.cluster}: klusterlet operator pods still stopping; leaving its lease")
     return False
 
 
-def _wait_gone(clusters: Clusters, kube: Kube, kind: tuple[str, str], name: str, reg: Registration) -> None:
+def _wait_gone(access: ClusterAccess, kube: Kube, kind: tuple[str, str], name: str, reg: Registration) -> None:
     def look() -> Unmet | None:
         live = kube.get(*kind, name)
         if live is None:
@@ -100,6 +100,6 @@ def _wait_gone(clusters: Clusters, kube: Kube, kind: tuple[str, str], name: str,
             "is the operator that removes it running?"
         )
 
-    unmet = clusters.pacing.until(look, reg.timeout_seconds)
+    unmet = access.pacing.until(look, reg.timeout_seconds)
     if unmet is not None:
         raise JoinError(f"cluster {reg.cluster}: {unmet.condition}")

@@ -7,14 +7,12 @@ invalid config, with the same message `pulumi up` prints.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import pulumi
 
 from config import ConfigError, from_file, load
-from providers.discovery import OFFLINE_ENV
 from render import documents, recording
 
 
@@ -29,17 +27,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: stack config file {path} does not exist", file=sys.stderr)
         return 2
     stack = args.stack or path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    os.environ[OFFLINE_ENV] = "1"  # no cluster: vela secrets are not listed, registrations come from config
     try:
         raw = from_file(path)
         for warning in raw.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        settings = load(raw)
+        cfg = load(raw)
         result = recording.run_main(raw, stack=stack)
     except (ConfigError, pulumi.RunError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if settings.registration.discover:
+    if cfg.registration.discover:
         print(
             "note: registration.discover lists vela's cluster Secrets on the hub at deploy time; "
             "this offline render shows only the clusters named in registration.clusters",

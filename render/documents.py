@@ -35,7 +35,7 @@ REGISTRATION = "pulumi-python:dynamic/ocm-hub:ManagedClusterRegistration"
 def objects(recording: Recording) -> list[dict[str, Any]]:
     """Every Kubernetes object the program declares (provider resources excluded)."""
     found = []
-    for r in recording.registrations:
+    for r in recording.resources:
         if r.type == REGISTRATION:
             found.append(_mask(_registration(r.inputs)))
         elif r.custom and r.type.startswith("kubernetes:"):

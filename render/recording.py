@@ -1,12 +1,11 @@
-"""Run a Pulumi program under Pulumi's own mocks and record every registration request.
+"""Run a Pulumi program under Pulumi's own mocks and record every resource it asks the engine for.
 
-The recording is the whole request (parent, dependencies, provider, retainOnDelete, inputs), so
+The recording is the whole request (parent, dependencies, provider, retainOnDelete, aliases, inputs), so
 `make render` and the tests see exactly what the engine would be asked to create.
 """
 
 from __future__ import annotations
 
-import os
 import runpy
 import signal
 from collections.abc import Callable, Mapping
@@ -27,8 +26,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
-class Registration:
-    """One resource as the engine would receive it."""
+class ResourceRequest:
+    """One resource as the engine would receive it (a RegisterResource request)."""
 
     urn: str
     type: str
@@ -40,7 +39,7 @@ class Registration:
     retain_on_delete: bool
     delete_before_replace: bool
     ignore_changes: tuple[str, ...]
-    aliases: tuple[str, ...]
+    aliases: tuple[str, ...]  # the former URNs its aliases name, resolved as the engine resolves them
     inputs: Mapping[str, Any]
     deleted_with: str = ""
     import_id: str = ""
@@ -50,18 +49,45 @@ class Registration:
 
 @dataclass
 class Recording:
-    registrations: list[Registration] = field(default_factory=list)
+    resources: list[ResourceRequest] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
 
-    def by_name(self, name: str) -> Registration:
-        matches = [r for r in self.registrations if r.name == name]
+    def by_name(self, name: str) -> ResourceRequest:
+        matches = [r for r in self.resources if r.name == name]
         if len(matches) != 1:
-            raise KeyError(f"{len(matches)} registrations named {name!r}")
+            raise KeyError(f"{len(matches)} resources named {name!r}")
         return matches[0]
 
-    def of_type(self, type_: str) -> list[Registration]:
-        return [r for r in self.registrations if r.type == type_]
+    def of_type(self, type_: str) -> list[ResourceRequest]:
+        return [r for r in self.resources if r.type == type_]
+
+    def former_urns(self, resource: ResourceRequest) -> tuple[str, ...]:
+        """Every URN the engine matches `resource` with in existing state: its own aliases, and for each former
+        URN of its parent, the engine's inherited child aliases (of its type and name, and of each alias's:
+        under the parent's former type, a name that started with the parent's name now starting with the
+        parent's former name)."""
+        found = dict.fromkeys(resource.aliases)
+        parents = [r for r in self.resources if r.urn == resource.parent]
+        identities = [(resource.type, resource.name), *(_type_and_name(alias) for alias in resource.aliases)]
+        for former_parent in self.former_urns(parents[0]) if parents else ():
+            parent_name, former_name = _type_and_name(parents[0].urn)[1], _type_and_name(former_parent)[1]
+            for type_, name in identities:
+                if name.startswith(parent_name):
+                    name = former_name + name.removeprefix(parent_name)
+                found[_mock_urn(former_parent, type_, name)] = None
+        return tuple(found)
+
+
+def _type_and_name(urn: str) -> tuple[str, str]:
+    qualified_type, name = urn.split("::")[2:4]
+    return qualified_type.split("$")[-1], name
+
+
+def _mock_urn(parent: str, type_: str, name: str) -> str:
+    """A URN as the mocks make it: the parent's own type (the last of its qualified type) before the type."""
+    stack, project, parent_type = parent.removeprefix("urn:pulumi:").split("::")[:3]
+    return f"urn:pulumi:{stack}::{project}::{parent_type.split('$')[-1]}${type_}::{name}"
 
 
 class _Mocks(pulumi.runtime.Mocks):
@@ -82,8 +108,8 @@ class _RecordingMonitor(mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
-            self.recording.registrations.append(
-                Registration(
+            self.recording.resources.append(
+                ResourceRequest(
                     urn=response.urn,
                     type=request.type,
                     name=request.name,
@@ -94,7 +120,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                     retain_on_delete=bool(request.retainOnDelete),
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     ignore_changes=tuple(request.ignoreChanges),
-                    aliases=tuple(a.urn or a.spec.name for a in request.aliases),
+                    aliases=tuple(self._alias_urn(request, alias) for alias in request.aliases),
                     inputs=rpc.deserialize_properties(request.object),
                     deleted_with=request.deletedWith,
                     import_id=request.importId,
@@ -103,6 +129,16 @@ class _RecordingMonitor(mocks.MockMonitor):
                 )
             )
         return response
+
+    def _alias_urn(self, request: Any, alias: Any) -> str:
+        """An alias as the engine collapses it to a URN: what the spec leaves out is the resource's own."""
+        if alias.urn:
+            return str(alias.urn)
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        urn = str(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        stack, project, rest = urn.removeprefix("urn:pulumi:").split("::", 2)
+        return f"urn:pulumi:{spec.stack or stack}::{spec.project or project}::{rest}"
 
 
 def _secret_keys(struct: Any) -> tuple[str, ...]:
@@ -166,17 +202,10 @@ def run_main(raw: RawConfig | None = None, **kwargs: Any) -> Recording:
     vela's clusters registers those its config names, as `make render` shows it."""
 
     from config import RawConfig
-    from providers.discovery import OFFLINE_ENV
+    from config.offline import offline
 
     def program() -> None:
         runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
 
-    offline = os.environ.get(OFFLINE_ENV)
-    os.environ[OFFLINE_ENV] = "1"
-    try:
+    with offline():
         return run(program, raw or RawConfig({}), **kwargs)
-    finally:
-        if offline is None:
-            del os.environ[OFFLINE_ENV]
-        else:
-            os.environ[OFFLINE_ENV] = offline

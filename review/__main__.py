@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from config import offline
 from policy import rules
 from review import preview, report
 from review.diff import Obj, compare
@@ -57,13 +59,15 @@ def stacks_in(tree: Path) -> set[str]:
 
 
 def snapshot(tree: Path, stacks: Sequence[str]) -> dict[str, Any]:
-    """Each stack rendered by the tree's own code (review/snapshot.py run inside it)."""
+    """Each stack rendered by the tree's own code (review/snapshot.py run inside it), offline whatever that
+    code's age: no cluster is asked for vela's Secrets."""
     if not stacks:
         return {}
     args = [sys.executable, str(SNAPSHOT), "--root", str(tree)]
     for stack in stacks:
         args += ["--stack", stack]
-    proc = subprocess.run(args, cwd=tree, capture_output=True, text=True, timeout=RENDER_TIMEOUT, check=False)
+    env = {**os.environ, offline.ENV: "1"}
+    proc = subprocess.run(args, cwd=tree, env=env, capture_output=True, text=True, timeout=RENDER_TIMEOUT, check=False)
     if proc.returncode != 0:
         raise ReviewError(f"cannot render the stacks of {tree}:\n{proc.stderr.strip()}")
     stacks_found: dict[str, Any] = json.loads(proc.stdout)["stacks"]

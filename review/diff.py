@@ -15,11 +15,14 @@ from typing import Any
 
 import yaml
 
+from providers.registration import REPLACE_KEYS, WIRES, Kind
+
 CLUSTER_MANAGER_CRD = "clustermanagers.operator.open-cluster-management.io"
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
-# Fields the registration provider replaces on (providers.managed_cluster.REPLACE_KEYS, clusterName
-# being the object's name).
-REGISTRATION_REPLACE_FIELDS = ("secretNamespace", "secretName", "mode")
+# Fields the registration provider replaces on (clusterName being the object's name), and those no change
+# of which is a diff (settings: the preview shows no update either).
+REGISTRATION_REPLACE_FIELDS = tuple(key for key in REPLACE_KEYS if key != "clusterName")
+REGISTRATION_SETTINGS = frozenset(wire.key for wire in WIRES.values() if wire.kind is Kind.SETTING)
 
 
 @dataclass(frozen=True)
@@ -99,10 +102,18 @@ def compare(stack: str, base: Sequence[Obj], head: Sequence[Obj], labels: tuple[
     result.removed = [obj for obj in base if obj.identity not in after]
     for obj in head:
         old = before.get(obj.identity)
-        if old is not None and old.doc != obj.doc:
+        if old is not None and _compared(old) != _compared(obj):
             result.changed.append(Change(old, obj, unified_diff(old.doc, obj.doc, labels)))
     result.dangers = _dangers(base, head, result)
     return result
+
+
+def _compared(obj: Obj) -> Mapping[str, Any]:
+    """The document as a change is judged: a registration without its settings."""
+    if obj.kind != "ManagedClusterRegistration":
+        return obj.doc
+    spec = {key: value for key, value in (obj.doc.get("spec") or {}).items() if key not in REGISTRATION_SETTINGS}
+    return {**obj.doc, "spec": spec}
 
 
 def unified_diff(before: Mapping[str, Any], after: Mapping[str, Any], labels: tuple[str, str]) -> str:

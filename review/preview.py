@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import safe_yaml
+from config.loader import stack_config
 
 TIMEOUT_SECONDS = 1800
 # A dynamic resource's serialized provider: one long opaque line, of no use to a reviewer.
@@ -46,8 +46,7 @@ def skip_reason(project: Path, stack: str, env: Mapping[str, str]) -> str | None
 def _names_a_cluster(stack_file: Path, env: Mapping[str, str]) -> bool:
     if env.get("KUBECONFIG") or (Path(env.get("HOME", "~")).expanduser() / ".kube" / "config").is_file():
         return True
-    document = safe_yaml.load(stack_file.read_text(), str(stack_file)) if stack_file.is_file() else None
-    config = (document or {}).get("config") or {}
+    config = stack_config(stack_file) if stack_file.is_file() else {}
     return any(key in config for key in ("kubernetes:kubeconfig", "kubernetes:context"))
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 MASK = "[secret]"
-OFFLINE_ENV = "OCM_HUB_OFFLINE"  # providers.discovery: no cluster, registrations come from config
 
 
 def _masked(value: Any) -> Any:
@@ -65,38 +64,42 @@ def render(root: Path, stack: str) -> dict[str, Any]:
 
     try:
         raw = from_file(root / f"Pulumi.{stack}.yaml")
-        settings = load(raw)
+        cfg = load(raw)
         result = recording.run_main(raw, stack=stack)
     except (ConfigError, pulumi.RunError) as err:
         return {"error": str(err), "note": None, "ocmVersion": None, "objects": []}
     objects = []
-    for registration in result.registrations:
-        docs = documents.objects(recording.Recording(registrations=[registration]))
+    # A tree from before render.recording named them `resources` calls them `registrations`.
+    listed = "resources" if hasattr(result, "resources") else "registrations"
+    for resource in getattr(result, listed):
+        alone: dict[str, Any] = {listed: [resource]}
+        docs = documents.objects(recording.Recording(**alone))
         if not docs:
             continue  # providers and components: not objects on the cluster
         doc = _masked(docs[0])
+        formers = result.former_urns(resource) if hasattr(result, "former_urns") else resource.aliases
         objects.append(
             {
                 "identity": _identity(doc),
                 "doc": doc,
-                "urn": registration.urn,
-                "type": registration.type,
-                "name": registration.name,
-                "retainOnDelete": registration.retain_on_delete,
-                "deletedWith": getattr(registration, "deleted_with", ""),
-                "aliases": list(registration.aliases),
-                "inputs": _masked(dict(registration.inputs)),
+                "urn": resource.urn,
+                "type": resource.type,
+                "name": resource.name,
+                "retainOnDelete": resource.retain_on_delete,
+                "deletedWith": getattr(resource, "deleted_with", ""),
+                "aliases": list(formers),
+                "inputs": _masked(dict(resource.inputs)),
             }
         )
     order = {json.dumps(_identity(doc)): index for index, doc in enumerate(documents.objects(result))}
     objects.sort(key=lambda item: order[json.dumps(item["identity"])])  # `make render`'s order
     note = None
-    if getattr(getattr(settings, "registration", None), "discover", False):
+    if getattr(getattr(cfg, "registration", None), "discover", False):
         note = (
             "registration.discover lists vela's cluster Secrets on the hub at deploy time; "
             "this offline render shows only the clusters named in registration.clusters"
         )
-    return {"error": None, "note": note, "ocmVersion": settings.ocm_version, "objects": objects}
+    return {"error": None, "note": note, "ocmVersion": cfg.ocm_version, "objects": objects}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     root = args.root.resolve()
     sys.path[0] = str(root)  # the tree's own packages, not this script's folder
     os.chdir(root)
-    os.environ[OFFLINE_ENV] = "1"
     stacks = {stack: render(root, stack) for stack in args.stack}
     json.dump({"stacks": stacks}, sys.stdout, sort_keys=False)
     return 0

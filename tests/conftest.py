@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,13 +20,6 @@ from render import recording
 PROJECT_DIR = recording.PROJECT_DIR
 SHARED_DIR = PROJECT_DIR.parent / "shared"
 STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
-
-
-def hack_module(module: str) -> Any:
-    """A module of hack/ (not a package), as the e2e harness imports it."""
-    if str(PROJECT_DIR / "hack") not in sys.path:
-        sys.path.insert(0, str(PROJECT_DIR / "hack"))
-    return importlib.import_module(module)
 
 
 def stack_file(stack: str) -> Path:

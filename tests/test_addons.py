@@ -19,7 +19,7 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 READINESS = "pulumi-python:dynamic/ocm-hub:HubReadiness"
 
 
-def _releases(rec: recording.Recording) -> dict[str, recording.Registration]:
+def _releases(rec: recording.Recording) -> dict[str, recording.ResourceRequest]:
     return {r.inputs["chart"]: r for r in rec.of_type(RELEASE)}
 
 
@@ -206,7 +206,7 @@ def test_chart_version_change_touches_only_that_release() -> None:
     after = run_values({"addons": {**ALL_ON, "clusterProxy": {"enabled": True, "version": "0.12.0"}}})
 
     def inputs(rec: recording.Recording) -> dict[str, Any]:
-        return {r.urn: r.inputs for r in rec.registrations}
+        return {r.urn: r.inputs for r in rec.resources}
 
     changed = {urn for urn, value in inputs(after).items() if inputs(before).get(urn) != value}
     assert changed == {_releases(after)["cluster-proxy"].urn}
@@ -216,8 +216,8 @@ def test_disabling_an_addon_touches_nothing_else() -> None:
     """Turning managed-serviceaccount off only hands cluster-proxy its own placement back."""
     before = run_values({"addons": {"clusterProxy": {"enabled": True}, "managedServiceAccount": {"enabled": True}}})
     after = run_values({"addons": {"managedServiceAccount": {"enabled": True}}})
-    before_inputs = {r.urn: r.inputs for r in before.registrations}
-    after_inputs = {r.urn: r.inputs for r in after.registrations}
+    before_inputs = {r.urn: r.inputs for r in before.resources}
+    after_inputs = {r.urn: r.inputs for r in after.resources}
     assert set(before_inputs) - set(after_inputs) == {_releases(before)["cluster-proxy"].urn}
     assert all(before_inputs[urn] == value for urn, value in after_inputs.items())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import runpy
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -45,17 +46,17 @@ def test_bad_config_declares_nothing() -> None:
     seen = recording.Recording()
     with pytest.raises(pulumi.RunError):
         seen = recording.run_main(RawConfig({"operator": {"replicas": -1}}))
-    assert seen.registrations == []
+    assert seen.resources == []
 
 
 def test_a_malformed_hub_kubeconfig_stops_the_program_without_quoting_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """PyYAML quotes the line it fails on; a kubeconfig's line may hold a token."""
     from pulumi.runtime.config import set_all_config
 
-    from providers.discovery import OFFLINE_ENV
+    from config import offline
     from render import recording
 
-    monkeypatch.delenv(OFFLINE_ENV, raising=False)
+    monkeypatch.delenv(offline.ENV, raising=False)
     broken = "apiVersion: v1\nusers:\n- user: {token: hub-token-7f3a\n  oops: [\n"
 
     def program() -> None:
@@ -138,6 +139,31 @@ def test_stack_file_values_arrive_as_the_engine_sends_them(tmp_path: Any) -> Non
     cfg = load(raw)
     assert cfg.allow_teardown is True
     assert cfg.readiness_timeout == 90
+
+
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        ("- config:\n    ocm-hub:allowTeardown: true\n", "top level is a list"),
+        ("just a string\n", 'top level is a scalar ("just a string")'),
+        ("42\n", "top level is a scalar (42)"),
+        ("config:\n  - ocm-hub:allowTeardown\n", "`config` must be a mapping, not a list"),
+    ],
+)
+def test_a_stack_file_that_is_not_a_mapping_is_refused_naming_the_file(tmp_path: Path, text: str, refused: str) -> None:
+    """Pulumi refuses to load such a file; rendering the defaults instead would review a stack nobody wrote."""
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        from_file(path)
+    assert str(path) in str(caught.value)
+    assert refused in str(caught.value)
+
+
+def test_an_empty_stack_file_has_no_config(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text("")
+    assert from_file(path).values == {}
 
 
 def test_secure_values_in_stack_files_are_masked(tmp_path: Any) -> None:

@@ -31,18 +31,18 @@ from config.versions import (
 )
 from render import documents
 from render.recording import Recording
-from tests.conftest import SHARED_DIR, STACKS, changes_something, hack_module, run_values, stack_file
+from sandbox import tools
+from tests.conftest import SHARED_DIR, STACKS, changes_something, run_values, stack_file
 
 
 def _ocm_module_deploy() -> Path:
     """upstream's deploy/ of the OCM release the e2e binaries are built from, fetched by Go through the
     pinned wrapper module (hack/tools/ocm: go.sum verifies it) when the module cache lacks it."""
-    build_tools = hack_module("build_tools")
     if shutil.which("go") is None:
         pytest.fail("Go is needed to fetch open-cluster-management.io/ocm for this comparison", pytrace=False)
-    (tool,) = build_tools.select(["registration-operator"])
+    (tool,) = tools.select(["registration-operator"])
     assert tool.version() == "v1.2.1", "the folder compared here is the one the binaries are built from"
-    return Path(build_tools.module_dir(tool)) / "deploy"
+    return Path(tools.module_dir(tool)) / "deploy"
 
 
 UPSTREAM_DIRS: dict[str, Callable[[], Path]] = {

@@ -12,7 +12,7 @@ import pytest
 from config import RawConfig, load
 from ocmhub_testing.cases import ENDPOINT, MALFORMED, set_data, without
 from ocmhub_testing.pki import Pki, vela_secret
-from providers.discovery import DiscoveryError, plan
+from providers.discovery import DiscoveryError, VelaSecrets, plan
 from providers.vela import VelaSecretError, parse_secret
 
 
@@ -78,7 +78,7 @@ def _fleet(pki: Pki) -> list[dict[str, Any]]:
 
 
 def _plan(registration: dict[str, Any], secrets: list[dict[str, Any]]) -> list[str]:
-    return [p.registration.cluster for p in plan(load(RawConfig({"registration": registration})), secrets)]
+    return [p.registration.cluster for p in plan(load(RawConfig({"registration": registration})), VelaSecrets(secrets))]
 
 
 def test_discover_all_valid_names_sorted(pki: Pki) -> None:
@@ -117,7 +117,7 @@ def test_name_override_and_per_cluster_settings(pki: Pki) -> None:
                 }
             )
         ),
-        _fleet(pki),
+        VelaSecrets(_fleet(pki)),
     )
     edge = next(p.registration for p in planned if p.registration.cluster == "edge-42")
     assert edge.secret_name == "edge.store.42"

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 
+from config import offline
 from render.recording import PROJECT_DIR
 
 # The program under the recording mocks, whose monitor, like the engine after a failed step, never answers
@@ -35,7 +36,7 @@ def test_an_interrupt_from_the_engine_ends_the_program_without_a_traceback() -> 
     child = subprocess.Popen(
         [sys.executable, "-u", "-c", DRIVER],
         cwd=PROJECT_DIR,
-        env={**os.environ, "OCM_HUB_OFFLINE": "1", "PYTHONPATH": str(PROJECT_DIR)},
+        env={**os.environ, offline.ENV: "1", "PYTHONPATH": str(PROJECT_DIR)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

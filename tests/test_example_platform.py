@@ -25,22 +25,20 @@ def _run() -> recording.Recording:
 
 def test_platform_composes_the_hub_with_its_own_provider() -> None:
     rec = _run()
-    (provider,) = [r for r in rec.registrations if r.type == "pulumi:providers:kubernetes" and r.name == "hub-cluster"]
-    kube = [r for r in rec.registrations if r.type.startswith("kubernetes:")]
+    (provider,) = [r for r in rec.resources if r.type == "pulumi:providers:kubernetes" and r.name == "hub-cluster"]
+    kube = [r for r in rec.resources if r.type.startswith("kubernetes:")]
     hub_children = [r for r in kube if r.name.startswith("platform-ocm-")]
     assert len(hub_children) >= 10  # operator objects, ClusterManager, addon namespace and releases
     assert all(r.provider.startswith(provider.urn + "::") for r in kube)
-    assert not [
-        r for r in rec.registrations if r.type == "pulumi:providers:kubernetes" and r.name.startswith("default")
-    ]
+    assert not [r for r in rec.resources if r.type == "pulumi:providers:kubernetes" and r.name.startswith("default")]
 
 
 def test_platform_uses_the_hub_outputs() -> None:
     rec = _run()
-    (facts,) = [r for r in rec.registrations if r.name == "platform-ocm-facts"]
+    (facts,) = [r for r in rec.resources if r.name == "platform-ocm-facts"]
     assert facts.inputs["data"]["ocmVersion"] == "v1.3.1"
     assert facts.inputs["data"]["registrationImage"] == "quay.io/open-cluster-management/registration:v1.3.1"
-    (cluster_manager,) = [r for r in rec.registrations if r.type.endswith(":ClusterManager")]
+    (cluster_manager,) = [r for r in rec.resources if r.type.endswith(":ClusterManager")]
     assert cluster_manager.urn in facts.dependencies  # written only once the awaited hub is ready
     assert set(rec.outputs) == {"hubReady", "hubConditions", "addons", "fleet", "clusters"}
     assert rec.outputs["addons"]["clusterProxy"]["enabled"] is True

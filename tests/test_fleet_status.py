@@ -194,6 +194,6 @@ def test_outputs_have_the_fleet_shape(pki: Pki) -> None:
         "available": 0,
         "addons": {"declared": 6, "available": 0},
     }
-    (registration,) = [r for r in rec.registrations if r.name == "ocm-hub-cluster-c0"]
+    (registration,) = [r for r in rec.resources if r.name == "ocm-hub-cluster-c0"]
     assert registration.inputs["spec"]["addons"] == ["cluster-proxy", "managed-serviceaccount"]
     assert registration.inputs["spec"]["waitForAddons"] is True

@@ -167,3 +167,13 @@ def test_no_hub_and_no_state_is_a_clear_error(
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     assert main(["--stack", "dev", "--state-dir", str(tmp_path)]) == 1
     assert "has no saved outputs" in capsys.readouterr().err
+
+
+def test_a_stack_file_that_is_not_a_mapping_is_an_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not "the hub is not reachable": the stack file is what is wrong."""
+    (tmp_path / "Pulumi.listed.yaml").write_text("- config: {}\n")
+    monkeypatch.setattr("fleetstatus.__main__.PROJECT_DIR", tmp_path)
+    assert main(["--stack", "listed", "--state-dir", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'Pulumi.listed.yaml'}: a stack file is a mapping" in capsys.readouterr().err

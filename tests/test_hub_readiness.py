@@ -19,11 +19,11 @@ from pulumi.dynamic.dynamic import serialize_provider
 from ocmhub_testing.dynamic_server import DynamicServer, ProviderError, dynamic_server
 from ocmhub_testing.fake_operator import HUB_NAMESPACE, READY, FakeHubOperator, Rollout
 from ocmhub_testing.fakekube import FakeKube
-from providers.hub_provider import pickler_restored
 from providers.hub_readiness import CLUSTER_MANAGER, HubNotReadyError, HubReadinessProvider, wait_ready
 from providers.hub_status import not_ready_reasons
 from providers.kube import Kube, RetryPolicy
 from providers.poll import Pacing
+from providers.sdk_patches import pickler_restored
 
 NAME = "cluster-manager"
 SPEC = {"deployOption": {"mode": "Default"}, "workConfiguration": {"workDriver": "kube"}}

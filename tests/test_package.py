@@ -231,10 +231,10 @@ def test_a_program_in_another_language_gets_the_python_tree(hub_via_package: Hub
     direct = recording.run(python_program, project="platform", stack="dev")
 
     def tree(r: recording.Recording) -> set[tuple[str, str, str]]:
-        return {(x.type, x.name, x.urn.split("::")[2]) for x in r.registrations if x.type != PROVIDER_TYPE}
+        return {(x.type, x.name, x.urn.split("::")[2]) for x in r.resources if x.type != PROVIDER_TYPE}
 
     assert tree(rec) == tree(direct)
-    kube = [r for r in rec.registrations if r.type.startswith("kubernetes:")]
+    kube = [r for r in rec.resources if r.type.startswith("kubernetes:")]
     assert len(kube) >= 10
     assert {r.provider for r in kube} == {PROVIDER_REF}
     (registration,) = rec.of_type("pulumi-python:dynamic/ocm-hub:ManagedClusterRegistration")

@@ -32,7 +32,7 @@ from config.addons import DEFAULT_REPOSITORY
 from policy import rules
 from policy.__main__ import PACK_NAME, policies
 from render.recording import Recording
-from tests.conftest import PROJECT_DIR, STACKS, hack_module, run_stack, run_values
+from tests.conftest import PROJECT_DIR, STACKS, run_stack, run_values
 
 POLICY_DIR = PROJECT_DIR / "policy"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -45,7 +45,7 @@ def _resources(recording: Recording) -> list[rules.Resource]:
     """The program's resources as `make review` hands them to the policies."""
     return [
         rules.Resource(r.type, r.name, copy.deepcopy(dict(r.inputs)), r.urn, retain_on_delete=r.retain_on_delete)
-        for r in recording.registrations
+        for r in recording.resources
         if r.custom
     ]
 
@@ -83,9 +83,8 @@ def cluster_manager(prod: Recording) -> rules.Resource:
 @pytest.fixture(scope="module")
 def registration() -> rules.Resource:
     """A real ManagedClusterRegistration, with the serialized provider the engine stores."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OCM_HUB_OFFLINE", "1")  # no hub to list vela's secrets: the entry is planned from config
-        recording = run_values({"registration": {"clusters": [{"name": "edge-1", "labels": {"tier": "edge"}}]}})
+    # offline, as every render: no hub to list vela's secrets, the entry is planned from config
+    recording = run_values({"registration": {"clusters": [{"name": "edge-1", "labels": {"tier": "edge"}}]}})
     return _named(recording, "ocm-hub-cluster-edge-1")
 
 
@@ -501,13 +500,14 @@ config:
 @pytest.fixture(scope="module")
 def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The CLI and pulumi-kubernetes plugin `make e2e-tools` built, offline, with a local file backend."""
-    build_tools = hack_module("build_tools")
-    missing = build_tools.missing(build_tools.UP_TOOLS)
+    from sandbox import tools
+
+    missing = tools.missing(tools.UP_TOOLS)
     if missing:
         pytest.fail(f"not built: {missing}; run `make e2e-tools`", pytrace=False)
-    build_tools.install_kubernetes_plugin()
+    tools.install_kubernetes_plugin()
     env = {key: value for key, value in os.environ.items() if not key.startswith("PULUMI_")}
-    env.update(build_tools.pulumi_env(Path(sys.prefix) / "bin" / "python"))
+    env.update(tools.pulumi_env(Path(sys.prefix) / "bin" / "python"))
     state = tmp_path_factory.mktemp("state")
     env.update({"PULUMI_BACKEND_URL": state.as_uri(), "PULUMI_CONFIG_PASSPHRASE": "policy-e2e"})
     return env
@@ -515,14 +515,15 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def hub_kubeconfig() -> Iterator[Path]:
-    localcluster = hack_module("localcluster")
-    reused = localcluster.is_healthy("hub")
-    kubeconfigs = localcluster.start(["hub"])
+    from sandbox import clusters
+
+    reused = clusters.is_healthy("hub")
+    kubeconfigs = clusters.start(["hub"])
     try:
         yield kubeconfigs["hub"]
     finally:
         if not reused:
-            localcluster.stop(["hub"])
+            clusters.stop(["hub"])
 
 
 def _launcher(pack: Path) -> Path:
@@ -563,13 +564,15 @@ def _preview(tmp: Path, env: dict[str, str], stack: str, stack_file: str, pack_c
             shutil.copy2(PROJECT_DIR / name, project / name)
     (project / ".venv").symlink_to(PROJECT_DIR / ".venv")
     (project / f"Pulumi.{stack}.yaml").write_text(stack_file)
-    localcluster = hack_module("localcluster")  # addon charts from the local clusters' repository: no internet here
-    (project / f"Pulumi.{stack}.yaml").write_text(localcluster.stack_config(project / f"Pulumi.{stack}.yaml"))
+    from sandbox import local_stack  # addon charts from the local clusters' repository: no internet here
+
+    mirror = local_stack.require_chart_repository()
+    (project / f"Pulumi.{stack}.yaml").write_text(local_stack.rewritten(project / f"Pulumi.{stack}.yaml", mirror))
     subprocess.run(["pulumi", "stack", "init", stack, "--non-interactive"], cwd=project, env=env, check=True)
     args = ["pulumi", "preview", "--stack", stack, "--non-interactive", "--color", "never"]
     args += ["--policy-pack", str(_launcher(project / "policy"))]
     if pack_config is not None:
-        args += ["--policy-pack-config", str(_with_local_mirror(pack_config, tmp, localcluster.chart_repository()))]
+        args += ["--policy-pack-config", str(_with_local_mirror(pack_config, tmp, mirror))]
     proc = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False)
     return f"exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
 

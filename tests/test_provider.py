@@ -164,16 +164,24 @@ def test_read_refreshes_status_and_reports_a_deleted_cluster(
     assert gone_id == ""
 
 
-def test_read_keeps_an_endpoint_left_to_the_vela_secret(
+def test_an_endpoint_left_to_the_vela_secret_stays_so(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
-    """Clusters planned without their secrets (a composing program, the package) carry FROM_SECRET: the
-    hub's URL is the secret's, not drift; refresh must not change it for the next up to change back."""
+    """Clusters planned without their secrets (a composing program, the package) have no endpoint: the hub's
+    URL is the secret's, not drift; refresh must not set it for the next up to change back. States written
+    when that was the FROM_SECRET text read the same."""
     add_vela_cluster(hub, managed, pki)
     with FakeAgent(hub, [managed]):
-        id_, outs = server.create(registration_inputs(endpoint=FROM_SECRET))
+        id_, outs = server.create(registration_inputs())
+    assert "endpoint" not in outs["spec"]
     _, refreshed = server.read(id_, outs)
-    assert refreshed["spec"]["endpoint"] == FROM_SECRET
+    assert "endpoint" not in refreshed["spec"]
+    old_state = {**outs, "spec": {**outs["spec"], "endpoint": FROM_SECRET}}
+    assert server.read(id_, old_state)[1]["spec"]["endpoint"] == FROM_SECRET
+    same = server.diff(id_, old_state, registration_inputs())
+    assert same.changes == same.DIFF_NONE
+    known = server.diff(id_, old_state, registration_inputs(endpoint=managed.url))
+    assert known.changes == known.DIFF_SOME
 
 
 def test_read_of_an_unknown_state_imports_from_the_live_object(
@@ -341,7 +349,7 @@ def test_delete_without_the_vela_secret_still_cleans_the_hub(
     assert "cannot be reached; remove it there with `clusteradm unjoin`" in server.log()
 
 
-# -- failures are clear, bounded, and converge -----------------------------------------------------
+# -- failures are clear, bounded, and complete on the next up -------------------------------------
 
 
 def test_missing_secret_is_a_clear_error(server: DynamicServer, hub: FakeKube) -> None:
@@ -409,7 +417,7 @@ def test_transient_api_errors_are_survived(
     assert hub.internal_errors == []
 
 
-def test_a_half_done_create_converges_on_the_next_up(
+def test_a_half_done_create_completes_on_the_next_up(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:
     add_vela_cluster(hub, managed, pki)

@@ -30,7 +30,7 @@ def _run(values: dict[str, Any], secrets: list[dict[str, Any]]) -> recording.Rec
 def test_each_cluster_is_registered_after_the_hub(pki: Pki) -> None:
     rec = _run({"registration": {"discover": True}}, vela_fleet(pki, 3))
     (readiness,) = rec.of_type(READINESS)
-    (role,) = [r for r in rec.registrations if r.name == "ocm-hub-registration-bootstrap-role"]
+    (role,) = [r for r in rec.resources if r.name == "ocm-hub-registration-bootstrap-role"]
     registrations = rec.of_type(REGISTRATION)
     assert sorted(r.name for r in registrations) == [
         "ocm-hub-cluster-cluster-0000",
@@ -54,7 +54,7 @@ def test_registrations_survive_destroy_unless_teardown(pki: Pki) -> None:
 def test_inputs_hold_a_reference_never_the_credentials(pki: Pki) -> None:
     secrets = vela_fleet(pki, 4)
     rec = _run({"registration": {"discover": True}}, secrets)
-    text = repr([r.inputs for r in rec.registrations]) + repr(rec.outputs)
+    text = repr([r.inputs for r in rec.resources]) + repr(rec.outputs)
     for needle in (pki.read("client_key"), pki.read("client_cert"), b"vela-test-token-0123456789"):
         assert needle.decode() not in text
     (first,) = [r for r in rec.of_type(REGISTRATION) if r.name.endswith("0000")]
@@ -121,7 +121,7 @@ def test_an_ocm_upgrade_keeps_every_resource_and_updates_registrations_in_place(
     old, new = (_run({"ocmVersion": v, "registration": {"discover": True}}, secrets) for v in ("v1.2.1", "v1.3.1"))
 
     def identities(rec: recording.Recording) -> dict[str, Any]:
-        return {r.urn: ((r.inputs.get("metadata") or {}).get("name"), r.retain_on_delete) for r in rec.registrations}
+        return {r.urn: ((r.inputs.get("metadata") or {}).get("name"), r.retain_on_delete) for r in rec.resources}
 
     assert identities(old) == identities(new)
     provider = ManagedClusterProvider()
@@ -134,3 +134,26 @@ def test_an_ocm_upgrade_keeps_every_resource_and_updates_registrations_in_place(
         diff = provider.diff(before.name, dict(before.inputs), dict(after.inputs))
         assert diff.changes
         assert not diff.replaces
+
+
+@pytest.mark.parametrize(
+    ("change", "updates"),
+    [
+        ({"joinTimeout": "6m"}, 0),
+        ({"addonTimeout": "15m", "waitForAddons": False, "maxConcurrentJoins": 64}, 0),
+        ({"hubApiServer": "https://hub.example:6443"}, 100),
+    ],
+)
+def test_what_a_registration_setting_changes_across_a_fleet(pki: Pki, change: dict[str, Any], updates: int) -> None:
+    """A 100-cluster fleet: raising joinTimeout from 5m to 6m (or any setting) is an update of none of its
+    registrations; a moved hub address is an update of each."""
+    secrets = vela_fleet(pki, 100)
+    old, new = (
+        _run({"registration": {"discover": True, "joinTimeout": "5m", **extra}}, secrets) for extra in ({}, change)
+    )
+    provider = ManagedClusterProvider()
+    olds = {r.name: r for r in old.of_type(REGISTRATION)}
+    diffs = [provider.diff(r.name, dict(olds[r.name].inputs), dict(r.inputs)) for r in new.of_type(REGISTRATION)]
+    assert len(diffs) == 100
+    assert sum(bool(d.changes) for d in diffs) == updates
+    assert not any(d.replaces for d in diffs)

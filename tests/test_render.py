@@ -11,7 +11,7 @@ import yaml
 
 from config import ConfigError, from_file, load
 from render import documents
-from render.recording import Recording, Registration
+from render.recording import Recording, ResourceRequest
 from tests.conftest import PROJECT_DIR, STACKS
 
 
@@ -56,6 +56,15 @@ def test_invalid_config_exits_2_with_the_up_message(tmp_path: Path) -> None:
     assert "ocm-hub:operator.replicas" in result.stderr
 
 
+def test_a_stack_file_whose_top_level_is_a_list_exits_2_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.listed.yaml"
+    path.write_text("- config:\n    ocm-hub:operator:\n      replicas: 2\n")
+    result = _render("--config", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"{path}: a stack file is a mapping" in result.stderr
+
+
 def test_missing_stack_file_exits_2() -> None:
     result = _render("--stack", "nosuchstack")
     assert result.returncode == 2
@@ -63,7 +72,7 @@ def test_missing_stack_file_exits_2() -> None:
 
 
 def test_secret_data_is_masked_whatever_its_marking() -> None:
-    secret = Registration(
+    secret = ResourceRequest(
         urn="urn:x",
         type="kubernetes:core/v1:Secret",
         name="s",
@@ -83,7 +92,7 @@ def test_secret_data_is_masked_whatever_its_marking() -> None:
             "stringData": {"password": "hunter2"},
         },
     )
-    (doc,) = documents.objects(Recording(registrations=[secret]))
+    (doc,) = documents.objects(Recording(resources=[secret]))
     text = documents.to_yaml([doc])
     assert "hunter2" not in text
     assert "c2VjcmV0" not in text

@@ -225,6 +225,14 @@ def test_a_render_error_exits_2_with_the_render_message(repo: Repo) -> None:
     assert result.stderr == f"error: stack staging at the working tree: {caught.value}\n"
 
 
+def test_a_stack_file_whose_top_level_is_a_list_exits_2_naming_it(repo: Repo) -> None:
+    (repo.root / "Pulumi.staging.yaml").write_text("- config: {}\n")
+    result = repo.review("--no-preview")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"{repo.root / 'Pulumi.staging.yaml'}: a stack file is a mapping" in result.stderr
+
+
 def test_an_unknown_base_exits_2(repo: Repo) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "review", "--base", "no-such-branch", "--no-preview"],
@@ -391,6 +399,22 @@ def test_a_new_name_for_the_same_resource_is_a_replacement() -> None:
     (danger,) = diff.dangers
     assert (danger.label, danger.action) == ("Namespace `hub`", "replace")
     assert "now declares Namespace `hub-2`" in danger.why
+
+
+def test_a_registration_whose_settings_alone_changed_is_no_change() -> None:
+    """As the preview: raising joinTimeout updates no registration, so the review lists none."""
+
+    def registration(**spec: Any) -> Obj:
+        doc = {"kind": "ManagedClusterRegistration", "metadata": {"name": "edge"}, "spec": {"labels": {}, **spec}}
+        return _obj("ManagedClusterRegistration", "edge", "urn:pulumi:s::p::reg::ocm-hub-cluster-edge", doc)
+
+    before = registration(timeoutSeconds=300, waitForAddons=False, addonTimeoutSeconds=600, maxConcurrentJoins=32)
+    settings = registration(timeoutSeconds=360, waitForAddons=True, addonTimeoutSeconds=900, maxConcurrentJoins=64)
+    assert compare("s", [before], [settings], ("a", "b")).empty
+    labelled = registration(timeoutSeconds=360, labels={"tier": "gold"})
+    assert [change.after.label for change in compare("s", [before], [labelled], ("a", "b")).changed] == [
+        "ManagedClusterRegistration `edge`"
+    ]
 
 
 def test_a_selector_change_replaces_the_workload() -> None:

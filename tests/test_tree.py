@@ -21,7 +21,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 READINESS = "pulumi-python:dynamic/ocm-hub:HubReadiness"
 
 
-def _one(rec: recording.Recording, type_: str) -> recording.Registration:
+def _one(rec: recording.Recording, type_: str) -> recording.ResourceRequest:
     (found,) = rec.of_type(type_)
     return found
 
@@ -32,10 +32,10 @@ def _operator_args(rec: recording.Recording) -> list[str]:
 
 
 def test_every_resource_hangs_under_the_hub(dev_recording: recording.Recording) -> None:
-    by_urn = {r.urn: r for r in dev_recording.registrations}
-    (root,) = [r for r in dev_recording.registrations if r.type == "ocm-hub:index:OcmHub"]
+    by_urn = {r.urn: r for r in dev_recording.resources}
+    (root,) = [r for r in dev_recording.resources if r.type == "ocm-hub:index:OcmHub"]
     assert root.name == "ocm-hub"
-    for reg in dev_recording.registrations:
+    for reg in dev_recording.resources:
         chain = reg
         while chain is not root:
             assert chain.parent in by_urn, f"{reg.name} is not under the OcmHub tree"
@@ -45,7 +45,7 @@ def test_every_resource_hangs_under_the_hub(dev_recording: recording.Recording) 
 def test_tree_declares_the_upstream_objects(dev_recording: recording.Recording) -> None:
     kinds = sorted(  # the addons' releases and their namespace: tests/test_addons.py
         r.type.rsplit(":", 1)[1]
-        for r in dev_recording.registrations
+        for r in dev_recording.resources
         if r.custom and r.type.startswith("kubernetes:") and "HubAddons" not in r.parent
     )
     assert kinds == [
@@ -61,8 +61,8 @@ def test_tree_declares_the_upstream_objects(dev_recording: recording.Recording) 
 
 def test_cluster_manager_waits_for_crd_and_operator(dev_recording: recording.Recording) -> None:
     cr = _one(dev_recording, CR)
-    (operator,) = [r for r in dev_recording.registrations if r.type == "ocm-hub:index:RegistrationOperator"]
-    needed = {r.urn for r in dev_recording.registrations if r.custom and r.parent == operator.urn}
+    (operator,) = [r for r in dev_recording.resources if r.type == "ocm-hub:index:ClusterManagerOperator"]
+    needed = {r.urn for r in dev_recording.resources if r.custom and r.parent == operator.urn}
     assert len(needed) == 6
     assert needed <= set(cr.dependencies)
     deployment = _one(dev_recording, DEPLOYMENT)
@@ -126,7 +126,7 @@ def test_fleet_is_protected_by_default() -> None:
 
 def test_teardown_switch_removes_everything_in_order() -> None:
     rec = run_values({"allowTeardown": True})
-    assert not any(r.retain_on_delete for r in rec.registrations)
+    assert not any(r.retain_on_delete for r in rec.resources)
     assert "--skip-remove-crds" not in _operator_args(rec)
     # The engine deletes dependents first: the CR goes while the operator (a dependency) still runs.
     assert _one(rec, DEPLOYMENT).urn in _one(rec, CR).dependencies
@@ -137,11 +137,11 @@ def test_version_or_image_change_keeps_identities() -> None:
     after = run_values({"images": {"tag": "v1.3.1-hotfix", "registry": "mirror.example.com/ocm"}})
 
     def identities(rec: recording.Recording) -> list[tuple[str, Any]]:
-        return sorted((r.urn, r.inputs.get("metadata")) for r in rec.registrations if r.type != DEPLOYMENT)
+        return sorted((r.urn, r.inputs.get("metadata")) for r in rec.resources if r.type != DEPLOYMENT)
 
     assert identities(before) == identities(after)
     assert _one(before, CR).inputs["spec"] != _one(after, CR).inputs["spec"]
-    assert not any(r.delete_before_replace for r in after.registrations)
+    assert not any(r.delete_before_replace for r in after.resources)
 
 
 def test_all_four_images_are_tagged_on_the_cluster_manager(dev_recording: recording.Recording) -> None:
@@ -163,7 +163,7 @@ def _explicit_provider_program() -> None:
 def test_explicit_provider_reaches_every_kubernetes_resource() -> None:
     rec = recording.run(_explicit_provider_program)
     (provider,) = rec.of_type("pulumi:providers:kubernetes")
-    kube = [r for r in rec.registrations if r.type.startswith("kubernetes:")]
+    kube = [r for r in rec.resources if r.type.startswith("kubernetes:")]
     assert len(kube) == 7
     assert all(r.provider.startswith(provider.urn + "::") for r in kube), [r.provider for r in kube]
 
@@ -176,16 +176,14 @@ def _two_hubs_program() -> None:
 
 def test_two_hubs_in_one_stack_do_not_collide() -> None:
     rec = recording.run(_two_hubs_program)
-    urns = [r.urn for r in rec.registrations]
+    urns = [r.urn for r in rec.resources]
     assert len(urns) == len(set(urns)) == 20
 
 
 def test_two_evaluations_give_identical_inputs() -> None:
     def snapshot() -> list[tuple[str, Any, list[str], bool]]:
-        # Registration order follows asyncio scheduling and means nothing to the engine; content must not vary.
-        return sorted(
-            (r.urn, r.inputs, sorted(r.dependencies), r.retain_on_delete) for r in run_values({}).registrations
-        )
+        # Request order follows asyncio scheduling and means nothing to the engine; content must not vary.
+        return sorted((r.urn, r.inputs, sorted(r.dependencies), r.retain_on_delete) for r in run_values({}).resources)
 
     assert snapshot() == snapshot()
 

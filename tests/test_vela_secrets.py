@@ -18,7 +18,7 @@ from ocmhub_testing.pki import Pki, vela_secret
 from policy import rules
 from providers.discovery import DiscoveryError, VelaSecrets, fetch_vela_secrets, plan_fleet
 from providers.join import Join, managed_cluster
-from providers.registration import MANAGED_CLUSTER, SECRET_ANNOTATION, Clusters, Registration
+from providers.registration import MANAGED_CLUSTER, SECRET_ANNOTATION, ClusterAccess, Registration
 from providers.vela import ALIAS_ANNOTATION, VelaSecretError, parse_secret
 from render import recording
 
@@ -67,7 +67,7 @@ def test_both_modes_reach_the_cluster_through_vela_s_proxy(pki: Pki, mode: str) 
         return target
 
     reg = Registration.from_props({**_props(), "mode": mode, "secretName": "edge"})
-    Join.complete(Clusters(hub=target, connect=connect), reg).apply_klusterlet(None)
+    Join.complete(ClusterAccess(hub=target, connect=connect), reg).apply_klusterlet(None)
     assert len(seen) == 1
     assert PROXY in str(seen[0])
 
@@ -206,7 +206,7 @@ def test_skipping_never_unjoins_a_registered_cluster(pki: Pki, hub: FakeKube) ->
     cfg = _discover()
     secrets = fetch_vela_secrets(cfg.registration, {"kubeconfig": _yaml(hub.kubeconfig())})
     assert isinstance(secrets, VelaSecrets)
-    assert secrets.registered == {"vela-system/edge"}
+    assert secrets.registered == frozenset({"vela-system/edge"})
     with pytest.raises(DiscoveryError) as caught:
         plan_fleet(cfg, secrets)
     assert "is registered with OCM, and skipping it would unjoin it, so this run stops" in str(caught.value)
@@ -214,7 +214,7 @@ def test_skipping_never_unjoins_a_registered_cluster(pki: Pki, hub: FakeKube) ->
 
 def test_without_knowing_what_is_registered_nothing_is_skipped(pki: Pki) -> None:
     with pytest.raises(DiscoveryError, match="may be registered already"):
-        plan_fleet(_discover(), [vela_secret("dyn", ENDPOINT, pki, "Dynamic")])
+        plan_fleet(_discover(), VelaSecrets([vela_secret("dyn", ENDPOINT, pki, "Dynamic")]))
 
 
 def _yaml(kubeconfig: dict[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """End-to-end fixtures: live hub and managed clusters, started once per session.
 
-Clusters come from hack/localcluster.py, the one owner of local clusters: healthy ones (from
+Clusters come from sandbox/clusters.py, the one owner of local clusters: healthy ones (from
 `make cluster-up`) are reused and left running, the ones started here are stopped at the end even
 when tests fail. OCM_HUB_TEST_KUBECONFIG points the hub at an existing cluster instead.
 
@@ -13,7 +13,6 @@ The suite is bound by waits (API servers, OCM's controllers, the engine), not by
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,11 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT / "hack"))
-# Before localcluster reads it: a parallel worker's clusters are its own.
+# Before sandbox.clusters reads it: a parallel worker's clusters are its own.
 if (_worker := os.environ.get("PYTEST_XDIST_WORKER")) and "OCM_HUB_E2E_DIR" not in os.environ:
     os.environ["OCM_HUB_E2E_DIR"] = str(REPO_ROOT / ".e2e" / "lanes" / _worker)
 
-import localcluster  # noqa: E402  (lives in hack/, which is not a package)
-
+import sandbox.clusters  # noqa: E402
 from providers.kube import Kube  # noqa: E402
 
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -40,7 +37,7 @@ class Cluster:
     name: str
     kubeconfig: Path
     client: Kube
-    local: bool  # started by hack/localcluster.py: pinned version, loopback-only, pids known
+    local: bool  # started by sandbox/clusters.py: pinned version, loopback-only, pids known
 
 
 # Lanes, by node id prefix (the longest wins), balanced on measured durations. Tests in one lane run in
@@ -90,12 +87,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 @pytest.fixture(scope="session")
 def clusters() -> Iterator[dict[str, Cluster]]:
     external_hub = os.environ.get(EXTERNAL_HUB_ENV)
-    local_names = [name for name in localcluster.CLUSTERS if not (external_hub and name == "hub")]
-    reused = {name for name in local_names if localcluster.is_healthy(name)}
+    local_names = [name for name in sandbox.clusters.CLUSTERS if not (external_hub and name == "hub")]
+    reused = {name for name in local_names if sandbox.clusters.is_healthy(name)}
     try:
         try:
-            kubeconfigs = localcluster.start(local_names)
-        except localcluster.ClusterError as err:
+            kubeconfigs = sandbox.clusters.start(local_names)
+        except sandbox.clusters.ClusterError as err:
             pytest.fail(str(err), pytrace=False)
         found = {name: Cluster(name, path, Kube.from_file(str(path)), local=True) for name, path in kubeconfigs.items()}
         if external_hub:
@@ -103,7 +100,7 @@ def clusters() -> Iterator[dict[str, Cluster]]:
             found["hub"] = Cluster("hub", path, Kube.from_file(str(path)), local=False)
         yield found
     finally:
-        localcluster.stop([name for name in local_names if name not in reused])
+        sandbox.clusters.stop([name for name in local_names if name not in reused])
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """Polling helpers over the project's Kubernetes API layer (providers.kube), for the e2e tests, and
-what the local clusters' OCM kubelet (hack/ocm_kubelet.py) did.
+what the local clusters' OCM kubelet (sandbox/kubelet.py) did.
 
 `Kube.get` only knows the kinds the provider uses; tests also read Pods, Nodes and arbitrary paths,
 so these take a plain API path.
@@ -14,11 +14,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import localcluster
-import ocm_kubelet
-from ocm_kubelet import get as get  # the e2e tests read any API path the same way
-
+import sandbox.clusters
 from providers.kube import Kube
+from sandbox import kubelet
+from sandbox.kubelet import get as get  # the e2e tests read any API path the same way
 
 Json = dict[str, Any]
 
@@ -59,7 +58,7 @@ def wait_gone(client: Kube, path: str, *, timeout: float) -> None:
 def kubelet_running(client: Kube, namespace: str, deployment: str, *, timeout: float) -> None:
     """Until the local clusters' kubelet runs the Deployment's processes (at once when timeout is 0)."""
     deadline = time.monotonic() + timeout
-    while not ocm_kubelet.running(client, namespace, deployment):
+    while not kubelet.running(client, namespace, deployment):
         if time.monotonic() >= deadline:
             raise TimeoutError(f"the OCM kubelet does not run {namespace}/{deployment} after {timeout:.0f}s")
         time.sleep(0.5)
@@ -84,17 +83,17 @@ class KubeletLog:
         try:
             yield
         except BaseException:
-            print(ocm_kubelet.report(localcluster.KUBELET_DIR), file=sys.stderr, flush=True)
+            print(kubelet.report(sandbox.clusters.KUBELET_DIR), file=sys.stderr, flush=True)
             raise
 
 
 def _size(name: str) -> int:
-    path = localcluster.KUBELET_DIR / name
+    path = sandbox.clusters.KUBELET_DIR / name
     return path.stat().st_size if path.is_file() else 0
 
 
 def _lines(name: str, offset: int) -> list[str]:
-    path = localcluster.KUBELET_DIR / name
+    path = sandbox.clusters.KUBELET_DIR / name
     if not path.is_file():
         return []
     with path.open("rb") as handle:

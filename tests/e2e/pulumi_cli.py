@@ -1,4 +1,4 @@
-"""The Pulumi CLI that hack/build_tools.py built, driven the way a user drives it.
+"""The Pulumi CLI that sandbox/tools.py built, driven the way a user drives it.
 
 One subprocess per command, in a project directory of its own, with a local file state backend and
 a passphrase secrets provider in a temporary directory: nothing touches ~/.pulumi, the repository's
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import build_tools
+from sandbox import tools
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
@@ -49,13 +49,13 @@ class Result:
 
 
 def missing_binaries() -> list[str]:
-    return build_tools.missing(build_tools.PULUMI_TOOLS)
+    return tools.missing(tools.PULUMI_TOOLS)
 
 
 def base_env() -> dict[str, str]:
     """The built CLI on PATH, its own PULUMI_HOME, no update checks, no plugin downloads, no cloud."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PULUMI_")}
-    env.update(build_tools.pulumi_env(VENV_PYTHON))
+    env.update(tools.pulumi_env(VENV_PYTHON))
     return env
 
 
@@ -82,7 +82,7 @@ class Project:
         argv = ["--non-interactive", *args]
         started = time.monotonic()
         proc = subprocess.Popen(
-            [str(build_tools.pulumi_root() / "bin" / "pulumi"), *argv],
+            [str(tools.pulumi_root() / "bin" / "pulumi"), *argv],
             cwd=self.directory,
             env=self.env,
             stdin=subprocess.DEVNULL,

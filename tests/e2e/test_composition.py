@@ -22,13 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import build_tools
-import localcluster
 import pytest
 import yaml
 from pulumi.runtime import rpc
 
+import sandbox.clusters
 from providers.hub_status import READY_CONDITIONS
+from sandbox import tools
 
 from .conftest import Cluster
 from .kubeutil import condition, get, wait_gone
@@ -160,7 +160,7 @@ def test_python_platform_composes_a_ready_hub_on_its_own_provider_and_registers_
     python_platform: Project, hub: Cluster, managed: Cluster
 ) -> None:
     project, kube = python_platform, hub.client
-    chart_repository = localcluster.chart_repository()
+    chart_repository = sandbox.clusters.chart_repository()
     assert chart_repository is not None
     for key, value in (
         ("clusters", json.dumps([MANAGED])),
@@ -199,9 +199,9 @@ def test_python_platform_composes_a_ready_hub_on_its_own_provider_and_registers_
 
 @pytest.fixture
 def yaml_platform(hub: Cluster, tmp_path: Path) -> Iterator[Project]:
-    if missing := build_tools.missing([build_tools.YAML_HOST]):
+    if missing := tools.missing([tools.YAML_HOST]):
         pytest.fail(f"missing {missing}: run `make e2e-tools`", pytrace=False)
-    build_tools.install_yaml_host()
+    tools.install_yaml_host()
     project = _project(tmp_path, "platform-yaml", hub)
     _use_plugin(project, package_launcher(tmp_path / "plugin").parent)
     try:

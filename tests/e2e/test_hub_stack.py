@@ -1,6 +1,6 @@
 """The hub stack as users run it: `pulumi up` of the real ocm-hub program by the built CLI and the
 pulumi-kubernetes plugin built from its Go module, against the local hub, where OCM's real operator
-runs (the local clusters' kubelet for OCM, hack/ocm_kubelet.py, runs each OCM Deployment as a process).
+runs (the local clusters' kubelet for OCM, sandbox/kubelet.py, runs each OCM Deployment as a process).
 
 Each scenario runs the program as a user would (`pulumi preview`, `up`, `refresh`, `destroy`, one
 subprocess each) on a copy of the project, with its own file state backend and passphrase, the hub
@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import build_tools
-import localcluster
-import ocm_kubelet
 import pytest
 import yaml
 
+import sandbox.clusters
 from providers.hub_status import READY_CONDITIONS, hub_deployments, rollout_reason
 from providers.kube import Kube
+from sandbox import kubelet, tools
 
 from .conftest import Cluster
 from .kubeutil import condition, get, kubelet_running, wait_gone
@@ -54,7 +53,7 @@ REPLACING_OPS = {"replace", "create-replacement", "delete-replaced"}
 HELM_RELEASE = "helm.sh/v3"
 # Only the hub: the scenarios that are about the hub alone stay quick.
 HUB_ONLY = {"addons": {}, "registration": {"discover": False}}
-OCM_BINARIES = build_tools.select(["registration-operator"])[0].version()
+OCM_BINARIES = tools.select(["registration-operator"])[0].version()
 UPGRADE_TO = "v1.3.1"
 REGISTRATION_TYPE = "pulumi-python:dynamic/ocm-hub:ManagedClusterRegistration"
 
@@ -93,14 +92,14 @@ class HubStack:
 @pytest.fixture(scope="module")
 def kubernetes_plugin() -> str:
     """The provider plugin the program's pulumi_kubernetes asks for: the pinned build, installed."""
-    if missing := missing_binaries() + build_tools.missing([build_tools.KUBERNETES_PLUGIN]):
+    if missing := missing_binaries() + tools.missing([tools.KUBERNETES_PLUGIN]):
         pytest.fail(f"missing Pulumi binaries {missing}: run `make e2e-tools`", pytrace=False)
-    build_tools.install_kubernetes_plugin()
-    cli = build_tools.pulumi_root() / "bin" / "pulumi"
+    tools.install_kubernetes_plugin()
+    cli = tools.pulumi_root() / "bin" / "pulumi"
     listed = subprocess.run(
         [str(cli), "plugin", "ls", "--json"], env=base_env(), capture_output=True, text=True, timeout=60, check=True
     )
-    wanted = build_tools.kubernetes_sdk_version()
+    wanted = tools.kubernetes_sdk_version()
     plugins = json.loads(listed.stdout) or []
     assert any(
         p.get("kind") == "resource" and p.get("name") == "kubernetes" and p.get("version") == wanted for p in plugins
@@ -112,8 +111,8 @@ def kubernetes_plugin() -> str:
 def local_hub(hub: Cluster) -> Cluster:
     """These tests create and delete OCM's cluster-wide objects: never on a hub that is not ours."""
     if not hub.local:
-        pytest.skip("the hub stack scenarios run only against the local hub (hack/localcluster.py)")
-    if localcluster.kubelet_pid() is None or localcluster.chart_repository() is None:
+        pytest.skip("the hub stack scenarios run only against the local hub (sandbox/clusters.py)")
+    if sandbox.clusters.kubelet_pid() is None or sandbox.clusters.chart_repository() is None:
         pytest.fail("the local clusters' OCM kubelet is not running: `make cluster-up` starts it", pytrace=False)
     return hub
 
@@ -141,7 +140,7 @@ class StackFactory:
         config["config"].update({f"ocm-hub:{key}": value for key, value in overrides.items()})
         addons = config["config"].get("ocm-hub:addons") or {}
         if any(isinstance(addon, dict) and addon.get("enabled") for addon in addons.values()):
-            config["config"]["ocm-hub:addons"] = {**addons, "repository": localcluster.chart_repository()}
+            config["config"]["ocm-hub:addons"] = {**addons, "repository": sandbox.clusters.chart_repository()}
         directory = copy_project(self.root / name / "program", PROGRAM_FILES)
         (self.root / name / "state").mkdir()
         project = Project(directory, self.root / name / "state", {"KUBECONFIG": str(self.hub.kubeconfig)})
@@ -188,7 +187,7 @@ def _clear(kube: Kube, declared: list[Declared]) -> None:
     for obj in ordered:
         kube.delete(obj.api_version, obj.kind, obj.name, obj.namespace)
     cr = kube.get(CM_API, CM_KIND, CM_NAME)
-    if cr is not None and not ocm_kubelet.running(kube, "open-cluster-management", "cluster-manager"):
+    if cr is not None and not kubelet.running(kube, "open-cluster-management", "cluster-manager"):
         # What the operator would have done: its finalizer, and the hub components it ran. Left running,
         # they make the next stack's hub look ready before its own components are.
         kube.merge_patch(CM_API, CM_KIND, CM_NAME, {"metadata": {"finalizers": None}})

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import localcluster
 import pytest
 import yaml
 
+import sandbox.clusters
 from providers.kube import Kube, KubeError
 
 from .conftest import Cluster
@@ -35,7 +35,7 @@ DRY_RUN = {"dryRun": "All"}
 TIMEOUT = 60.0
 
 
-@pytest.fixture(params=localcluster.CLUSTERS)
+@pytest.fixture(params=sandbox.clusters.CLUSTERS)
 def cluster(request: pytest.FixtureRequest, clusters: dict[str, Cluster]) -> Cluster:
     return clusters[str(request.param)]
 
@@ -52,7 +52,7 @@ def test_api_server_is_ready_at_pinned_version(cluster: Cluster) -> None:
     cluster.client.request("GET", "/readyz")  # 200 only when every readiness check passes
     version = cluster.client.request("GET", "/version")
     if cluster.local:
-        assert version["gitVersion"] == localcluster.kube_version()
+        assert version["gitVersion"] == sandbox.clusters.kube_version()
     else:
         assert version["gitVersion"].startswith("v1.")
 
@@ -60,8 +60,8 @@ def test_api_server_is_ready_at_pinned_version(cluster: Cluster) -> None:
 def test_cluster_listens_on_loopback_only(cluster: Cluster) -> None:
     if not cluster.local:
         pytest.skip("an external cluster's listeners are not ours to check")
-    pids = localcluster.component_pids(cluster.name)
-    assert set(pids) == set(localcluster.COMPONENTS), "every component should be running"
+    pids = sandbox.clusters.component_pids(cluster.name)
+    assert set(pids) == set(sandbox.clusters.COMPONENTS), "every component should be running"
     listeners = {component: _listening_addresses(pid) for component, pid in pids.items()}
     assert all(listeners.values()), f"every component should listen somewhere: {listeners}"
     exposed = {
@@ -84,7 +84,7 @@ def test_deployment_becomes_available(hub: Cluster, namespace: str) -> None:
     )
     assert deployment["status"]["readyReplicas"] == 2
     pods = hub.client.request("GET", f"/api/v1/namespaces/{namespace}/pods", {"labelSelector": "app=web"})["items"]
-    assert {pod["spec"].get("nodeName") for pod in pods} == {localcluster.FAKE_NODE}
+    assert {pod["spec"].get("nodeName") for pod in pods} == {sandbox.clusters.FAKE_NODE}
     assert {pod["status"].get("phase") for pod in pods} == {"Running"}
 
 

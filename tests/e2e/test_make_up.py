@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-import build_tools
-import localcluster
 import pytest
 import yaml
+
+import sandbox.clusters
+from sandbox import tools
 
 from .pulumi_cli import REPO_ROOT
 
@@ -77,7 +78,7 @@ class Clone:
 
     def start(self, *args: str, **env: str) -> Running:
         """`make ARGS` as `make` does, but running: in a session of its own, as a terminal's foreground
-        process group, so a signal to the group reaches make, hack/up.sh and pulumi as Ctrl-C does."""
+        process group, so a signal to the group reaches make, `python -m deploy` and pulumi as Ctrl-C does."""
         proc = subprocess.Popen(
             ["make", "--no-print-directory", *args],
             cwd=self.root,
@@ -157,7 +158,7 @@ class Running:
 @pytest.fixture(scope="module")
 def clone() -> Iterator[Clone]:
     """The files git tracks, as a fresh clone has them; its clusters stopped and removed at the end."""
-    if missing := build_tools.missing(build_tools.UP_TOOLS):
+    if missing := tools.missing(tools.UP_TOOLS):
         pytest.fail(f"missing binaries {missing}: run `make e2e-tools`", pytrace=False)
     root = Path(tempfile.mkdtemp(prefix="ocm-hub-clone-"))
     listed = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
@@ -174,7 +175,7 @@ def clone() -> Iterator[Clone]:
         yield Clone(root)
     finally:
         subprocess.run(
-            [str(REPO_ROOT / ".venv/bin/python"), "hack/localcluster.py", "down"],
+            [str(REPO_ROOT / ".venv/bin/python"), "-m", "sandbox", "down"],
             cwd=root,
             env=_clean_env(),
             timeout=300,
@@ -186,20 +187,20 @@ def clone() -> Iterator[Clone]:
 def _default_sigint() -> None:
     """Ctrl-C as a user's shell delivers it: this suite may run with SIGINT ignored (started in the
     background by a shell without job control), and an ignored SIGINT stays ignored across exec, where
-    bash cannot trap it — make and hack/up.sh would never see the interrupt, only pulumi (Go) would."""
+    make and `python -m deploy` would never see the interrupt, only pulumi (Go) would."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _clean_env() -> dict[str, str]:
     """This process's environment as a user's shell has it: without the session's choice of local clusters
     (the clone has its own) and without the make that may have started this suite (`make e2e`)."""
-    dropped = {localcluster.STATE_DIR_ENV, "MAKELEVEL", "MAKEFLAGS", "MFLAGS"}
+    dropped = {sandbox.clusters.STATE_DIR_ENV, "MAKELEVEL", "MAKEFLAGS", "MFLAGS"}
     return {key: value for key, value in os.environ.items() if key not in dropped}
 
 
 def _clusters_down(clone: Clone) -> tuple[bool, str]:
     shown = subprocess.run(
-        [str(REPO_ROOT / ".venv/bin/python"), "hack/localcluster.py", "status"],
+        [str(REPO_ROOT / ".venv/bin/python"), "-m", "sandbox", "status"],
         cwd=clone.root,
         env=_clean_env(),
         capture_output=True,
@@ -291,10 +292,10 @@ def test_an_unreachable_context_is_an_error_with_the_way_out(clone: Clone, tmp_p
 
 def test_a_wrong_passphrase_stops_before_any_cluster_starts(clone: Clone) -> None:
     """The stack was made with another passphrase (its salt is in the stack file)."""
-    env = {**os.environ, **build_tools.pulumi_env(REPO_ROOT / ".venv/bin/python")}
+    env = {**os.environ, **tools.pulumi_env(REPO_ROOT / ".venv/bin/python")}
     env.update({"PULUMI_BACKEND_URL": (clone.root / ".pulumi-state").as_uri(), "PULUMI_CONFIG_PASSPHRASE": "right"})
     (clone.root / ".pulumi-state").mkdir(exist_ok=True)
-    pulumi = build_tools.install_pulumi_root() / "bin" / "pulumi"
+    pulumi = tools.install_pulumi_root() / "bin" / "pulumi"
     subprocess.run([str(pulumi), "stack", "init", "staging", "--non-interactive"], cwd=clone.root, env=env, check=True)
     run = clone.make("up", "STACK=staging", "YES=1", "PULUMI_CONFIG_PASSPHRASE=wrong", timeout=600)
     assert run.returncode != 0
@@ -308,7 +309,7 @@ def test_without_a_terminal_or_yes_make_up_previews_and_stops(clone: Clone) -> N
     assert "no terminal to confirm on: previewed only; apply with 'make up STACK=dev YES=1'" in run.output
     assert "Previewing update (dev)" in run.output, run.output[-3000:]
     cluster_managers = subprocess.run(
-        [str(build_tools.paths(["kubectl"])["kubectl"]), "get", "clustermanagers", "-o", "name"],
+        [str(tools.paths(["kubectl"])["kubectl"]), "get", "clustermanagers", "-o", "name"],
         env={**os.environ, "KUBECONFIG": str(clone.root / ".e2e/hub.kubeconfig")},
         capture_output=True,
         text=True,
@@ -355,7 +356,7 @@ def test_make_down_destroys_the_stack_and_stops_the_clusters(clone: Clone) -> No
 
 
 def test_a_hub_that_dies_while_make_up_waits_for_it_stops_make_up_promptly(clone: Clone) -> None:
-    """The readiness wait polls the hub until readinessTimeout: without the guard in hack/up.sh, pulumi
+    """The readiness wait polls the hub until readinessTimeout: without the guard of `make up`, pulumi
     would wait for the dead hub for 5 minutes."""
     with clone.start("up", "STACK=dev", "YES=1") as running:
         running.wait_for(READINESS_WAITING, timeout=UP_TIMEOUT)

@@ -4,7 +4,7 @@ The cluster-manager operator runs from upstream's Deployment and renders the hub
 registration controller, webhooks, placement and addon-manager run from the Deployments it created;
 on managed-1 the klusterlet operator runs from the Deployment the registration provider applies and
 renders the registration and work agents, which run from theirs: the local clusters' kubelet for OCM
-(hack/ocm_kubelet.py) runs each as a process. Admission webhooks are called for real: kube-apiserver
+(sandbox/kubelet.py) runs each as a process. Admission webhooks are called for real: kube-apiserver
 reaches the webhook Service through its egress proxy, which leads to the local webhook process.
 The registration runs through the SDK's dynamic-provider server, and through the real Pulumi CLI and
 engine (stage 2's pinned build) as `pulumi up` runs it.
@@ -21,13 +21,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import build_tools
-import localcluster
 import pytest
 import yaml
 from pulumi.runtime import rpc
 
+import sandbox.clusters
 from components.cluster_manager import cluster_manager_spec
 from config import RawConfig, from_file, load
 from config.versions import RELEASES
@@ -35,8 +35,9 @@ from ocmhub_testing.dynamic_server import DynamicServer, dynamic_server
 from providers import klusterlet as kl
 from providers.hub_status import READY_CONDITIONS, not_ready_reasons
 from providers.kube import Kube, KubeError
-from providers.registration import Clusters, Registration
+from providers.registration import ClusterAccess, Registration
 from providers.unjoin import unjoin
+from sandbox import tools
 from tests.e2e.conftest import REPO_ROOT, Cluster
 from tests.e2e.kubeutil import Json, KubeletLog, condition, get, kubelet_running, wait_for, wait_gone
 from tests.e2e.pulumi_cli import Project, missing_binaries
@@ -49,7 +50,7 @@ CM_PATH = "/apis/operator.open-cluster-management.io/v1/clustermanagers/cluster-
 MC_PATH = f"/apis/cluster.open-cluster-management.io/v1/managedclusters/{CLUSTER}"
 CLUSTER_ROLE = f"open-cluster-management:managedcluster:{CLUSTER}"
 # The release of the operator and agents that run here: the hub is installed from its vendored files.
-RELEASE = RELEASES[build_tools.select(["registration-operator"])[0].version()]
+RELEASE = RELEASES[tools.select(["registration-operator"])[0].version()]
 # Hub Deployments the operator renders for the Default mode with the addon manager enabled.
 HUB_DEPLOYMENTS = (
     "cluster-manager-registration-controller",
@@ -100,10 +101,10 @@ def ocm_hub(hub: Cluster, managed: Cluster) -> Iterator[Hub]:
     """The cluster-manager operator running on the hub, and every hub Deployment it renders."""
     if not (hub.local and managed.local):
         pytest.skip("OCM as processes needs the local clusters (their kube-apiservers use our egress proxy)")
-    missing = build_tools.missing(build_tools.OCM_TOOLS)
+    missing = tools.missing(tools.OCM_TOOLS)
     if missing:
         pytest.fail(f"OCM binaries not built: {missing}; run `make e2e-tools`", pytrace=False)
-    if localcluster.kubelet_pid() is None:
+    if sandbox.clusters.kubelet_pid() is None:
         pytest.fail("the local clusters' OCM kubelet is not running: `make cluster-up` starts it", pytrace=False)
     objects = _operator_objects()
     (crd,) = [obj for obj in objects if obj["kind"] == "CustomResourceDefinition"]
@@ -197,8 +198,8 @@ def vela_secret(ocm_hub: Hub, managed: Cluster) -> Iterator[Json]:
     """managed-1 as `vela cluster join` records it (the local hub holds it from the start), and the
     hub's bootstrap role."""
     hub = ocm_hub.cluster.client
-    secret = localcluster.vela_secret(CLUSTER, managed.kubeconfig)
-    assert get(hub, f"/api/v1/namespaces/vela-system/secrets/{CLUSTER}") is not None, "seeded by localcluster"
+    secret = sandbox.clusters.vela_secret(CLUSTER, managed.kubeconfig)
+    assert get(hub, f"/api/v1/namespaces/vela-system/secrets/{CLUSTER}") is not None, "seeded by sandbox.clusters"
     hub.apply(kl.bootstrap_role())
     try:
         yield secret
@@ -237,7 +238,7 @@ def test_provider_joins_and_unjoins_through_the_real_agents(
     finally:
         if not unjoined:  # leave both clusters as found, with the agents still running to let go
             print(provider.log())
-            unjoin(Clusters(hub), registration)
+            unjoin(ClusterAccess(hub), registration)
 
 
 def _join_and_unjoin(ocm: Hub, provider: DynamicServer, registration: Registration, spoke: Kube) -> None:
@@ -309,11 +310,11 @@ from config import from_pulumi, load
 from providers.discovery import fetch_vela_secrets, plan
 from providers.managed_cluster import ManagedClusterRegistration
 
-settings = load(from_pulumi())
+cfg = load(from_pulumi())
 kubernetes = pulumi.Config("kubernetes")
-secrets = fetch_vela_secrets(settings.registration, {"kubeconfig": kubernetes.get("kubeconfig"), "context": None})
+secrets = fetch_vela_secrets(cfg.registration, {"kubeconfig": kubernetes.get("kubeconfig"), "context": None})
 clusters = {}
-for item in plan(settings, secrets):
+for item in plan(cfg, secrets):
     name = item.registration.cluster
     # As a composing program passes its hub (OcmHub's hub_kubeconfig): a secret the unjoin reads back from state.
     hub = pulumi.Config().require_secret("hubKubeconfig")
@@ -328,7 +329,7 @@ def engine_project(ocm_hub: Hub, tmp_path: Path) -> Iterator[Project]:
     """A stack of REGISTRATION_PROGRAM on a local file backend; destroyed and removed whatever happens."""
     if missing := missing_binaries():
         pytest.fail(f"missing Pulumi binaries {missing}: run `make e2e-tools`", pytrace=False)
-    build_tools.install_pulumi_root()
+    tools.install_pulumi_root()
     program, state = tmp_path / "program", tmp_path / "state"
     program.mkdir()
     state.mkdir()
@@ -408,4 +409,51 @@ def test_pulumi_up_registers_through_the_real_agents_and_unjoins_when_config_dro
             unjoined = True
     finally:
         if not unjoined:  # leave both clusters as found, with the agents still running to let go
-            unjoin(Clusters(hub), _registration())
+            unjoin(ClusterAccess(hub), _registration())
+
+
+def _names(spoke: Kube, secret: str) -> str | None:
+    """The hub address an agent kubeconfig Secret of managed-1 names."""
+    endpoint = kl.hub_endpoint(get(spoke, f"/api/v1/namespaces/{AGENT_NAMESPACE}/secrets/{secret}"))
+    return endpoint[0] if endpoint else None
+
+
+def test_a_moved_hub_api_server_moves_the_real_agents(
+    ocm_hub: Hub, vela_secret: Json, managed: Cluster, engine_project: Project
+) -> None:
+    """registration.hubApiServer changed to another address of the same hub: the preview shows one update,
+    the update rewrites managed-1's bootstrap kubeconfig, the real registration agent bootstraps again (a
+    CSR the update approves) and writes a hub kubeconfig naming the new address, the cluster stays
+    Available, and the next preview shows no change."""
+    hub, spoke = ocm_hub.cluster.client, managed.client
+    _ready_cluster_manager(ocm_hub)
+    moved = f"https://localhost:{urlsplit(hub.server).port}"
+    unjoined = False
+    try:
+        with ocm_hub.kubelet.reporting():
+            engine_project.run("up", "--yes", "--skip-preview", timeout=CALL_TIMEOUT)
+            assert _names(spoke, kl.BOOTSTRAP_SECRET) == _names(spoke, kl.HUB_KUBECONFIG_SECRET) == hub.server
+
+            _set_registration(engine_project, {"discover": True, "joinTimeout": 150, "hubApiServer": moved})
+            preview = engine_project.run("preview", "--json").json()
+            assert preview["changeSummary"].get("update") == 1
+            engine_project.run("up", "--yes", "--skip-preview", timeout=CALL_TIMEOUT)
+
+            assert _names(spoke, kl.BOOTSTRAP_SECRET) == moved
+            assert _names(spoke, kl.HUB_KUBECONFIG_SECRET) == moved  # written by the real agent
+            live = get(hub, MC_PATH) or {}
+            assert condition(live, "ManagedClusterJoined") == condition(live, "ManagedClusterConditionAvailable")
+            assert condition(live, "ManagedClusterConditionAvailable") == "True"
+            csrs = hub.list(
+                "certificates.k8s.io/v1", "CertificateSigningRequest", None, f"{kl.CLUSTER_NAME_LABEL}={CLUSTER}"
+            )
+            assert len(csrs) == 2  # the join's and the second bootstrap's, both approved by ocm-hub
+            assert all(csr["status"].get("certificate") for csr in csrs)
+            engine_project.run("preview", "--expect-no-changes", timeout=CALL_TIMEOUT)
+
+            engine_project.run("destroy", "--yes", "--skip-preview", timeout=CALL_TIMEOUT)
+            assert get(hub, MC_PATH) is None
+            unjoined = True
+    finally:
+        if not unjoined:  # leave both clusters as found, with the agents still running to let go
+            unjoin(ClusterAccess(hub), _registration())

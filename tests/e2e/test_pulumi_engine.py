@@ -20,11 +20,12 @@ from pathlib import Path
 from textwrap import dedent
 from typing import Any
 
-import build_tools
 import grpc
 import pytest
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import provider_pb2_grpc
+
+from sandbox import tools
 
 from .pulumi_cli import VENV_PYTHON, Project, base_env, missing_binaries
 
@@ -59,7 +60,7 @@ def smoke() -> Iterator[Project]:
     """A stack of the small program; destroyed and its directories removed even when a test fails."""
     if missing := missing_binaries():
         pytest.fail(f"missing Pulumi binaries {missing}: run `make e2e-tools`", pytrace=False)
-    build_tools.install_pulumi_root()
+    tools.install_pulumi_root()
     root = Path(tempfile.mkdtemp(prefix="ocm-hub-e2e-smoke-"))
     try:
         (root / "program").mkdir()
@@ -80,9 +81,9 @@ def smoke() -> Iterator[Project]:
 
 
 def test_cli_is_the_pinned_build() -> None:
-    cli = build_tools.pulumi_root() / "bin" / "pulumi"
+    cli = tools.pulumi_root() / "bin" / "pulumi"
     assert cli.is_file(), "run `make e2e-tools`"
-    pinned = next(tool for tool in build_tools.TOOLS if tool.name == "pulumi").version()
+    pinned = next(tool for tool in tools.TOOLS if tool.name == "pulumi").version()
     out = subprocess.run([cli, "version"], env=base_env(), capture_output=True, text=True, timeout=30, check=True)
     assert out.stdout.strip() == pinned, "the CLI reports the release stamped at build time"
     for script in ("pulumi-language-python", "pulumi-language-python-exec", "pulumi-resource-pulumi-python"):
@@ -91,10 +92,10 @@ def test_cli_is_the_pinned_build() -> None:
 
 def test_install_is_isolated_and_offline() -> None:
     env = base_env()
-    assert env["PULUMI_HOME"] == str(build_tools.pulumi_home())
+    assert env["PULUMI_HOME"] == str(tools.pulumi_home())
     assert env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] == "true"
     assert env["PULUMI_SKIP_UPDATE_CHECK"] == "true"
-    assert env["PATH"].split(":")[0] == str(build_tools.pulumi_root() / "bin")
+    assert env["PATH"].split(":")[0] == str(tools.pulumi_root() / "bin")
 
 
 def test_up_runs_the_program_with_the_pinned_sdk(smoke: Project) -> None:
@@ -129,12 +130,12 @@ def test_state_holds_the_secret_only_encrypted(smoke: Project) -> None:
 
 def test_kubernetes_plugin_is_the_pinned_build() -> None:
     """The plugin the engine loads for the SDK's version is the build of the pinned source, and says so."""
-    if missing := build_tools.missing([build_tools.KUBERNETES_PLUGIN, *build_tools.PULUMI_TOOLS]):
+    if missing := tools.missing([tools.KUBERNETES_PLUGIN, *tools.PULUMI_TOOLS]):
         pytest.fail(f"missing binaries {missing}: run `make e2e-tools`", pytrace=False)
-    installed = build_tools.install_kubernetes_plugin()
-    assert installed == build_tools.kubernetes_plugin_path()
+    installed = tools.install_kubernetes_plugin()
+    assert installed == tools.kubernetes_plugin_path()
     assert installed.parent.name == f"resource-kubernetes-v{version('pulumi-kubernetes')}"
-    built = build_tools.select([build_tools.KUBERNETES_PLUGIN])[0]
+    built = tools.select([tools.KUBERNETES_PLUGIN])[0]
     assert installed.read_bytes() == built.path().read_bytes()
     assert _plugin_info(installed).version == built.version().removeprefix("v")
 
@@ -143,17 +144,17 @@ def test_a_broken_plugin_install_is_repaired_from_the_build(monkeypatch: pytest.
     """`make up` and `make e2e` install the plugin again when the installed file is not the build.
 
     In a PULUMI_HOME of its own: the other lanes' engines load the shared install meanwhile."""
-    if missing := build_tools.missing([build_tools.KUBERNETES_PLUGIN, *build_tools.PULUMI_TOOLS]):
+    if missing := tools.missing([tools.KUBERNETES_PLUGIN, *tools.PULUMI_TOOLS]):
         pytest.fail(f"missing binaries {missing}: run `make e2e-tools`", pytrace=False)
     home = tmp_path / "pulumi-home"
-    monkeypatch.setattr(build_tools, "pulumi_home", lambda: home)
+    monkeypatch.setattr(tools, "pulumi_home", lambda: home)
     try:
-        installed = build_tools.install_kubernetes_plugin()
+        installed = tools.install_kubernetes_plugin()
         assert home in installed.parents
         installed.unlink()  # never write through a link into the build
         installed.write_bytes(b"#!/bin/sh\nexit 1\n")
-        assert build_tools.install_kubernetes_plugin() == installed
-        assert installed.read_bytes() == build_tools.select([build_tools.KUBERNETES_PLUGIN])[0].path().read_bytes()
+        assert tools.install_kubernetes_plugin() == installed
+        assert installed.read_bytes() == tools.select([tools.KUBERNETES_PLUGIN])[0].path().read_bytes()
     finally:
         shutil.rmtree(home, ignore_errors=True)  # a copy of the 400 MB plugin
 

@@ -4,7 +4,7 @@ from npm, the Python SDK imports and type-checks with mypy; and the example cons
 (examples/sdk-typescript, examples/sdk-python) compile against them, so a schema change that renames or
 retypes an argument or output they use fails here.
 
-The CLI delegates generation to the language host's GeneratePackage; build_tools.install_sdkgen_root()
+The CLI delegates generation to the language host's GeneratePackage; tools.install_sdkgen_root()
 puts pkg/v3's own generators behind that RPC (hack/tools/pulumi-sdkgen/go.mod says why). npm packages
 come at the pins of tests/e2e/sdk/package-lock.json, installed once per lock into the cache.
 """
@@ -17,8 +17,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import build_tools
 import pytest
+
+from sandbox import tools
 
 from .pulumi_cli import REPO_ROOT, VENV_PYTHON, base_env
 from .test_composition import package_launcher
@@ -40,9 +41,9 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
 
 @pytest.fixture(scope="module")
 def sdks(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if missing := build_tools.missing(["pulumi", build_tools.SDKGEN]):
+    if missing := tools.missing(["pulumi", tools.SDKGEN]):
         pytest.fail(f"missing {missing}: run `make e2e-tools`", pytrace=False)
-    bin_dir = build_tools.install_sdkgen_root() / "bin"
+    bin_dir = tools.install_sdkgen_root() / "bin"
     work = tmp_path_factory.mktemp("sdks")
     launcher = package_launcher(work / "plugin")
     env = {**base_env(), "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])}
@@ -60,7 +61,7 @@ def node_modules() -> Path:
     """@pulumi/pulumi, typescript and @types/node at the locked versions, from the npm registry."""
     pins = [NPM_PINS / "package.json", NPM_PINS / "package-lock.json"]
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in pins)).hexdigest()[:16]
-    target = build_tools.cache_dir() / "npm" / digest
+    target = tools.cache_dir() / "npm" / digest
     if not (target / "node_modules" / ".bin" / "tsc").exists():
         partial = target.with_name(f"{digest}.partial")
         shutil.rmtree(partial, ignore_errors=True)

@@ -1,0 +1,210 @@
+"""Pulumi through its Automation API (`pulumi.automation`): the CLI found or built, the state backend,
+the stack, and each operation with pulumi's output shown as it comes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, Protocol
+
+from pulumi import automation as auto
+
+from deploy.flow import EXIT_FAILED, Console, DeployError, Local, PulumiError, failed
+from deploy.procs import TOKEN_ENV
+
+PASSPHRASE_CHECK_KEY = "ocm-hub:passphraseCheck"
+INSTALLER_TIMEOUT = 20.0  # seconds for each network read of the official installer
+INSTALL_DOCS = "https://www.pulumi.com/docs/install/"
+# After a destroy, pulumi suggests `pulumi stack rm`, a CLI the user may not have on PATH: the
+# command removes the stack itself (deploy.flow), so these lines are not shown.
+STACK_RM_HINT = (
+    "The resources in the stack have been deleted, but the history and configuration",
+    "If you want to remove the stack completely, run `pulumi stack rm",
+)
+# How the SDK words a failed command (`CommandResult.__str__`); tests/test_deploy_engine.py holds it to that.
+_RESULT = re.compile(r"\A\n code: (?P<code>-?\d+)\n stdout: .*?\n stderr: (?P<stderr>.*)\Z", re.DOTALL)
+
+
+class Tools(Protocol):
+    """The Pulumi CLI built from pinned Go modules (the sandbox's tool builds)."""
+
+    def built(self) -> bool: ...
+    def ensure(self) -> Path: ...  # builds what is missing; returns the install root
+    def env(self) -> dict[str, str]: ...
+
+
+def command_result(err: auto.CommandError) -> tuple[int | None, str]:
+    """The exit code (negative: the signal that ended it) and stderr of a failed pulumi command."""
+    match = _RESULT.match(str(err))
+    if match is None:
+        return None, str(err).strip()
+    return int(match["code"]), match["stderr"].strip()
+
+
+@contextmanager
+def quick() -> Iterator[None]:
+    """A short pulumi command: its error ends the command as pulumi wrote it."""
+    try:
+        yield
+    except auto.CommandError as err:
+        raise DeployError(EXIT_FAILED, command_result(err)[1] or "error: pulumi failed") from None
+
+
+def find_cli(tools: Tools, console: Console) -> tuple[auto.PulumiCommand, dict[str, str]]:
+    """The user's CLI (PATH, ~/.pulumi/bin), else the one built here before, else the official
+    installer's, else one built from pinned Go modules; with the environment it runs in."""
+    home_root = Path.home() / ".pulumi"
+    if shutil.which("pulumi"):
+        return auto.PulumiCommand(), {}
+    if os.access(home_root / "bin" / "pulumi", os.X_OK):
+        return auto.PulumiCommand(root=str(home_root)), {}
+    if tools.built():
+        return auto.PulumiCommand(root=str(tools.ensure())), tools.env()
+    installed = _install()
+    if installed is not None:
+        return installed, {}
+    if not shutil.which("go"):
+        raise failed(
+            f"no Pulumi CLI, its installer cannot be reached, and no Go to build one: install Pulumi ({INSTALL_DOCS})"
+        )
+    console.say("no Pulumi CLI and its installer cannot be reached: building one from pinned Go modules")
+    return auto.PulumiCommand(root=str(tools.ensure())), tools.env()
+
+
+def _install() -> auto.PulumiCommand | None:
+    """The CLI of the SDK's version from the official installer, as the Automation API installs it
+    (~/.pulumi/versions/<version>), or None when it cannot be had."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(INSTALLER_TIMEOUT)  # the SDK downloads the installer with no timeout of its own
+    try:
+        return auto.PulumiCommand.install()
+    except Exception:  # offline, blocked, a failed install: each means "not from the installer"
+        return None
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+class Engine:
+    """The project's stacks in one state backend, run with one CLI (deploy.flow's `Pulumi`)."""
+
+    def __init__(self, root: Path, command: auto.PulumiCommand, env: Mapping[str, str], token: str, console: Console):
+        self.backend = os.environ.get("PULUMI_BACKEND_URL") or (root / ".pulumi-state").as_uri()
+        if self.backend == (root / ".pulumi-state").as_uri():
+            (root / ".pulumi-state").mkdir(exist_ok=True)
+        # The stack's secrets: an empty passphrase for local use unless the user gave one.
+        given = {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"} & os.environ.keys()
+        self._env = {
+            **({} if given else {"PULUMI_CONFIG_PASSPHRASE": ""}),
+            **env,
+            "PULUMI_BACKEND_URL": self.backend,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            TOKEN_ENV: token,
+        }
+        self._workspace = auto.LocalWorkspace(work_dir=str(root), env_vars=dict(self._env), pulumi_command=command)
+        self._root = root
+        self._console = console
+        self.cli = f"{shutil.which(command.command) or command.command} (v{command.version})"
+
+    def _show(self, line: str) -> None:
+        if not line.startswith(STACK_RM_HINT):
+            self._console.out(line)
+
+    def select(self, stack: str) -> CliStack | None:
+        with quick():
+            try:
+                return CliStack(auto.Stack.select(stack, self._workspace), self)
+            except auto.StackNotFoundError:
+                return None
+
+    def create_or_select(self, stack: str) -> CliStack:
+        with quick():
+            return CliStack(auto.Stack.create_or_select(stack, self._workspace), self)
+
+    def check_passphrase(self, stack: str) -> None:
+        """Encrypting a value makes Pulumi check the passphrase against the stack file's salt: done in
+        a scratch copy, so the stack file stays as written."""
+        with tempfile.TemporaryDirectory(prefix="ocm-hub-passphrase-") as scratch:
+            copy = Path(scratch) / f"Pulumi.{stack}.yaml"
+            shutil.copyfile(self._root / f"Pulumi.{stack}.yaml", copy)
+            with quick():
+                self._workspace.cli_api.config_set(
+                    PASSPHRASE_CHECK_KEY,
+                    "ok",
+                    secret=True,
+                    stack=stack,
+                    config_file=str(copy),
+                    cwd=str(self._root),
+                    additional_env=self._env,
+                )
+
+    def run(self, operation: Callable[..., object], target: Local | None, **options: Any) -> None:
+        """A long operation: pulumi's output shown live (in color on a terminal), `PulumiError` when it
+        fails. On the local clusters pulumi gets their stack file and their hub's kubeconfig."""
+        env = dict(self._env)
+        if target is not None:
+            env["KUBECONFIG"] = str(target.kubeconfig)
+        self._workspace.env_vars = env
+        color = "always" if sys.stdout.isatty() else None
+        try:
+            operation(
+                on_output=self._show,
+                on_error=self._console.err,
+                color=color,
+                config_file=str(target.config_file) if target else None,
+                **options,
+            )
+        except auto.CommandError as err:
+            code, _ = command_result(err)
+            raise PulumiError(-code if code is not None and code < 0 else None) from None
+
+
+class CliStack:
+    """One selected stack (deploy.flow's `Stack`)."""
+
+    def __init__(self, stack: auto.Stack, engine: Engine) -> None:
+        self._stack = stack
+        self._engine = engine
+
+    def preview(self, target: Local | None) -> None:
+        self._engine.run(self._stack.preview, target)
+
+    def up(self, target: Local | None) -> None:
+        self._engine.run(self._stack.up, target)
+
+    def refresh_pending(self, target: Local | None) -> None:
+        self._engine.run(self._stack.refresh, target, clear_pending_creates=True)
+
+    def preview_destroy(self, target: Local | None) -> None:
+        self._engine.run(self._stack.preview_destroy, target)
+
+    def destroy(self, target: Local | None) -> None:
+        self._engine.run(self._stack.destroy, target)
+
+    def _deployment(self) -> dict[str, Any]:
+        with quick():
+            return dict(self._stack.export_stack().deployment or {})
+
+    def pending_operations(self) -> list[str]:
+        """What an update stopped hard left unfinished, as `creating ocm-hub-readiness`."""
+        operations = self._deployment().get("pending_operations") or []
+        return [f"{op['type']} {op['resource']['urn'].rsplit('::', 1)[-1]}" for op in operations]
+
+    def resource_count(self) -> int:
+        return len(self._deployment().get("resources") or [])
+
+    def cancel(self) -> None:
+        """Releases the stack's lock that a pulumi ended by a signal left (nothing to do otherwise)."""
+        with suppress(auto.CommandError):
+            self._stack.cancel()
+
+    def remove(self, *, force: bool) -> None:
+        with quick():
+            self._stack.workspace.remove_stack(self._stack.name, force=force, preserve_config=True)

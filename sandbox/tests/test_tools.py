@@ -1,0 +1,105 @@
+"""The tool builds without building: each version is read from its wrapper's go.mod, and binaries are
+cached by version."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox import tools
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GO_MOD = """\
+module ocm-hub.local/hack/tools/demo
+
+go 1.24.0
+
+require example.com/single v1.2.3
+
+require (
+\texample.com/blocked v0.4.0-rc.1 // indirect
+\texample.com/blocked/sub v9.9.9
+)
+"""
+
+
+def _tool(module: str) -> tools.Tool:
+    return tools.Tool("demo", "demo", module, f"{module}/cmd/demo", lambda _version: [])
+
+
+@pytest.fixture
+def wrapper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(tools, "TOOLS_DIR", tmp_path)
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "go.mod").write_text(GO_MOD)
+    return tmp_path / "demo"
+
+
+@pytest.mark.parametrize(
+    ("module", "version"),
+    [
+        ("example.com/single", "v1.2.3"),
+        ("example.com/blocked", "v0.4.0-rc.1"),
+        ("example.com/blocked/sub", "v9.9.9"),
+    ],
+)
+def test_the_version_is_the_one_the_wrapper_requires(wrapper: Path, module: str, version: str) -> None:
+    assert _tool(module).version() == version
+
+
+def test_a_module_the_wrapper_does_not_require_is_an_error_naming_the_file(wrapper: Path) -> None:
+    with pytest.raises(SystemExit, match=re.escape(f"example.com/other is not required in {wrapper / 'go.mod'}")):
+        _tool("example.com/other").version()
+    with pytest.raises(SystemExit, match=re.escape("example.com/block is not required")):
+        _tool("example.com/block").version()  # a prefix of a required module is not that module
+
+
+def test_a_binary_is_cached_by_its_version(wrapper: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OCM_HUB_CACHE", str(tmp_path / "cache"))
+    assert _tool("example.com/single").path() == tmp_path / "cache" / "e2e" / "bin" / "demo-v1.2.3" / "demo"
+
+
+def test_every_tool_is_pinned_by_its_wrapper() -> None:
+    for tool in tools.TOOLS:
+        assert re.fullmatch(r"v\d+\.\d+\.\d+\S*", tool.version()), tool.name
+        assert tool.path().parent.name == f"{tool.name}-{tool.version()}"
+    assert set(tools.UP_TOOLS) | set(tools.OCM_TOOLS) <= set(tools.TOOL_NAMES)
+
+
+def test_an_unknown_tool_name_is_refused() -> None:
+    with pytest.raises(SystemExit, match=r"unknown tool\(s\) \['nope'\]"):
+        tools.missing(["nope"])
+
+
+def test_print_paths_names_the_cached_binaries(tmp_path: Path) -> None:
+    env = {**os.environ, "OCM_HUB_CACHE": str(tmp_path)}
+    printed = subprocess.run(
+        [sys.executable, "-m", "sandbox.tools", "--print-paths", "--only", *tools.UP_TOOLS],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    expected = {
+        name: str(tmp_path / "e2e" / "bin" / path.parent.name / name)
+        for name, path in tools.paths(tools.UP_TOOLS).items()
+    }
+    assert json.loads(printed.stdout) == expected
+
+
+def test_the_pulumi_environment_runs_the_built_cli_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCM_HUB_CACHE", str(tmp_path))
+    env = tools.pulumi_env(Path("/venv/bin/python"))
+    assert env["PATH"].split(os.pathsep)[0] == str(tools.pulumi_root() / "bin")
+    assert env["PULUMI_HOME"] == str(tools.pulumi_home())
+    assert env["PULUMI_PYTHON_CMD"] == "/venv/bin/python"
+    assert tools.pulumi_home().is_relative_to(tmp_path)
+    assert env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] == "true"
