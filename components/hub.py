@@ -13,6 +13,7 @@ from components.hub_addons import AddonStatus, HubAddons, statuses
 from components.operator_manifests import HUB_NAMESPACE, OPERATOR_NAMESPACE
 from config.args import OcmHubArgs
 from config.loader import load_args
+from config.names import CREDENTIAL_TYPE_LABEL
 from config.wire import whole_numbers
 from providers import hub_status
 from providers.discovery import FleetPlan, VelaSecrets, plan_fleet
@@ -71,6 +72,13 @@ class OcmHub(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         for secret, reason in sorted(fleet.skipped.items()):
             pulumi.log.warn(f"registration: skipped {secret} (see output skippedClusters): {reason}", self)
+        if cfg.registration.discover and listed is not None and not listed.secrets:
+            pulumi.log.warn(
+                f"registration.discover: found no vela clusters: no Secret in {cfg.registration.secret_namespace} "
+                f"carries {CREDENTIAL_TYPE_LABEL} (KubeVela is not installed on this cluster, or no cluster was "
+                "joined with `vela cluster join` yet), so no cluster is registered",
+                self,
+            )
         for item in planned:
             if item.registration.insecure:
                 pulumi.log.warn(

@@ -129,6 +129,31 @@ def test_a_preview_warns_about_an_insecure_cluster(monkeypatch: pytest.MonkeyPat
     assert any("cluster lab is registered with allowInsecure" in w for w in warnings)
 
 
+def test_discovery_that_finds_no_vela_cluster_says_so(monkeypatch: pytest.MonkeyPatch, pki: Pki) -> None:
+    import pulumi
+
+    from components import OcmHub
+
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_args, **_kwargs: warnings.append(str(message)))
+    args = load(RawConfig({"registration": {"discover": True}})).args()
+    listed: list[VelaSecrets] = [VelaSecrets([], frozenset())]
+
+    def program() -> None:
+        OcmHub("ocm-hub", args, vela_secrets=listed[-1])
+
+    recording.run(program)
+    assert [w for w in warnings if "found no vela clusters" in w] == [
+        "registration.discover: found no vela clusters: no Secret in vela-system carries "
+        "cluster.core.oam.dev/cluster-credential-type (KubeVela is not installed on this cluster, or no cluster "
+        "was joined with `vela cluster join` yet), so no cluster is registered"
+    ]
+    warnings.clear()
+    listed.append(VelaSecrets([vela_secret("prod-eu", ENDPOINT, pki)], frozenset()))
+    recording.run(program)
+    assert not [w for w in warnings if "found no vela clusters" in w]
+
+
 def test_vela_labels_and_alias_reach_the_managed_cluster(pki: Pki) -> None:
     labels = {"env": "prod", "region": "eu", "cluster.core.oam.dev/cluster-credential-type": "X509Certificate"}
     secret = vela_secret("prod-eu", ENDPOINT, pki, labels=labels)
