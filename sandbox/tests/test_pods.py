@@ -227,3 +227,39 @@ def test_a_pod_runs_in_its_own_root_with_its_service_account_and_ends_by_its_exi
         "the root was the container's own"
     )
     assert runtime.sandbox is None, "a pod that ended keeps no sandbox"
+
+
+def test_an_exec_probe_runs_in_the_container_and_readiness_follows_it(tmp_path: Path, short_dir: Path) -> None:
+    """The probe's command runs in the container's root and network: Ready once it finds what the
+    process wrote in its own /tmp, and restarts count when the process exits under restartPolicy Always."""
+    code = "import time\ntime.sleep(1)\nopen('/tmp/ready', 'w').write('yes')\ntime.sleep(2)\n"
+    container = {
+        "name": "main",
+        "image": f"{images.PYTHON_IMAGE}:{images.python_tag()}",
+        "args": ["-c", code],
+        "readinessProbe": {"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1},
+    }
+    program = images.resolve_container(container, images.builds(()))
+    assert program is not None
+    statuses: list[dict[str, Any]] = []
+    context = _context(tmp_path, FakeSources(), statuses, short_dir)
+    runtime = pods.PodRuntime(
+        context, _pod([container]), {"main": program}, tmp_path / "pod", "10.244.0.4", short_dir / "p.ctl"
+    )
+
+    def ready() -> str:
+        conditions = {c["type"]: c["status"] for c in statuses[-1]["conditions"]} if statuses else {}
+        return str(conditions.get("Ready"))
+
+    seen: list[tuple[str, int]] = []
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not seen or seen[-1][1] == 0:
+            assert time.monotonic() < deadline, seen
+            runtime.tick()
+            if statuses and (not seen or seen[-1] != (ready(), statuses[-1]["containerStatuses"][0]["restartCount"])):
+                seen.append((ready(), statuses[-1]["containerStatuses"][0]["restartCount"]))
+            time.sleep(0.1)
+    finally:
+        runtime.stop()
+    assert seen[:3] == [("False", 0), ("True", 0), ("False", 1)], "unready, ready once the probe found it, restarted"
