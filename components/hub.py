@@ -135,6 +135,7 @@ class OcmHub(pulumi.ComponentResource):
                 self.readiness,
                 pulumi.ResourceOptions(parent=self),
                 secret_values="addons" in secret_keys,
+                hub_kubeconfig=args.get("hub_kubeconfig"),
             )
             if releases
             else None
