@@ -46,6 +46,6 @@ CONFORMANCE_DIR ?= .e2e/conformance
 CONFORMANCE_LABELS ?=
 CONFORMANCE_INSTALLS ?= ocm-hub,helm
 
-conformance: e2e-tools ## OCM's e2e suite against the dev stack and against OCM's Helm charts: table, times, JUnit (about 45 min)
+conformance: venv ## OCM's e2e suite against the dev stack and against OCM's Helm charts: table, times, JUnit (about 45 min)
 	$(E2E_PYTHON) -m sandbox.conformance --dir $(CONFORMANCE_DIR) --installs $(CONFORMANCE_INSTALLS) \
 	  --labels '$(CONFORMANCE_LABELS)' $(if $(KEEP),--keep)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from providers.kube import Kube
-from sandbox import tools
+from sandbox import clusters, tools
 from sandbox.clusters import STATE_DIR_ENV
 from sandbox.conformance import installs, suite
 from sandbox.conformance.installs import InstallError, log
@@ -211,12 +211,17 @@ def leg(install: str, out: Path, labels: str, keep: bool) -> int:
             else:
                 installs.helm_klusterlet_on_hub(charts, hub, sandbox.STATE_DIR, install_log)
 
+        if install == "ocm-hub":
+            result["stack_before"] = installs.hub_gates(hub)
         with bootstrap:
             for selection in selections(labels):
                 prepare = hub_as_managed if selection.on_hub else (lambda: None)
                 passed = run_pass(binary, target, selection, out, install, prepare)
                 if passed is not None:
                     result["passes"].append(asdict(passed))
+        if install == "ocm-hub":  # what the suite left on the hub, and whether `make up` would see it
+            result["stack_after"] = installs.hub_gates(hub)
+            result["preview"] = installs.preview_ocm_hub(sandbox.STATE_DIR, install_log)
     except (InstallError, sandbox.ClusterError) as err:
         result["error"] = str(err)
         log(f"{install}: {err}")
@@ -275,6 +280,20 @@ def times_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def stack_lines(result: dict[str, Any]) -> str:
+    """The dev stack's ClusterManager gates before and after the suite, and what `make up` would do."""
+    before, after = result.get("stack_before") or {}, result.get("stack_after") or {}
+
+    def gates(found: dict[str, list[str]]) -> str:
+        return "; ".join(f"{section}: {', '.join(items)}" for section, items in found.items()) or "none"
+
+    return (
+        f"ClusterManager feature gates: the stack's {gates(before)}\n"
+        f"  after the suite: {gates(after)}\n"
+        f"  `make up` (its preview) would do: {result.get('preview', '?')}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.conformance", description=__doc__)
     parser.add_argument("--labels", default="", help="a Ginkgo label filter (default: every label)")
@@ -297,8 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--installs takes {', '.join(INSTALLS)}")
     base = args.dir.resolve()
     started = time.monotonic()
+    # Everything both legs run, built once up front (each build says how long it takes).
+    tools.ensure((*tools.CONFORMANCE_TOOLS, *tools.UP_TOOLS, *clusters.CLUSTER_TOOLS, *clusters.POD_TOOLS))
     binary = suite_binary()
-    tools.ensure(tools.CONFORMANCE_TOOLS)
     try:
         suite.check_names(dry_run(binary, suite.Selection("all", "", "Default"), base / "dry-run"), suite.named())
         for selection in selections(args.labels):
@@ -318,6 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for text, reason in sorted(suite.DESELECTED.items()):
         print(f"  - {text}: {reason}")
     print(f"run with the hub as the suite's managed cluster (ON_THE_HUB): {len(suite.ON_THE_HUB)} specs")
+    if "stack_after" in results.get("ocm-hub", {}):
+        print(stack_lines(results["ocm-hub"]))
     junit = args.junit or base / "junit.xml"
     suite.write_junit(reports, notes(), junit)
     print(f"JUnit: {junit}")

@@ -267,7 +267,36 @@ def preview_ocm_hub(state_dir: Path, log_path: Path) -> str:
     )
     with log_path.open("a", encoding="utf-8") as out:
         out.write(proc.stdout + proc.stderr)
-    return proc.stdout
+    return preview_summary(proc.stdout)
+
+
+def preview_summary(output: str) -> str:
+    """The `Resources:` block of a pulumi preview, on one line (`19 unchanged`, `~ 1 to update, 18
+    unchanged`); what pulumi said last when it printed none."""
+    lines = output.splitlines()
+    if "Resources:" not in [line.strip() for line in lines]:
+        said = [line.strip() for line in lines if line.strip()]
+        return f"no plan ({said[-1] if said else 'no output'})"
+    start = [line.strip() for line in lines].index("Resources:") + 1
+    block: list[str] = []
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        block.append(line.strip())
+    return ", ".join(block)
+
+
+def hub_gates(hub_kubeconfig: Path) -> dict[str, list[str]]:
+    """The ClusterManager's feature gates per section, as `Feature=Mode`."""
+    cm = getter(Kube.from_file(str(hub_kubeconfig)))(CLUSTER_MANAGER) or {}
+    spec = cm.get("spec") or {}
+    return {
+        section: [
+            f"{gate.get('feature')}={gate.get('mode')}" for gate in (spec.get(section) or {}).get("featureGates") or []
+        ]
+        for section in ("registrationConfiguration", "workConfiguration", "addOnManagerConfiguration")
+        if (spec.get(section) or {}).get("featureGates")
+    }
 
 
 @dataclass(frozen=True)

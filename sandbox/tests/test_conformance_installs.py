@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sandbox.conformance import installs, suite
-from sandbox.conformance.__main__ import selections, times_table
+from sandbox.conformance.__main__ import selections, stack_lines, times_table
 
 HUB = "open-cluster-management-hub"
 
@@ -169,3 +169,27 @@ def test_the_passes_default_hosted_and_on_the_hub_share_the_label_filter_and_ski
     assert not default.on_hub
     assert not hosted.on_hub
     assert selections("")[0].label_filter == "!klusterlet-hosted"
+
+
+def test_a_preview_is_read_down_to_its_plan() -> None:
+    output = "Previewing update (dev):\n\n    pulumi:pulumi:Stack ocm-hub-dev\n\nResources:\n    ~ 1 to update\n    18 unchanged\n\nerror: no terminal\n"
+    assert installs.preview_summary(output) == "~ 1 to update, 18 unchanged"
+    assert installs.preview_summary("error: the local clusters did not start\n") == (
+        "no plan (error: the local clusters did not start)"
+    )
+
+
+def test_the_stack_lines_show_the_gates_the_suite_left_and_what_make_up_would_do() -> None:
+    lines = stack_lines(
+        {
+            "stack_before": {"registrationConfiguration": ["DefaultClusterSet=Enable"]},
+            "stack_after": {
+                "registrationConfiguration": ["DefaultClusterSet=Enable", "ClusterImporter=Enable"],
+                "workConfiguration": ["ManifestWorkReplicaSet=Enable"],
+            },
+            "preview": "19 unchanged",
+        }
+    ).splitlines()
+    assert lines[0].endswith("the stack's registrationConfiguration: DefaultClusterSet=Enable")
+    assert "ClusterImporter=Enable; workConfiguration: ManifestWorkReplicaSet=Enable" in lines[1]
+    assert lines[2].endswith("would do: 19 unchanged")
