@@ -212,6 +212,8 @@ def status(names: Iterable[str] = CLUSTERS) -> dict[str, str]:
         else:
             dead = [c for c in COMPONENTS if not _component_running(name, c)]
             reason = "not running: " + ", ".join(dead) if dead else "/readyz failing"
+            if not dead and not stages.in_use(cluster_dir(name) / "kwok.yaml"):
+                reason = "made before the kubelet's kwok stages: `make cluster-down cluster-up` replaces it"
             states[name] = f"unhealthy ({reason})"
     pid = kubelet_pid()
     states["ocm-kubelet"] = f"running for {', '.join(kubelet_clusters())} (pid {pid})" if pid else "down"
@@ -239,6 +241,8 @@ def is_healthy(name: str) -> bool:
     if not kubeconfig_path(name).is_file() or not cluster_dir(name).is_dir():
         return False
     if not all(_component_running(name, component) for component in COMPONENTS):
+        return False
+    if not stages.in_use(cluster_dir(name) / "kwok.yaml"):
         return False
     try:
         return _readyz(_probe_client(name))

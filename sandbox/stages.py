@@ -31,3 +31,20 @@ GATED = ("pod-ready", "pod-complete")
 def kwok_stages() -> list[dict[str, Any]]:
     """The Stage documents for kwokctl's configuration file."""
     return [doc for doc in yaml.safe_load_all(STAGES_FILE.read_text(encoding="utf-8")) if doc]
+
+
+def in_use(config: Path) -> bool:
+    """Whether the configuration kwokctl saved for a cluster (its kwok.yaml) plays these stages: a
+    cluster made before them would mark the kubelet's pods Ready (and its Jobs' pods Succeeded)."""
+    try:
+        documents = list(yaml.safe_load_all(config.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError):
+        return False
+    gated = set()
+    for doc in documents:
+        if isinstance(doc, dict) and doc.get("kind") == "Stage":
+            expressions = ((doc.get("spec") or {}).get("selector") or {}).get("matchExpressions") or []
+            # kwokctl saves each expression wrapped as its kind (`jq:`), as kwok's internal API has it
+            if any(GATE in (e, e.get("jq")) for e in expressions):
+                gated.add(doc["metadata"]["name"])
+    return gated >= set(GATED)

@@ -3,6 +3,10 @@ kubelet's annotation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
 from sandbox import stages
 
 
@@ -33,3 +37,24 @@ def test_pod_delete_still_deletes_whatever_is_deleted() -> None:
         {"key": ".metadata.deletionTimestamp", "operator": "Exists"}
     ]
     assert delete["spec"]["next"] == {"delete": True}
+
+
+def test_a_cluster_is_known_by_the_stages_kwokctl_saved_for_it(tmp_path: Path) -> None:
+    saved = tmp_path / "kwok.yaml"
+    config = {"kind": "KwokctlConfiguration", "apiVersion": "config.kwok.x-k8s.io/v1alpha1"}
+    saved.write_text(yaml.safe_dump_all([config, *stages.kwok_stages()]), encoding="utf-8")
+    assert stages.in_use(saved)
+    wrapped = stages.kwok_stages()  # as kwokctl saves them: each expression under its kind
+    for doc in wrapped:
+        selector = doc["spec"]["selector"]
+        selector["matchExpressions"] = [{"jq": e} for e in selector["matchExpressions"]]
+    saved.write_text(yaml.safe_dump_all([config, *wrapped]), encoding="utf-8")
+    assert stages.in_use(saved)
+    ungated = yaml.safe_load_all(stages.STAGES_FILE.read_text(encoding="utf-8"))
+    defaults = [doc for doc in ungated if doc]
+    for doc in defaults:
+        expressions = doc["spec"]["selector"]["matchExpressions"]
+        doc["spec"]["selector"]["matchExpressions"] = [e for e in expressions if e != stages.GATE]
+    saved.write_text(yaml.safe_dump_all([config, *defaults]), encoding="utf-8")
+    assert not stages.in_use(saved), "kwokctl's own defaults: a cluster made before the gate"
+    assert not stages.in_use(tmp_path / "missing.yaml")
