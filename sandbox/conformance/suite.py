@@ -96,6 +96,8 @@ class Spec:
     state: str  # PASSED, FAILED or SKIPPED
     seconds: float
     failure: str = ""
+    # Where the spec is declared (file:line): two specs of the suite share their full text.
+    location: str = ""
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,11 @@ def _text(spec: Mapping[str, Any]) -> str:
     return " ".join(t for t in [*(spec.get("ContainerHierarchyTexts") or []), spec.get("LeafNodeText", "")] if t)
 
 
+def _location(spec: Mapping[str, Any]) -> str:
+    where = spec.get("LeafNodeLocation") or {}
+    return f"{where.get('FileName', '')}:{where.get('LineNumber', '')}" if where else ""
+
+
 def _state(ginkgo_state: str) -> str:
     if ginkgo_state == PASSED:
         return PASSED
@@ -270,7 +277,7 @@ def parse_report(path: Path) -> Report:
             if entry.get("LeafNodeType") == "It":
                 failure = _failure(entry) if state == FAILED else ""
                 runtime = float(entry.get("RunTime") or 0) / 1e9
-                specs.append(Spec(_text(entry), _labels(entry), state, runtime, failure))
+                specs.append(Spec(_text(entry), _labels(entry), state, runtime, failure, _location(entry)))
             elif state == FAILED:
                 suite_failures.append(f"[{entry.get('LeafNodeType')}] {_failure(entry)}")
         for reason in suite.get("SpecialSuiteFailureReasons") or []:
@@ -306,13 +313,14 @@ def check_selection(dry_run: Report, selection: Selection) -> None:
 def merge(reports: Sequence[Report]) -> Report:
     """The runs of one install (a Default and a Hosted selection) as one: each spec once, with the result
     of the run that selected it (a spec no run selected stays skipped)."""
-    by_text: dict[str, Spec] = {}
+    by_spec: dict[tuple[str, str], Spec] = {}
     for report in reports:
         for spec in report.specs:
-            if spec.text not in by_text or by_text[spec.text].state == SKIPPED:
-                by_text[spec.text] = spec
+            key = (spec.text, spec.location)
+            if key not in by_spec or by_spec[key].state == SKIPPED:
+                by_spec[key] = spec
     failures = tuple(failure for report in reports for failure in report.suite_failures)
-    return Report(tuple(by_text.values()), failures, sum(report.seconds for report in reports))
+    return Report(tuple(by_spec.values()), failures, sum(report.seconds for report in reports))
 
 
 def tally_by_label(report: Report) -> dict[str, Tally]:

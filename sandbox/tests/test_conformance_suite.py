@@ -199,6 +199,13 @@ def test_the_passes_of_one_install_merge_into_each_spec_once() -> None:
     assert merged.seconds == 15
 
 
+def test_two_specs_with_one_text_stay_two() -> None:
+    """The suite has them (v1beta1 and v1beta2 ManagedClusterSetBinding webhook specs): told apart by where
+    they are declared."""
+    twins = [suite.Spec("Binding denies", (), suite.PASSED, 1, location=f"webhook_test.go:{line}") for line in (10, 20)]
+    assert len(suite.merge([suite.Report(tuple(twins))]).specs) == 2
+
+
 def report_of(*specs: tuple[str, tuple[str, ...], str, float]) -> suite.Report:
     return suite.Report(tuple(suite.Spec(text, labels, state, seconds) for text, labels, state, seconds in specs))
 
