@@ -13,9 +13,10 @@ from components.hub_addons import AddonStatus, HubAddons, statuses
 from components.operator_manifests import HUB_NAMESPACE, OPERATOR_NAMESPACE
 from config.args import OcmHubArgs
 from config.loader import load_args
+from config.names import CREDENTIAL_TYPE_LABEL
 from config.wire import whole_numbers
 from providers import hub_status
-from providers.discovery import FleetPlan, VelaSecrets, plan_fleet
+from providers.discovery import GATEWAY_APISERVICE, FleetPlan, VelaSecrets, plan_fleet
 from providers.hub_readiness import HubReadiness
 
 TYPE = "ocm-hub:index:OcmHub"
@@ -71,6 +72,20 @@ class OcmHub(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         for secret, reason in sorted(fleet.skipped.items()):
             pulumi.log.warn(f"registration: skipped {secret} (see output skippedClusters): {reason}", self)
+        if listed is not None and listed.gateway_problem is not None:
+            pulumi.log.warn(
+                f"KubeVela's cluster gateway (APIService {GATEWAY_APISERVICE}) is not Available "
+                f"({listed.gateway_problem}): `vela cluster` commands fail until it is; registration goes on from "
+                "vela's Secrets",
+                self,
+            )
+        if cfg.registration.discover and listed is not None and not listed.secrets:
+            pulumi.log.warn(
+                f"registration.discover: found no vela clusters: no Secret in {cfg.registration.secret_namespace} "
+                f"carries {CREDENTIAL_TYPE_LABEL} (KubeVela is not installed on this cluster, or no cluster was "
+                "joined with `vela cluster join` yet), so no cluster is registered",
+                self,
+            )
         for item in planned:
             if item.registration.insecure:
                 pulumi.log.warn(
@@ -120,6 +135,7 @@ class OcmHub(pulumi.ComponentResource):
                 self.readiness,
                 pulumi.ResourceOptions(parent=self),
                 secret_values="addons" in secret_keys,
+                hub_kubeconfig=args.get("hub_kubeconfig"),
             )
             if releases
             else None

@@ -9,6 +9,7 @@ from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from config.addons import ADDON_NAMESPACE, CHARTS
 from config.addons import Release as ReleaseSpec
+from providers.vela_apiservice import VelaApiService
 
 
 class AddonStatus(TypedDict):
@@ -31,11 +32,14 @@ class HubAddons(pulumi.ComponentResource):
 
     Releases depend on the awaited ClusterManager: their ClusterManagementAddOns, Placements and
     ManagedClusterSetBindings need the hub CRDs the operator installs. An addon that others need
-    (cluster-proxy, managed-serviceaccount for the gateway) is installed before them.
+    (cluster-proxy, managed-serviceaccount for the gateway) is installed before them. Beside the
+    gateway's release, `vela_apiservice` gives KubeVela's APIService back when that release goes
+    (providers/vela_apiservice.py says why).
     """
 
     namespace: Namespace
     releases: dict[str, Release]
+    vela_apiservice: VelaApiService | None
     status: pulumi.Output[dict[str, AddonStatus]]
 
     def __init__(
@@ -46,9 +50,11 @@ class HubAddons(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         secret_values: bool = False,
+        hub_kubeconfig: pulumi.Input[str] | None = None,
     ) -> None:
         """`secret_values`: the stack gave some values as secrets; Pulumi marks secrets per input, so
-        each release's whole `values` is then secret (in state, previews and renders)."""
+        each release's whole `values` is then secret (in state, previews and renders). `hub_kubeconfig`:
+        a composing program's own hub, for the APIService hand-back (else the stack's)."""
         super().__init__("ocm-hub:index:HubAddons", name, None, opts)
         self.namespace = Namespace(
             f"{name}-namespace", metadata=ObjectMetaArgs(name=ADDON_NAMESPACE), opts=pulumi.ResourceOptions(parent=self)
@@ -70,6 +76,17 @@ class HubAddons(pulumi.ComponentResource):
                 cleanup_on_fail=True,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[hub_ready, *needs]),
             )
+        gateway = self.releases.get("clusterGateway")
+        self.vela_apiservice = (
+            VelaApiService(
+                f"{name}-vela-apiservice",
+                ADDON_NAMESPACE,
+                hub_kubeconfig,
+                pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+            )
+            if gateway is not None
+            else None
+        )
         self.status = pulumi.Output.all(**{key: release.status for key, release in self.releases.items()}).apply(
             lambda live: statuses(specs, live)
         )

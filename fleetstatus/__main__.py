@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from components.fleet_status import summarize
-from config.loader import ConfigError, stack_config
+from config.addons import CHARTS
+from config.loader import ConfigError, from_file, load, stack_config
 from providers import hub_status
 from providers.cluster_status import cluster_status
 from providers.kube import RetryPolicy, hub_client
@@ -33,12 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=PROJECT_DIR / ".pulumi-state", help="local state backend")
     args = parser.parse_args(argv)
     try:
-        kube_config = _stack_kube_config(args.stack)
+        kube_config, enabled = _stack(args.stack)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
-        report = live_report(kube_config)
+        report = live_report(kube_config, enabled)
     except Exception as err:
         saved = saved_report(args.state_dir, args.stack)
         if saved is None:
@@ -51,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def live_report(kube_config: dict[str, Any]) -> dict[str, Any]:
+def live_report(kube_config: dict[str, Any], enabled: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The hub and every ManagedCluster with its addons: each addon the stack enables (Missing where the
+    cluster has no ManagedClusterAddOn of it) and whatever else the hub has."""
     hub = hub_client(kube_config)
     hub.retry = RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0)
     hub.timeout = 10.0
@@ -66,7 +69,8 @@ def live_report(kube_config: dict[str, Any]) -> dict[str, Any]:
     for cluster in hub.list(*MANAGED_CLUSTER):
         name = cluster["metadata"]["name"]
         mode = (cluster["metadata"].get("annotations") or {}).get(MODE_ANNOTATION, "")
-        clusters[name] = cluster_status(cluster, mode, addons_by_cluster.get(name, {}))
+        live = addons_by_cluster.get(name, {})
+        clusters[name] = cluster_status(cluster, mode, {**dict.fromkeys(enabled), **live})
     return {
         "source": "live",
         "asOf": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -149,16 +153,23 @@ def _addon(status: dict[str, Any] | None) -> str:
         return "Degraded"
     if conditions["progressing"] == "True":
         return "Progressing"
-    return {"True": "Available", "False": "Unavailable", "Unknown": "Unknown"}.get(str(conditions["available"]), "-")
+    words = {"True": "Available", "False": "Unavailable", "Unknown": "Unknown", "Missing": "Missing"}
+    return words.get(str(conditions["available"]), "-")
 
 
-def _stack_kube_config(stack: str) -> dict[str, Any]:
+def _stack(stack: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The stack's kube config, and the ManagedClusterAddOn names of the addons it enables."""
     path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
     config = stack_config(path) if path.is_file() else {}
     kubeconfig = config.get("kubernetes:kubeconfig")
     if isinstance(kubeconfig, dict):  # a secure value: not readable here
         kubeconfig = None
-    return {"kubeconfig": kubeconfig or os.environ.get("KUBECONFIG"), "context": config.get("kubernetes:context")}
+    enabled = load(from_file(path)).addons.enabled() if path.is_file() else {}
+    kube_config = {
+        "kubeconfig": kubeconfig or os.environ.get("KUBECONFIG"),
+        "context": config.get("kubernetes:context"),
+    }
+    return kube_config, tuple(CHARTS[key].addon for key in enabled)
 
 
 def _masked(value: Any) -> Any:

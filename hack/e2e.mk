@@ -16,7 +16,7 @@ E2E_PYTEST_ARGS ?=
 E2E_TESTS = $(if $(filter tests/%,$(E2E_PYTEST_ARGS)),,tests/e2e tests/test_policy.py)
 E2E_LANES = $(if $(filter 0,$(E2E_WORKERS)),,-n $(E2E_WORKERS) --dist loadscope)
 
-.PHONY: e2e-tools cluster-up cluster-down cluster-status e2e
+.PHONY: e2e-tools cluster-up cluster-down cluster-status e2e conformance
 
 e2e-tools: venv ## build the missing e2e binaries (Kubernetes, etcd, kwok, Pulumi CLI + Python host, OCM) from Go modules
 	$(E2E_PYTHON) -m sandbox.tools
@@ -37,3 +37,15 @@ e2e: e2e-tools ## run tests/e2e in parallel lanes, each on local clusters of its
 	  rm -rf .e2e/lanes' EXIT; trap 'exit 130' INT TERM; \
 	$(E2E_PYTHON) -m pytest $(E2E_TESTS) -m e2e -p no:cacheprovider --timeout=$(E2E_TIMEOUT) \
 	  $(E2E_LANES) $(E2E_PYTEST_ARGS)
+
+# OCM's own e2e suite (open-cluster-management.io/ocm test/e2e, the release the clusters run) against
+# the dev stack, then against the same hub installed with OCM's own Helm charts, each on fresh local
+# clusters of its own under $(CONFORMANCE_DIR); sandbox/conformance/ says how.
+CONFORMANCE_DIR ?= .e2e/conformance
+# A Ginkgo label filter (e.g. `sanity-check || klusterlet`); empty runs every label.
+CONFORMANCE_LABELS ?=
+CONFORMANCE_INSTALLS ?= ocm-hub,helm
+
+conformance: venv ## OCM's e2e suite against the dev stack and against OCM's Helm charts: table, times, JUnit (about 45 min)
+	$(E2E_PYTHON) -m sandbox.conformance --dir $(CONFORMANCE_DIR) --installs $(CONFORMANCE_INSTALLS) \
+	  --labels '$(CONFORMANCE_LABELS)' $(if $(KEEP),--keep)

@@ -17,9 +17,12 @@ from config.offline import is_offline
 from config.registration import ClusterEntry, RegistrationConfig
 from config.stack import StackConfig
 from providers.klusterlet import Images
-from providers.kube import KubeError, hub_client
+from providers.kube import Kube, KubeError, hub_client
 from providers.registration import MANAGED_CLUSTER, SECRET_ANNOTATION, Registration
 from providers.vela import ALIAS_ANNOTATION, VelaCluster, VelaSecretError, check_cluster_name, parse_secret
+
+GATEWAY_APISERVICE = "v1alpha1.cluster.core.oam.dev"
+GATEWAY_APISERVICE_PATH = f"/apis/apiregistration.k8s.io/v1/apiservices/{GATEWAY_APISERVICE}"
 
 
 class DiscoveryError(Exception):
@@ -59,6 +62,8 @@ class VelaSecrets:
 
     secrets: Sequence[Mapping[str, Any]]
     registered: frozenset[str] | None = None
+    # Why vela's cluster gateway APIService is not Available (None: it is, or there is none, or unknown).
+    gateway_problem: str | None = None
 
     @classmethod
     def of(cls, secrets: VelaSecrets | Sequence[Mapping[str, Any]]) -> VelaSecrets:
@@ -88,7 +93,34 @@ def fetch_vela_secrets(registration: RegistrationConfig, kube_config: Mapping[st
             raise
         clusters = []
     registered = {str((c.get("metadata", {}).get("annotations") or {}).get(SECRET_ANNOTATION, "")) for c in clusters}
-    return VelaSecrets(secrets, frozenset(registered - {""}))
+    return VelaSecrets(secrets, frozenset(registered - {""}), gateway_problem(hub))
+
+
+def gateway_condition(hub: Kube) -> dict[str, Any] | None:
+    """The Available condition of APIService v1alpha1.cluster.core.oam.dev, vela's cluster gateway
+    (every `vela cluster` command needs it); {} when it has none yet, None when there is no such
+    APIService (no KubeVela). Other API errors are raised."""
+    try:
+        apiservice = hub.request("GET", GATEWAY_APISERVICE_PATH)
+    except KubeError as err:
+        if err.status == 404:
+            return None
+        raise
+    conditions = (apiservice.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == "Available"), {})
+
+
+def gateway_problem(hub: Kube) -> str | None:
+    """Why vela's cluster gateway is not Available; None when it is, or there is none. Advisory only:
+    registration needs vela's Secrets, not the gateway, so an API error here (a user who may not read
+    APIServices) is no reason to stop."""
+    try:
+        available = gateway_condition(hub)
+    except KubeError:
+        return None
+    if available is None or available.get("status") == "True":
+        return None
+    return ": ".join(str(part) for part in (available.get("reason"), available.get("message")) if part) or "no status"
 
 
 def plan(cfg: StackConfig, secrets: VelaSecrets | None) -> list[Planned]:

@@ -22,12 +22,9 @@ POD_GRACE_SECONDS = 60  # the default terminationGracePeriodSeconds (30 s), with
 def unjoin(access: ClusterAccess, reg: Registration) -> None:
     """Remove the klusterlet where it can be reached, then everything the join made on the hub."""
     access.log(f"cluster {reg.cluster}: unjoining")
-    if reg.mode == "Hosted":
-        _remove_klusterlet(access, access.hub, reg, purge_operator=False)
-    else:
-        target = _managed_cluster(access, reg)
-        if target is not None:
-            _remove_klusterlet(access, target, reg, purge_operator=True)
+    target = access.hub if reg.mode == "Hosted" else _managed_cluster(access, reg)
+    if target is not None:
+        _remove_klusterlet(access, target, reg)
     hub = access.hub
     hub.delete(*MANAGED_CLUSTER, reg.cluster)
     _wait_gone(access, hub, MANAGED_CLUSTER, reg.cluster, reg)
@@ -53,7 +50,9 @@ def _managed_cluster(access: ClusterAccess, reg: Registration) -> Kube | None:
     return access.connect(vela.kubeconfig())
 
 
-def _remove_klusterlet(access: ClusterAccess, target: Kube, reg: Registration, *, purge_operator: bool) -> None:
+def _remove_klusterlet(access: ClusterAccess, target: Kube, reg: Registration) -> None:
+    """The cluster's Klusterlet and agent namespace, then the klusterlet operator once it runs no other
+    Klusterlet there: on the managed cluster (Default), or on the hub (Hosted: the last hosted cluster)."""
     name = kl.klusterlet_name(reg.cluster, reg.mode)
     target.delete(*KLUSTERLET, name)
     _wait_gone(access, target, KLUSTERLET, name, reg)
@@ -62,7 +61,7 @@ def _remove_klusterlet(access: ClusterAccess, target: Kube, reg: Registration, *
     except KubeError as err:
         if err.status != 409:  # 409: already terminating (a destroy re-run after a half-finished one)
             raise
-    if purge_operator and not target.list(*KLUSTERLET):
+    if not target.list(*KLUSTERLET):
         for obj in reversed(kl.operator_objects(reg.images, reg.ocm_version)):
             if obj["kind"] in ("Namespace", "CustomResourceDefinition"):
                 continue

@@ -1,14 +1,16 @@
-"""The local clusters' Helm chart repository: the vendored addon charts, served from 127.0.0.1 the way
-a Helm repository serves them (`index.yaml` plus one `.tgz` per chart version).
+"""The local clusters' Helm chart repository: each addon's chart from the very module its binaries are
+built from, served from 127.0.0.1 the way a Helm repository serves them (`index.yaml` plus one `.tgz`
+per chart).
 
-Each chart is stored once: hack/charts/<name>-<version>/<name>/ holds the published package's files
-but its values.yaml, which is the product's copy, config/charts/<name>-<version>.values.yaml (ocm-hub
-checks addon values against it). `chart_files` puts the two together; `package` packs any chart's
-files, wherever they come from.
+The charts are not copied into this repository: `build` packages them when the repository starts, from
+the Go module cache, out of the module that sandbox/tools.py builds the addon's binaries from (the
+version pinned by the wrapper in hack/tools/<wrapper>/go.mod, the module verified against its go.sum
+by `go mod download`). So the chart a local cluster installs and the process that runs behind its
+images are the same release; hack/charts/PROVENANCE.md says which module and folder each comes from.
+Each index entry records that source too (`annotations`: module, folder, go.sum hash).
 
 The OCM kubelet process (sandbox/kubelet.py) runs it beside the clusters and writes its URL to
-.e2e/charts.url, so `make up` on the local cluster and `make e2e` install the addon releases with no
-internet; a stack names it as its `addons.repository`.
+.e2e/charts.url; sandbox/local_stack.py pins each addon to the version served here.
 """
 
 from __future__ import annotations
@@ -16,38 +18,81 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import re
 import tarfile
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
 
-from config.addons import CHARTS_DIR as VALUES_DIR
+from config.addons import CHARTS
+from sandbox import tools
 
-CHARTS_DIR = Path(__file__).resolve().parents[1] / "hack" / "charts"
-# The release time of the charts' gh-pages commit: archives and index stay byte-identical run to run.
+# A fixed time in every archive and index: the same module gives the same bytes on every start.
 PUBLISHED = datetime(2025, 6, 1, tzinfo=UTC)
-VALUES = "values.yaml"
+SOURCE_ANNOTATION = "ocm-hub.io/source"
+SUM_ANNOTATION = "ocm-hub.io/go-sum"
 
 
-def chart_files(chart: Path, values_dir: Path = VALUES_DIR) -> dict[str, bytes]:
-    """The files of the vendored chart in `chart` (a folder named after it) by their path in the package,
-    its values.yaml the product's copy in values_dir."""
-    meta = yaml.safe_load((chart / "Chart.yaml").read_text(encoding="utf-8"))
-    if (chart / VALUES).exists():
-        raise ValueError(f"{chart / VALUES}: the chart's values.yaml is stored in {values_dir} only")
-    values = values_dir / f"{meta['name']}-{meta['version']}.values.yaml"
-    if not values.is_file():
-        raise ValueError(f"{chart}: no values file {values} for chart {meta['name']} {meta['version']}")
-    files = {
-        path.relative_to(chart.parent).as_posix(): path.read_bytes() for path in chart.rglob("*") if path.is_file()
+@dataclass(frozen=True)
+class ModuleChart:
+    """An addon's chart as a folder of the module its binaries are built from."""
+
+    tool: str  # a tool of sandbox/tools.py built from that module: its wrapper pins and verifies the module
+    folder: str  # the chart's folder in the module
+
+    def module(self) -> tools.Tool:
+        return tools.select([self.tool])[0]
+
+    def source(self) -> str:
+        module = self.module()
+        return f"{module.module}@{module.version()} {self.folder}"
+
+    def go_sum(self) -> str:
+        """The module's hash in its wrapper's go.sum, which `go mod download` checked the module against."""
+        module = self.module()
+        go_sum = (module.wrapper_dir / "go.sum").read_text(encoding="utf-8")
+        found = re.search(rf"^{re.escape(module.module)} {re.escape(module.version())} (h1:\S+)$", go_sum, re.MULTILINE)
+        if found is None:
+            raise ValueError(f"{module.wrapper_dir / 'go.sum'} has no hash of {module.module} {module.version()}")
+        return found.group(1)
+
+    def directory(self) -> Path:
+        return tools.module_dir(self.module()) / self.folder
+
+
+# By the addon's key in config/addons.py CHARTS: cluster-proxy's chart is in cluster-proxy's module,
+# managed-serviceaccount's in its own, the gateway's addon-manager chart in cluster-gateway's.
+MODULE_CHARTS: Mapping[str, ModuleChart] = MappingProxyType(
+    {
+        "clusterProxy": ModuleChart("cluster-proxy", "charts/cluster-proxy"),
+        "managedServiceAccount": ModuleChart("managed-serviceaccount", "charts/managed-serviceaccount"),
+        "clusterGateway": ModuleChart("cluster-gateway", "charts/addon-manager"),
     }
-    return {**files, f"{chart.name}/{VALUES}": values.read_bytes()}
+)
+
+
+def metadata(chart: Path) -> dict[str, Any]:
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text(encoding="utf-8"))
+    if not isinstance(meta, dict) or not {"name", "version"} <= set(meta):
+        raise ValueError(f"{chart / 'Chart.yaml'}: not a chart's metadata (no name or version)")
+    return meta
+
+
+def chart_files(chart: Path) -> dict[str, bytes]:
+    """The chart's files by their path in its package: under a folder named after the chart, as `helm
+    package` lays it out whatever the source folder is called."""
+    name = metadata(chart)["name"]
+    return {
+        f"{name}/{path.relative_to(chart).as_posix()}": path.read_bytes() for path in chart.rglob("*") if path.is_file()
+    }
 
 
 def package(files: Mapping[str, bytes]) -> bytes:
@@ -65,16 +110,30 @@ def package(files: Mapping[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def build(charts_dir: Path = CHARTS_DIR, values_dir: Path = VALUES_DIR) -> tuple[dict[str, bytes], dict[str, Any]]:
-    """Every chart under charts_dir/<name>-<version>/<name>/: the archives by file name, and the index."""
+def served_versions(charts: Mapping[str, ModuleChart] = MODULE_CHARTS) -> dict[str, str]:
+    """The chart version served for each addon key: its Chart.yaml in the pinned module."""
+    return {key: str(metadata(chart.directory())["version"]) for key, chart in charts.items()}
+
+
+def build(charts: Mapping[str, ModuleChart] = MODULE_CHARTS) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Every addon chart from its module: the archives by file name, and the index."""
     archives: dict[str, bytes] = {}
     entries: dict[str, list[dict[str, Any]]] = {}
-    for chart_yaml in sorted(charts_dir.glob("*/*/Chart.yaml")):
-        meta = yaml.safe_load(chart_yaml.read_text(encoding="utf-8"))
+    for key, chart in sorted(charts.items()):
+        directory = chart.directory()
+        meta = metadata(directory)
+        if meta["name"] != CHARTS[key].chart:
+            raise ValueError(f"{directory}: chart {meta['name']!r}, where addon {key} installs {CHARTS[key].chart!r}")
         filename = f"{meta['name']}-{meta['version']}.tgz"
-        archives[filename] = package(chart_files(chart_yaml.parent, values_dir))
+        archives[filename] = package(chart_files(directory))
+        annotations = {
+            **(meta.get("annotations") or {}),
+            SOURCE_ANNOTATION: chart.source(),
+            SUM_ANNOTATION: chart.go_sum(),
+        }
         entry = {
             **meta,
+            "annotations": annotations,
             "urls": [filename],
             "digest": hashlib.sha256(archives[filename]).hexdigest(),
             "created": PUBLISHED.isoformat(),
@@ -87,8 +146,8 @@ def build(charts_dir: Path = CHARTS_DIR, values_dir: Path = VALUES_DIR) -> tuple
 class ChartRepo:
     """A Helm repository on 127.0.0.1 (a free port); `close` stops it."""
 
-    def __init__(self, charts_dir: Path = CHARTS_DIR, values_dir: Path = VALUES_DIR) -> None:
-        archives, index = build(charts_dir, values_dir)
+    def __init__(self, charts: Mapping[str, ModuleChart] = MODULE_CHARTS) -> None:
+        archives, index = build(charts)
         files = {"index.yaml": yaml.safe_dump(index, sort_keys=False).encode(), **archives}
 
         class Handler(BaseHTTPRequestHandler):

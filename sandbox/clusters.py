@@ -14,9 +14,10 @@ Kubeconfigs land in .e2e/<name>.kubeconfig (self-contained: certificates inline)
 names another state directory, for another set of clusters (a parallel e2e worker's). Each
 kube-apiserver sends its traffic to cluster services (admission webhooks, aggregated APIs) through
 an HTTP CONNECT proxy on the Unix socket .e2e/<name>.egress.sock, its egress selector for
-`cluster`. The clusters' kubelet for OCM (sandbox/kubelet.py, a detached process started and
-stopped with the clusters) serves those sockets and runs OCM's operator, controllers, webhooks and
-agents as local processes wherever their Deployments appear, so OCM really runs on these clusters.
+`cluster`. The clusters' kubelet (sandbox/kubelet.py, a detached process started and stopped with
+the clusters) serves those sockets and runs the pods of the tools in POD_TOOLS (OCM's operator,
+controllers, webhooks and agents) as local processes wherever they are scheduled, so OCM really
+runs on these clusters; kwok's stages (sandbox/stages.py) play only the pods it leaves to kwok.
 With both clusters up, the hub holds managed-1 as `vela cluster join` records a cluster: a Secret
 in vela-system. A detached watchdog runs `down` after OCM_HUB_E2E_TTL seconds (default 2 h;
 re-armed by every `up`), so a crashed run never leaves servers running forever.
@@ -45,7 +46,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from ocmhub_testing.pki import cluster_secret
 from providers.kube import Kube, KubeError, RetryPolicy
-from sandbox import tools
+from sandbox import podnet, stages, tools
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,6 +63,9 @@ VELA_NAMESPACE = "vela-system"
 VELA_CLUSTER = "managed-1"  # registered on the hub as `vela cluster join` would
 # The built tools a cluster runs on (the Pulumi ones are not needed to start a cluster).
 CLUSTER_TOOLS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl")
+# What the kubelet runs in pods (sandbox/images.py maps images to them): OCM's operator and agents.
+# Pods of the other tools' images (the addons', KubeVela's) stay kwok's until they are added here.
+POD_TOOLS = tools.OCM_TOOLS
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller")
 FAKE_NODE = "kwok-node-0"
 TTL_ENV = "OCM_HUB_E2E_TTL"
@@ -208,6 +212,8 @@ def status(names: Iterable[str] = CLUSTERS) -> dict[str, str]:
         else:
             dead = [c for c in COMPONENTS if not _component_running(name, c)]
             reason = "not running: " + ", ".join(dead) if dead else "/readyz failing"
+            if not dead and not stages.in_use(cluster_dir(name) / "kwok.yaml"):
+                reason = "made before the kubelet's kwok stages: `make cluster-down cluster-up` replaces it"
             states[name] = f"unhealthy ({reason})"
     pid = kubelet_pid()
     states["ocm-kubelet"] = f"running for {', '.join(kubelet_clusters())} (pid {pid})" if pid else "down"
@@ -236,6 +242,8 @@ def is_healthy(name: str) -> bool:
         return False
     if not all(_component_running(name, component) for component in COMPONENTS):
         return False
+    if not stages.in_use(cluster_dir(name) / "kwok.yaml"):
+        return False
     try:
         return _readyz(_probe_client(name))
     except (OSError, ValueError, KubeError, ConfigException):
@@ -253,8 +261,8 @@ def component_pids(name: str) -> dict[str, int]:
 
 
 def _binaries(*, build: bool) -> dict[str, Path]:
-    """The cluster's binaries and OCM's (the kubelet runs those); built first when build=True."""
-    wanted = (*CLUSTER_TOOLS, *tools.OCM_TOOLS)
+    """The cluster's binaries and the pods' (the kubelet runs those); built first when build=True."""
+    wanted = (*CLUSTER_TOOLS, *POD_TOOLS)
     if build:
         return tools.ensure(wanted)
     missing = tools.missing(wanted)
@@ -280,7 +288,8 @@ def _install(name: str, binaries: dict[str, Path]) -> None:
     ports = dict(zip(PORT_OPTIONS, _free_ports(len(PORT_OPTIONS)), strict=True))
     port = ports["kubeApiserverPort"]
     _egress_path(name).write_text(yaml.safe_dump(_egress_config(name)), encoding="utf-8")
-    config_path.write_text(yaml.safe_dump(_kwokctl_config(name, ports, binaries)), encoding="utf-8")
+    documents = [_kwokctl_config(name, ports, binaries), *stages.kwok_stages()]
+    config_path.write_text(yaml.safe_dump_all(documents), encoding="utf-8")
     log(f"{name}: creating (kube-apiserver on 127.0.0.1:{port})")
     cmd = [
         str(binaries["kwokctl"]),
@@ -396,20 +405,10 @@ def _stop_kubelet() -> None:
             log(f"OCM kubelet (pid {pid}) did not stop in {KUBELET_STOP_TIMEOUT:.0f}s; killing it")
             os.kill(pid, signal.SIGKILL)
         log("OCM kubelet stopped")
-    for leftover in _processes_under(KUBELET_DIR):  # a killed kubelet's processes, in their own sessions
+    for leftover in podnet.leftovers(KUBELET_DIR):  # a killed kubelet's pods: sandboxes and containers
         with contextlib.suppress(ProcessLookupError):
             os.kill(leftover, signal.SIGKILL)
     _kubelet_state().unlink(missing_ok=True)
-
-
-def _processes_under(directory: Path) -> list[int]:
-    """Processes whose command line names a path under directory (the kubelet's pods' files)."""
-    marker = str(directory).encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid() and _runs(int(entry.name), marker):
-            found.append(int(entry.name))
-    return found
 
 
 def _runs(pid: int, marker: bytes) -> bool:

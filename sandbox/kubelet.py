@@ -1,91 +1,71 @@
-"""The local clusters' kubelet for OCM: OCM's own operator and agents run as local processes.
+"""The local clusters' kubelet: the pods bound to each cluster's fake node run here, as processes.
 
-kwok marks pods Running without running anything. This daemon, started with the local clusters by
-sandbox/clusters.py and stopped with them, runs what the OCM pods would: for every Deployment of
-any namespace whose container runs an OCM binary (the container's first arg: /registration-operator,
-/registration, /work, /placement, /addon), one process per container, with the Deployment's own args,
-so whatever the operators render is what runs, and conditions such as the ClusterManager's come from
-the real operator. What a kubelet would provide is provided the same way where it matters:
+kwok simulates a node: it marks pods Running and Ready without running anything. This daemon,
+started with the local clusters by sandbox/clusters.py and stopped with them, is the node's real
+kubelet for every pod whose containers it can run (sandbox/images.py: an image of a tool built here,
+at the version it was built at), whatever created the pod (Deployments, DaemonSets, Jobs) and in
+whichever namespace. It decides once per pod:
 
-- scheduling: a process runs only for a pod that is bound to a node and not being deleted, and the
-  pod is held (a finalizer) until the process stopped;
-- identity: a kubeconfig with a token of the pod's ServiceAccount (TokenRequest), so upstream's RBAC
-  is what the process has; `--kubeconfig`/`--namespace` are passed where the command takes them,
-  in place of the in-cluster configuration;
-- volumes: Secret, ConfigMap and emptyDir volumes materialised in a directory per pod, Secrets and
-  ConfigMaps kept in sync as the kubelet does (atomic `..data` swap), mount paths in args rewritten
-  to those directories, TMPDIR pointing at the pod's /tmp;
-- network: each process in its own network namespace (sandbox/podnet.py), reaching the API servers
-  through Unix-socket bridges and exposing its container ports as Unix sockets only;
-- Services: each cluster's kube-apiserver sends its `cluster` egress (admission webhooks) to an HTTP
-  CONNECT proxy here (sandbox/clusters.py configures it), which maps a Service's ClusterIP and port
-  to the exposed port of the pod its selector matches (the apiserver dials ClusterIPs, as it does
-  without --enable-aggregator-routing);
-- restarts: a process that exits is started again after a pause, as with restartPolicy Always.
+- ours: it holds the pod (a finalizer, so the pod is gone only once its processes stopped) and runs
+  it as a kubelet would (sandbox/pods.py): volumes, a sandbox with the pod's own network
+  (sandbox/podnet.py), containers in roots of their own with the service-account mount and
+  in-cluster configuration (sandbox/container.py), restarts, probes, and the pod's status;
+- kwok's: every image unknown. The pod is annotated `e2e.ocm-hub.io/runtime: kwok`, and only then
+  do kwok's pod stages (sandbox/stages.py, gated on that annotation) mark it Ready or completed.
+  Since kwok acts on no pod before this decision, a pod that runs here is never Ready before its
+  process is.
+
+Services work as on a real cluster (sandbox/services.py): each pod resolves every Service of its
+cluster by name, and a connection to a ClusterIP or to a load-balancer address (handed out here to
+every LoadBalancer Service of every local cluster) reaches a ready pod the Service selects, inside
+that pod's network. kube-apiserver's `cluster` egress (admission webhooks, aggregated APIs) takes
+the same route, through an HTTP CONNECT proxy here (sandbox/clusters.py configures it).
 
     python -m sandbox.kubelet serve NAME ...    run until SIGTERM (sandbox.clusters starts it detached)
 
 The same process serves the clusters' Helm chart repository (sandbox/chart_repo.py), its URL in
-.e2e/charts.url. State lives in .e2e/kubelet/: logs/<cluster>.<namespace>.<deployment>.<container>.log per process,
-egress.log (every CONNECT and where it went), errors.log (what the sync loop could not do).
+.e2e/charts.url. State lives in .e2e/kubelet/: logs/<cluster>.<namespace>.<pod>.<container>.log
+per container (and .sandbox.log per pod), egress.log (every CONNECT from kube-apiserver and where it
+went), services.log (every connection from a pod to a Service), errors.log (what the sync loops
+could not do).
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
-import os
+import faulthandler
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from providers.kube import Kube, KubeError
-from sandbox import clusters, podnet, tools
+from sandbox import clusters, images, podnet, pods, services
 from sandbox.chart_repo import ChartRepo
+from sandbox.stages import KWOK_RUNTIME, RUNTIME_ANNOTATION
+from sandbox.watch import Informer, wait_synced
 
 Json = dict[str, Any]
-# The container's first arg (its entry point in the upstream images) -> built tool name.
-ENTRY_POINTS = {
-    "/registration-operator": "registration-operator",
-    "/registration": "registration",
-    "/work": "work",
-    "/placement": "placement",
-    "/addon": "addon",
-}
 SYNC_SECONDS = 1.0
-RESTART_SECONDS = 5.0
-STOP_SECONDS = 15.0
-# How long a webhook call from kube-apiserver waits for the process behind the Service to listen
-# (within the 10 s webhook timeout OCM sets), and how often it looks.
-SERVE_WAIT_SECONDS = 8.0
-SERVE_POLL_SECONDS = 0.2
-# Held on kwok's pods while their process runs: like a kubelet, a pod is gone only once its container
-# stopped, so whoever waits for the pods (the unjoin does) waits for the process too.
+SYNCED_TIMEOUT = 30.0
+# Held on the pods run here while their processes run: like a kubelet, a pod is gone only once its
+# containers stopped, so whoever waits for the pods (the unjoin does) waits for the processes too.
 PROCESS_FINALIZER = "e2e.ocm-hub.io/process"
-TOKEN_SECONDS = 3600
+DEFAULT_SERVICE_CIDR = "10.0.0.0/24"  # kube-apiserver's default, when its ServiceCIDR cannot be read
 LOG_TAIL_LINES = 30
-PODNET_MODULE = "sandbox.podnet"
-# Where `python -m sandbox.podnet` finds the package: the repository, the pods' working directory.
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-@dataclass(frozen=True)
-class Cluster:
-    name: str
-    kubeconfig: Path
-    client: Kube
+# OCM's processes each take inotify instances (certificate and kubeconfig watchers), all counted
+# against the one user that runs them; several lanes of clusters need more than the common 128.
+INOTIFY_LIMIT = Path("/proc/sys/fs/inotify/max_user_instances")
+INOTIFY_WANTED = 512
 
 
 def log(message: str) -> None:
@@ -102,439 +82,425 @@ def get(client: Kube, path: str) -> Json | None:
         raise
 
 
-def _server_port(cluster: Cluster) -> int:
-    server = cluster.client.server
-    return int(server.rsplit(":", 1)[1])
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    kubeconfig: Path
+    client: Kube
+
+    @property
+    def api_port(self) -> int:
+        return int(self.client.server.rsplit(":", 1)[1])
 
 
-def _write_atomic(directory: Path, files: Mapping[str, bytes]) -> None:
-    """Swap a whole volume's content at once, as the kubelet does: files live in a timestamped
-    directory, `..data` points at the current one, and each key is a symlink through `..data`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    stamp = directory / f"..{time.time_ns()}"
-    stamp.mkdir()
-    for name, content in files.items():
-        (stamp / name).parent.mkdir(parents=True, exist_ok=True)
-        (stamp / name).write_bytes(content)
-    current = directory / "..data"
-    old = current.resolve() if current.is_symlink() else None
-    swap = directory / "..data_tmp"
-    swap.unlink(missing_ok=True)
-    swap.symlink_to(stamp.name)
-    swap.replace(current)
-    top = {name.split("/", 1)[0] for name in files}
-    for name in top:
-        if not (directory / name).is_symlink():
-            (directory / name).symlink_to(Path("..data") / name)
-    for entry in directory.iterdir():
-        if not entry.name.startswith("..") and entry.name not in top:
-            entry.unlink()
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
-@dataclass
-class Volume:
-    """One Secret/ConfigMap/emptyDir volume of a pod, materialised in `path`."""
+class Node(pods.Sources):
+    """One cluster's fake node, as its kubelet sees it: the pods bound to it and what they need."""
 
-    source: Json
-    path: Path
-    content: dict[str, bytes] | None = None
+    def __init__(self, runtime: Runtime, cluster: Cluster) -> None:
+        self.runtime, self.cluster = runtime, cluster
+        self.changed = threading.Event()
+        client = cluster.client
 
-    def sync(self, client: Kube, namespace: str) -> bool:
-        """Bring the directory up to date; False while a required Secret or ConfigMap is missing."""
-        if "secret" in self.source:
-            spec, path = (
-                self.source["secret"],
-                f"/api/v1/namespaces/{namespace}/secrets/{self.source['secret']['secretName']}",
-            )
-        elif "configMap" in self.source:
-            spec, path = (
-                self.source["configMap"],
-                f"/api/v1/namespaces/{namespace}/configmaps/{self.source['configMap']['name']}",
-            )
-        else:  # emptyDir; projected tokens and the like, for which the pod's kubeconfig stands in
-            self.path.mkdir(parents=True, exist_ok=True)
-            return True
-        obj = get(client, path)
-        if obj is None and not spec.get("optional"):
-            return False
-        raw = (obj or {}).get("data") or {}
-        data = {k: base64.b64decode(v) if "secret" in self.source else v.encode() for k, v in raw.items()}
-        if spec.get("items"):
-            data = {item["path"]: data[item["key"]] for item in spec["items"] if item["key"] in data}
-        if data != self.content:
-            _write_atomic(self.path, data)
-            self.content = data
-        return True
+        def watch(path: str, query: Mapping[str, str] | None = None) -> Informer:
+            return Informer(client, path, query, lambda m: runtime.record_error(f"{cluster.name}: {m}"), self.changed)
 
-
-@dataclass
-class Process:
-    """One container of a pod: a process in its own network namespace, restarted when it exits."""
-
-    label: str
-    command: list[str]
-    env: dict[str, str]
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    exited_at: float | None = None
+        self.pods_cache = watch("/api/v1/pods", {"fieldSelector": f"spec.nodeName={clusters.FAKE_NODE}"})
+        self.services = watch("/api/v1/services")
+        self.secrets = watch("/api/v1/secrets")
+        self.config_maps = watch("/api/v1/configmaps")
+        self.informers = [self.pods_cache, self.services, self.secrets, self.config_maps]
+        self.running: dict[str, pods.PodRuntime] = {}  # pod uid -> its runtime, while it is ours
+        self.settled: set[str] = set()  # uids decided for good: kwok's, or run to their end
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.service_cidrs = [DEFAULT_SERVICE_CIDR]
+        self.services_seen = -1
+        self.thread = threading.Thread(target=self._loop, name=f"node {cluster.name}", daemon=True)
 
     def start(self) -> None:
-        with self.log_path.open("ab") as out:
-            out.write(f"--- start {self.restarts}: {' '.join(self.command)}\n".encode())
-            out.flush()
-            self.proc = subprocess.Popen(
-                self.command,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=REPO_ROOT,
-                start_new_session=True,
-            )
+        for informer in self.informers:
+            informer.start()
+        self.service_cidrs = self._service_cidrs()
+        self.thread.start()
 
-    def check(self) -> None:
-        """Restart after RESTART_SECONDS when the process has exited."""
-        if self.proc is None or self.proc.poll() is None:
-            return
-        now = time.monotonic()
-        if self.exited_at is None:
-            self.exited_at = now
-            log(f"{self.label} exited with {self.proc.returncode}; restarting in {RESTART_SECONDS:.0f}s")
-        elif now - self.exited_at >= RESTART_SECONDS:
-            self.exited_at = None
-            self.restarts += 1
-            self.start()
+    def _service_cidrs(self) -> list[str]:
+        """The cluster's Service ranges (its ServiceCIDR objects), which its pods route to their service side."""
+        try:
+            listing = self.cluster.client.request("GET", "/apis/networking.k8s.io/v1/servicecidrs")
+        except KubeError as err:
+            self.runtime.record_error(f"{self.cluster.name}: no ServiceCIDR ({err}); using {DEFAULT_SERVICE_CIDR}")
+            return [DEFAULT_SERVICE_CIDR]
+        cidrs = [str(c) for item in listing.get("items") or [] for c in item["spec"].get("cidrs") or [] if ":" not in c]
+        return cidrs or [DEFAULT_SERVICE_CIDR]
 
-    def stop(self) -> None:
-        """SIGTERM to the session we started, then SIGKILL if it lingers."""
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(STOP_SECONDS)
-        self.proc = None
+    # -- what pods are made of (pods.Sources) --------------------------------------------------------
 
+    def secret(self, namespace: str, name: str) -> Json | None:
+        return self.secrets.get(namespace, name)
 
-@dataclass
-class Pod:
-    """What a kubelet would run for one Deployment generation; processes start once volumes exist."""
+    def config_map(self, namespace: str, name: str) -> Json | None:
+        return self.config_maps.get(namespace, name)
 
-    runtime: Runtime
-    cluster: Cluster
-    deployment: Json
-    key: str
-    directory: Path
-    volumes: dict[str, Volume] = field(default_factory=dict)
-    processes: list[Process] = field(default_factory=list)
-    ports: dict[int, Path] = field(default_factory=dict)  # container port -> exposed Unix socket
-    waiting_since: float = field(default_factory=time.monotonic)
-    reported: float = 0.0
-
-    @property
-    def namespace(self) -> str:
-        return str(self.deployment["metadata"]["namespace"])
-
-    @property
-    def name(self) -> str:
-        return str(self.deployment["metadata"]["name"])
-
-    @property
-    def template(self) -> Json:
-        spec: Json = self.deployment["spec"]["template"]
-        return spec
-
-    @property
-    def started(self) -> bool:
-        return bool(self.processes)
-
-    def tick(self) -> None:
-        """Sync volumes; start the processes once everything they mount exists; restart dead ones."""
-        ready = all(volume.sync(self.cluster.client, self.namespace) for volume in self.volumes.values())
-        pods = self._pods()
-        live = [pod for pod in pods if pod["spec"].get("nodeName") and not pod["metadata"].get("deletionTimestamp")]
-        if self.started:
-            if not live:  # its pod is being deleted (or is gone): stop, as the kubelet would, then let it go
-                log(f"{self.cluster.name}/{self.namespace}/{self.name}: pod terminating, stopping its processes")
-                self.stop()
-                return
-            self._hold_pods(live)
-            for process in self.processes:
-                process.check()
-            return
-        if live and ready and self._launch():  # like a kubelet: only for a pod bound to a node and not deleting
-            return
-        waited = time.monotonic() - self.waiting_since
-        if waited - self.reported >= 15:
-            self.reported = waited
-            log(
-                f"{self.cluster.name}/{self.namespace}/{self.name}: waiting {waited:.0f}s for its pod, volumes or account"
-            )
-
-    def _launch(self) -> bool:
-        kubeconfig = self._token_kubeconfig()
-        if kubeconfig is None:
-            return False
-        pod_name = f"{self.name}-local-{self.key}"
-        for container in self.template["spec"]["containers"]:
-            args = [str(arg) for arg in container.get("args") or container.get("command") or []]
-            tool = ENTRY_POINTS.get(args[0]) if args else None
-            if tool is None:
-                continue
-            args = self._rewrite(container, args[1:])
-            args += self.runtime.in_cluster_flags(tool, args, kubeconfig, self.namespace)
-            env = self._env(container, kubeconfig, pod_name)
-            expose = []
-            for port in container.get("ports") or []:
-                number = int(port["containerPort"])
-                socket_path = self.runtime.sockets / f"{self.key}-{number}.sock"
-                self.ports[number] = socket_path
-                expose += ["--expose", f"{socket_path}={number}"]
-            command = [
-                "unshare",
-                "--user",
-                "--map-root-user",
-                "--net",
-                "--",
-                sys.executable,
-                "-m",
-                PODNET_MODULE,
-                *self.runtime.inbound_args(),
-                *expose,
-                "--",
-                str(self.runtime.binaries[tool]),
-                *args,
-            ]
-            label = f"{self.cluster.name}/{self.namespace}/{self.name}/{container['name']}"
-            log_path = self.runtime.logs / f"{self.cluster.name}.{self.namespace}.{self.name}.{container['name']}.log"
-            process = Process(label, command, env, log_path)
-            process.start()
-            self.processes.append(process)
-            log(f"{label}: started `{tool} {' '.join(args[:2])} ...` (log {log_path})")
-        return True
-
-    def _token_kubeconfig(self) -> Path | None:
-        """The ServiceAccount's token in a kubeconfig: the pod's identity, without in-cluster config."""
-        account = self.template["spec"].get("serviceAccountName") or "default"
+    def token(self, pod: Json, audience: str | None, seconds: int) -> tuple[str, float] | None:
+        meta = pod["metadata"]
+        account = pod["spec"].get("serviceAccountName") or "default"
+        spec: Json = {
+            "expirationSeconds": max(seconds, 600),
+            "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"]},
+        }
+        if audience:
+            spec["audiences"] = [audience]
         try:
             response = self.cluster.client.post(
-                f"/api/v1/namespaces/{self.namespace}/serviceaccounts/{account}/token",
-                {
-                    "apiVersion": "authentication.k8s.io/v1",
-                    "kind": "TokenRequest",
-                    "spec": {"expirationSeconds": TOKEN_SECONDS},
-                },
+                f"/api/v1/namespaces/{meta['namespace']}/serviceaccounts/{account}/token",
+                {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec},
             )
         except KubeError as err:
             # No account yet, or its namespace is terminating: no pod could be created now either.
             if err.status == 404 or (err.status == 403 and "being terminated" in str(err)):
                 return None
             raise
-        config = yaml.safe_load(self.cluster.kubeconfig.read_text(encoding="utf-8"))
-        config["users"][0]["user"] = {"token": response["status"]["token"]}
-        config["contexts"][0]["context"]["namespace"] = self.namespace
-        path = self.directory / "kubeconfig"
-        path.write_text(yaml.safe_dump(config), encoding="utf-8")
-        path.chmod(0o600)
-        return path
+        status = response["status"]
+        return str(status["token"]), _epoch(str(status["expirationTimestamp"]))
 
-    def _mounts(self, container: Json) -> list[tuple[str, Path]]:
-        """(mount path, local path), outer mounts first so nested ones land inside them."""
-        mounts = []
-        for mount in container.get("volumeMounts") or []:
-            volume = self.volumes.get(mount["name"])
-            if volume is not None:
-                local = volume.path / mount["subPath"] if mount.get("subPath") else volume.path
-                mounts.append((str(mount["mountPath"]).rstrip("/"), local))
-        return sorted(mounts, key=lambda item: len(item[0]))
-
-    def _rewrite(self, container: Json, args: list[str]) -> list[str]:
-        """Point paths under mount paths at the pod's directories; mirror the mounts under root/."""
-        root = self.directory / "root"
-        for mount_path, local in self._mounts(container):
-            link = root / mount_path.lstrip("/")
-            link.parent.mkdir(parents=True, exist_ok=True)
-            if not link.is_symlink():
-                link.symlink_to(local)
-        (root / "tmp").mkdir(parents=True, exist_ok=True)
-        mount_paths = [mount_path for mount_path, _ in self._mounts(container)]
-        rewritten = []
-        for arg in [*args, *self.runtime.mount_defaults(args)]:
-            flag, eq, value = arg.partition("=") if arg.startswith("-") else ("", "", arg)
-            if any(value == m or value.startswith(m + "/") for m in mount_paths):
-                value = str(root) + value
-            rewritten.append(flag + eq + value)
-        return rewritten
-
-    def _env(self, container: Json, kubeconfig: Path, pod_name: str) -> dict[str, str]:
-        env = {"PATH": os.environ.get("PATH", ""), "KUBECONFIG": str(kubeconfig), "HOME": str(self.directory)}
-        env["TMPDIR"] = str(self.directory / "root" / "tmp")
-        fields = {"metadata.name": pod_name, "metadata.namespace": self.namespace, "spec.nodeName": "kwok-node-0"}
-        for item in container.get("env") or []:
-            if "value" in item:
-                env[item["name"]] = str(item["value"])
-            elif "fieldRef" in (item.get("valueFrom") or {}):
-                env[item["name"]] = fields.get(item["valueFrom"]["fieldRef"]["fieldPath"], "")
-        return env
-
-    def _pods(self) -> list[Json]:
-        labels = self.deployment["spec"]["selector"].get("matchLabels") or {}
-        selector = ",".join(f"{key}={value}" for key, value in labels.items())
-        return self.cluster.client.list("v1", "Pod", self.namespace, selector)
-
-    def _hold_pods(self, pods: list[Json]) -> None:
-        for pod in pods:
-            finalizers = pod["metadata"].get("finalizers") or []
-            if PROCESS_FINALIZER not in finalizers:
-                self._set_finalizers(pod, [*finalizers, PROCESS_FINALIZER])
-
-    def _release_pods(self) -> None:
-        for pod in self._pods():
-            finalizers = pod["metadata"].get("finalizers") or []
-            if PROCESS_FINALIZER in finalizers:
-                self._set_finalizers(pod, [f for f in finalizers if f != PROCESS_FINALIZER])
-
-    def _set_finalizers(self, pod: Json, finalizers: list[str]) -> None:
-        patch = {"metadata": {"finalizers": finalizers, "resourceVersion": pod["metadata"]["resourceVersion"]}}
-        try:
-            self.cluster.client.merge_patch("v1", "Pod", pod["metadata"]["name"], patch, self.namespace)
-        except KubeError as err:
-            # Gone, changed since listed, or deleted meanwhile (no new finalizers then): the next tick sees it.
-            if err.status not in (404, 409, 422):
-                raise
-
-    def stop(self) -> None:
-        for process in self.processes:
-            process.stop()
-        self.processes.clear()
-        for path in self.ports.values():
-            path.unlink(missing_ok=True)
-        self.ports.clear()
-        self._release_pods()
-
-
-def _stop_all(pods: list[Pod]) -> None:
-    """In parallel, as a node stops its pods: each may take its grace period."""
-    threads = [threading.Thread(target=pod.stop, name=f"stop-{pod.name}") for pod in pods]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(2 * STOP_SECONDS + 30)
-
-
-class Runner:
-    """Runs the OCM Deployments of one cluster, following them as they change."""
-
-    def __init__(self, runtime: Runtime, cluster: Cluster) -> None:
-        self.runtime, self.cluster = runtime, cluster
-        self.pods: dict[str, Pod] = {}  # "<namespace>/<name>" -> pod of its current generation
-        self.stopping = threading.Event()
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._loop, name=f"runner-{cluster.name}", daemon=True)
+    # -- the sync loop -------------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        while not self.stopping.wait(SYNC_SECONDS):
+        if not wait_synced(self.informers, SYNCED_TIMEOUT):
+            self.runtime.record_error(f"{self.cluster.name}: caches not synced within {SYNCED_TIMEOUT:.0f}s")
+        while not self.stopping.is_set():
+            self.changed.clear()
             try:
-                self._tick()
+                self.sync()
             except Exception as err:  # a transient API failure must not end the loop; errors.log keeps it
                 self.runtime.record_error(f"{self.cluster.name}: {err!r}")
+            self.changed.wait(SYNC_SECONDS)
 
-    def _tick(self) -> None:
-        seen: dict[str, Json] = {}
-        listing = get(self.cluster.client, "/apis/apps/v1/deployments")
-        for item in (listing or {}).get("items") or []:
-            deleting = bool(item["metadata"].get("deletionTimestamp"))
-            if self._runs_ocm(item) and not deleting and (item["spec"].get("replicas", 1) or 0) > 0:
-                seen[f"{item['metadata']['namespace']}/{item['metadata']['name']}"] = item
-        gone = []
+    def sync(self) -> None:
+        seen = set()
+        for pod in self.pods_cache.items():
+            uid = str(pod["metadata"]["uid"])
+            seen.add(uid)
+            with self.lock:
+                runtime = self.running.get(uid)
+            if runtime is not None:
+                runtime.update(pod)
+                if pod["metadata"].get("deletionTimestamp") and not runtime.stopping:
+                    self._stop(runtime, "pod terminating")
+            elif uid not in self.settled:
+                self._decide(pod)
         with self.lock:
-            for key, pod in list(self.pods.items()):
-                live = seen.get(key)
-                if live is None or live["spec"]["template"] != pod.template:  # a rollout, as for real
-                    log(f"{self.cluster.name}/{key}: {'gone' if live is None else 'changed'}, stopping its processes")
-                    gone.append(pod)
-                    del self.pods[key]
-            for key, item in seen.items():
-                if key not in self.pods:
-                    self.pods[key] = self.runtime.new_pod(self.cluster, item)
-            pods = list(self.pods.values())
-        _stop_all(gone)
-        for pod in pods:
-            if not self.stopping.is_set():
-                pod.tick()
+            gone = [r for uid, r in self.running.items() if uid not in seen and not r.stopping]
+        for runtime in gone:
+            self._stop(runtime, "pod gone")
+        self.settled &= seen
+        if self.services.version != self.services_seen:  # new names and ports for every pod
+            self.services_seen = self.services.version
+            with self.lock:
+                for runtime in self.running.values():
+                    runtime.wake.set()
 
-    @staticmethod
-    def _runs_ocm(deployment: Json) -> bool:
-        for container in deployment["spec"]["template"]["spec"]["containers"]:
-            args = container.get("args") or container.get("command") or []
-            if args and args[0] in ENTRY_POINTS:
-                return True
-        return False
+    def _decide(self, pod: Json) -> None:
+        meta, uid = pod["metadata"], str(pod["metadata"]["uid"])
+        finalizers = list(meta.get("finalizers") or [])
+        done = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        if meta.get("deletionTimestamp") or done:  # nothing of it runs here (a kubelet restarted meanwhile)
+            if PROCESS_FINALIZER in finalizers:
+                self._set_finalizers(pod, [f for f in finalizers if f != PROCESS_FINALIZER])
+            self.settled.add(uid)
+            return
+        if (meta.get("annotations") or {}).get(RUNTIME_ANNOTATION) == KWOK_RUNTIME:
+            self.settled.add(uid)
+            return
+        spec = pod["spec"]
+        builds = images.builds(tuple(clusters.POD_TOOLS))
+        programs = {
+            str(c["name"]): images.resolve_container(c, builds)
+            for c in [*(spec.get("initContainers") or []), *spec["containers"]]
+        }
+        if not any(programs.values()):
+            self._annotate_kwok(pod)
+            self.settled.add(uid)
+            return
+        if PROCESS_FINALIZER not in finalizers and not self._set_finalizers(pod, [*finalizers, PROCESS_FINALIZER]):
+            return  # changed meanwhile: decided on the next pass
+        runtime = self.runtime.new_pod(self, pod, programs)
+        with self.lock:
+            self.running[uid] = runtime
+        threading.Thread(target=self._work, args=(runtime,), name=f"pod {runtime.name}", daemon=True).start()
+
+    def _work(self, runtime: pods.PodRuntime) -> None:
+        """The pod's worker; a pod that ran to its end lets go of the pod and of its address."""
+        runtime.run()
+        if runtime.phase in ("Succeeded", "Failed") and not runtime.stopping:
+            self._release(runtime)
+
+    def _stop(self, runtime: pods.PodRuntime, why: str) -> None:
+        log(f"{self.cluster.name}/{runtime.namespace}/{runtime.name}: {why}, stopping its containers")
+        runtime.stopping = True
+        threading.Thread(
+            target=self._stop_and_release, args=(runtime,), name=f"stop {runtime.name}", daemon=True
+        ).start()
+
+    def _stop_and_release(self, runtime: pods.PodRuntime) -> None:
+        try:
+            runtime.stop()
+        finally:
+            self._release(runtime)
+
+    def _release(self, runtime: pods.PodRuntime) -> None:
+        with self.lock:
+            self.running.pop(runtime.uid, None)
+            self.settled.add(runtime.uid)
+        self.runtime.pod_ips.release((self.cluster.name, runtime.uid))
+        current = self.pods_cache.get(runtime.namespace, runtime.name)
+        if current is not None and current["metadata"]["uid"] == runtime.uid:
+            finalizers = list(current["metadata"].get("finalizers") or [])
+            if PROCESS_FINALIZER in finalizers:
+                try:
+                    self._set_finalizers(current, [f for f in finalizers if f != PROCESS_FINALIZER], strict=False)
+                except KubeError as err:
+                    self.runtime.record_error(f"{self.cluster.name}: releasing {runtime.name}: {err}")
+        shutil.rmtree(runtime.directory, ignore_errors=True)
+
+    def _annotate_kwok(self, pod: Json) -> None:
+        meta = pod["metadata"]
+        patch = {"metadata": {"annotations": {RUNTIME_ANNOTATION: KWOK_RUNTIME}}}
+        try:
+            self.cluster.client.merge_patch("v1", "Pod", meta["name"], patch, meta["namespace"])
+        except KubeError as err:
+            if err.status != 404:
+                raise
+
+    def _set_finalizers(self, pod: Json, finalizers: list[str], *, strict: bool = True) -> bool:
+        """Patch the pod's finalizers (strict: only if it did not change since read); False if it did."""
+        meta = pod["metadata"]
+        patch: Json = {"metadata": {"finalizers": finalizers}}
+        if strict:
+            patch["metadata"]["resourceVersion"] = meta["resourceVersion"]
+        try:
+            self.cluster.client.merge_patch("v1", "Pod", meta["name"], patch, meta["namespace"])
+        except KubeError as err:
+            # Gone, changed since listed, or deleted meanwhile (no new finalizers then): the next pass sees it.
+            if err.status not in (404, 409, 422):
+                raise
+            return False
+        return True
+
+    # -- what a pod of this node sees -----------------------------------------------------------------
+
+    def endpoints(self) -> list[pods.PodRuntime]:
+        with self.lock:
+            return list(self.running.values())
+
+    def service_ports(self, pod: Json) -> set[int]:
+        """The ports Services selecting the pod lead to (a pod with no probe is Ready once they listen)."""
+        with self.lock:
+            runtime = self.running.get(str(pod["metadata"]["uid"]))
+        if runtime is None:
+            return set()
+        found = set()
+        for service in self.services.items():
+            if services.cluster_ips(service) and services.selects(service, runtime):
+                for port in (service.get("spec") or {}).get("ports") or []:
+                    number = services.target_port(port, runtime)
+                    if number is not None and (port.get("protocol") or "TCP") == "TCP":
+                        found.add(number)
+        return found
+
+    def write_network(self, runtime: pods.PodRuntime) -> None:
+        directory = runtime.network_dir()
+        hosts = services.render_hosts(
+            runtime.namespace,
+            runtime.pod_ip,
+            runtime.hostname,
+            self.services.items(),
+            runtime.spec.get("hostAliases") or [],
+        )
+        pods.write_file(directory / "hosts", hosts)
+        pods.write_file(directory / "resolv.conf", services.render_resolv_conf(runtime.namespace))
+        pods.write_file(directory / "hostname", runtime.hostname + "\n")
+
+    def patch_status(self, pod: Json, status: Json) -> None:
+        meta = pod["metadata"]
+        try:
+            self.cluster.client.merge_patch("v1", "Pod", meta["name"], {"status": status}, meta["namespace"], "status")
+        except KubeError as err:
+            if err.status != 404:
+                self.runtime.record_error(f"{self.cluster.name}: status of {meta['namespace']}/{meta['name']}: {err}")
+
+    def service_at(self, ip: str) -> Json | None:
+        for service in self.services.items():
+            if ip in services.cluster_ips(service):
+                return service
+        return None
 
     def stop(self) -> None:
         self.stopping.set()
-        self.thread.join(30)
+        self.changed.set()
+        for informer in self.informers:
+            informer.stop()
+        self.thread.join(10)
         with self.lock:
-            pods = list(self.pods.values())
-            self.pods.clear()
-        _stop_all(pods)
+            running = list(self.running.values())
+        threads = [threading.Thread(target=r.stop, name=f"stop {r.name}") for r in running]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(pods.GRACE_MAX_SECONDS + 15)
+        for runtime in running:
+            self._release(runtime)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a connection to a Service address goes: a pod's port, or the cluster's API server."""
+
+    service: str  # namespace/name, "" when the address is no Service's
+    pod: pods.PodRuntime | None = None
+    port: int = 0
+    api_port: int = 0
+
+    def describe(self) -> str:
+        if self.pod is not None:
+            return f"{self.pod.control} ({self.pod.namespace}/{self.pod.name} {self.pod.pod_ip}:{self.port})"
+        return f"127.0.0.1:{self.api_port} (API server)" if self.api_port else "no ready pod"
+
+    def connect(self) -> socket.socket | None:
+        try:
+            if self.pod is not None:
+                return podnet.dial(self.pod.control, self.pod.pod_ip, self.port)
+            if self.api_port:
+                return socket.create_connection(("127.0.0.1", self.api_port), timeout=podnet.DIAL_TIMEOUT)
+        except OSError:
+            return None
+        return None
 
 
 class Runtime:
-    """The processes, bridges and egress proxies of one test; `close` ends every one of them."""
+    """The nodes, bridges, proxies and address pools of one kubelet; `close` ends every one of them."""
 
-    def __init__(
-        self,
-        workdir: Path,
-        clusters: Mapping[str, Cluster],
-        binaries: Mapping[str, Path],
-        egress: Callable[[str], Path],
-    ) -> None:
+    def __init__(self, workdir: Path, members: Mapping[str, Cluster], egress: Callable[[str], Path]) -> None:
         self.workdir = workdir
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.clusters = dict(clusters)
-        self.binaries = dict(binaries)
+        self.clusters = dict(members)
         # Unix socket paths are limited to 107 bytes: keep them in a short directory of their own.
         self.sockets = Path(tempfile.mkdtemp(prefix="ocm-", dir="/tmp"))
-        self.runners: list[Runner] = []
         self.listeners: list[socket.socket] = []
-        self._flags: dict[tuple[str, str], str] = {}
+        self.nodes: dict[str, Node] = {}
+        self.chooser = services.Chooser()
+        self.pod_ips = services.AddressPool(services.POD_NETWORK)
+        self.load_balancers = services.AddressPool(services.LOAD_BALANCER_POOL)
+        self.stopping = threading.Event()
         self._log_lock = threading.Lock()
         self._pods = 0
         for name, cluster in self.clusters.items():
-            self.listeners.append(self._bridge(name, cluster))
-            self.listeners.append(self._egress_proxy(cluster, egress(name)))
+            bridge = podnet.unix_listener(self.sockets / f"{name}.api")
+            podnet.serve(bridge, podnet.forward_to_tcp(cluster.api_port))
+            proxy = podnet.unix_listener(egress(name))
+            podnet.serve(proxy, self._egress_proxy(cluster))
+            self.listeners += [bridge, proxy]
+        self.services_socket = self.sockets / "services.sock"
+        self.listeners.append(podnet.unix_listener(self.services_socket))
+        podnet.serve(self.listeners[-1], self._from_pod)
+        self.balancer = threading.Thread(target=self._balance_loop, name="load-balancers", daemon=True)
 
-    # -- API servers into pods, Services out of them -----------------------------------------------
+    def run(self, names: Sequence[str]) -> None:
+        """Start being the kubelet of these clusters' nodes, and their load-balancer controller."""
+        for name in names:
+            node = Node(self, self.clusters[name])
+            self.nodes[name] = node
+            node.start()
+        self.balancer.start()
 
-    def _bridge(self, name: str, cluster: Cluster) -> socket.socket:
-        listener = podnet.unix_listener(self.sockets / f"{name}.api")
-        podnet.serve(listener, podnet.forward_to_tcp(_server_port(cluster)))
-        return listener
+    # -- pods ------------------------------------------------------------------------------------
 
-    def inbound_args(self) -> list[str]:
-        args = []
+    def new_pod(self, node: Node, pod: Json, programs: Mapping[str, images.Program | None]) -> pods.PodRuntime:
+        self._pods += 1
+        meta = pod["metadata"]
+        directory = self.workdir / "pods" / f"{node.cluster.name}.{meta['namespace']}.{meta['name']}.{meta['uid'][:8]}"
+        directory.mkdir(parents=True, exist_ok=True)
+        pod_ip = self.pod_ips.assign((node.cluster.name, str(meta["uid"])))
+        context = pods.Context(
+            cluster=node.cluster.name,
+            api_port=node.cluster.api_port,
+            sources=node,
+            sandbox_args=lambda r: self._sandbox_args(node, r),
+            network=node.write_network,
+            service_ports=node.service_ports,
+            ports=lambda: self.listened_ports(node),
+            patch_status=node.patch_status,
+            logs=self.logs,
+            log=log,
+        )
+        return pods.PodRuntime(context, pod, programs, directory, pod_ip, self.sockets / f"p{self._pods}.ctl")
+
+    def _sandbox_args(self, node: Node, runtime: pods.PodRuntime) -> list[str]:
+        args = ["--control", str(runtime.control), "--services", str(self.services_socket)]
+        args += ["--cluster", node.cluster.name, "--hostname", runtime.hostname, "--pod-ip", runtime.pod_ip]
+        args += ["--pod-dir", str(runtime.directory)]
+        for cidr in [*node.service_cidrs, services.LOAD_BALANCER_POOL]:
+            args += ["--route", cidr]
         for name, cluster in self.clusters.items():
-            args += ["--inbound", f"{_server_port(cluster)}={self.sockets / f'{name}.api'}"]
+            args += ["--inbound", f"{cluster.api_port}={self.sockets / f'{name}.api'}"]
         return args
 
-    def _egress_proxy(self, cluster: Cluster, path: Path) -> socket.socket:
-        listener = podnet.unix_listener(path)
-        podnet.serve(listener, lambda conn: self._connect(cluster, conn))
-        return listener
+    def listened_ports(self, node: Node) -> set[int]:
+        balanced = [s for n in self.nodes.values() for s in n.services.items() if services.is_load_balancer(s)]
+        return services.listened_ports(node.services.items(), balanced)
+
+    # -- Services: routes, the egress proxy, load balancers ------------------------------------------
+
+    def route(self, cluster: str, ip: str, port: int) -> Route:
+        """A connection to ip:port from a pod of this cluster (or from its kube-apiserver)."""
+        node = self.nodes.get(cluster)
+        service = node.service_at(ip) if node is not None else None
+        if service is None:  # a load-balancer address, of any local cluster
+            for other in self.nodes.values():
+                service = next((s for s in other.services.items() if services.load_balancer_ip(s) == ip), None)
+                if service is not None:
+                    node = other
+                    break
+        if service is None or node is None:
+            return Route("")
+        name = "/".join(services.key(service))
+        if services.key(service) == services.API_SERVICE:
+            return Route(name, api_port=node.cluster.api_port) if services.service_port(service, port) else Route(name)
+        choice = self.chooser.choose(node.cluster.name, service, port, node.endpoints())
+        if choice is None:
+            return Route(name)
+        endpoint, target = choice
+        assert isinstance(endpoint, pods.PodRuntime)
+        return Route(name, pod=endpoint, port=target)
+
+    def _from_pod(self, conn: socket.socket) -> None:
+        """A pod's connection to a Service address (podnet's `CONNECT <cluster> <ip> <port>`)."""
+        words = podnet.read_line(conn).split()
+        if len(words) != 4 or words[0] != "CONNECT" or not words[3].isdigit():
+            conn.close()
+            return
+        route = self.route(words[1], words[2], int(words[3]))
+        upstream = route.connect()
+        self._append(
+            "services.log",
+            f"{words[1]}: {words[2]}:{words[3]} ({route.service or 'no Service'}) -> "
+            + (route.describe() if upstream is not None else "refused"),
+        )
+        if upstream is None:
+            conn.close()
+            return
+        podnet.pipe(conn, upstream)
+
+    def _egress_proxy(self, cluster: Cluster) -> Callable[[socket.socket], None]:
+        return lambda conn: self._connect(cluster, conn)
 
     def _connect(self, cluster: Cluster, conn: socket.socket) -> None:
-        """One HTTP CONNECT from kube-apiserver: to the pod behind the Service address, or 502."""
+        """One HTTP CONNECT from kube-apiserver: to a ready pod behind the Service address, or 503/502."""
         request = b""
         while b"\r\n\r\n" not in request and len(request) < 16384:
             chunk = conn.recv(4096)
@@ -545,13 +511,15 @@ class Runtime:
         head, _, rest = request.partition(b"\r\n\r\n")
         parts = head.split(b"\r\n", 1)[0].decode("latin-1").split()
         target = parts[1] if len(parts) == 3 and parts[0] == "CONNECT" else ""
-        service, svc = self.resolve(cluster, target) if target else ("", None)
-        path, upstream = self._serving(cluster, svc) if svc is not None else (None, None)
+        host, _, port = target.rpartition(":")
+        route = self.route(cluster.name, host.strip("[]"), int(port)) if port.isdigit() else Route("")
+        upstream = route.connect()
+        where = route.describe() if upstream is not None else "no pod"
         self._append(
-            "egress.log", f"{cluster.name}: CONNECT {target or '?'} ({service or 'no Service'}) -> {path or 'no pod'}"
+            "egress.log", f"{cluster.name}: CONNECT {target or '?'} ({route.service or 'no Service'}) -> {where}"
         )
         if upstream is None:
-            status = b"503 Service Unavailable" if svc is not None else b"502 Bad Gateway"
+            status = b"503 Service Unavailable" if route.service else b"502 Bad Gateway"
             conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\n\r\n")
             conn.close()
             return
@@ -560,116 +528,40 @@ class Runtime:
             upstream.sendall(rest)
         podnet.pipe(conn, upstream)
 
-    def resolve(self, cluster: Cluster, target: str) -> tuple[str, tuple[Json, object] | None]:
-        """A Service's ClusterIP:port -> ("namespace/name", (the Service, its target port))."""
-        host, _, port_text = target.rpartition(":")
-        services = (get(cluster.client, "/api/v1/services") or {}).get("items") or []
-        for svc in services:
-            spec = svc.get("spec") or {}
-            if host.strip("[]") not in {spec.get("clusterIP"), *(spec.get("clusterIPs") or [])}:
-                continue
-            for port in spec.get("ports") or []:
-                if str(port.get("port")) == port_text:
-                    name = f"{svc['metadata']['namespace']}/{svc['metadata']['name']}"
-                    return name, (svc, port.get("targetPort", port["port"]))
-        return "", None
+    def _balance_loop(self) -> None:
+        if not wait_synced([n.services for n in self.nodes.values()], SYNCED_TIMEOUT):
+            self.record_error(f"Services not synced within {SYNCED_TIMEOUT:.0f}s")
+        while not self.stopping.wait(SYNC_SECONDS):
+            try:
+                self.balance()
+            except Exception as err:
+                self.record_error(f"load balancers: {err!r}")
 
-    def _serving(self, cluster: Cluster, svc: tuple[Json, object]) -> tuple[Path | None, socket.socket | None]:
-        """A connection to the process behind the Service, waiting (bounded) for it to listen.
-
-        kwok reports a pod Ready as soon as it is bound, before its process here serves; a real kubelet
-        holds it unready until its probe passes, so the operator would not yet report the hub ready and
-        no call would reach it. Waiting for the process to accept closes the gap kwok opens."""
-        deadline = time.monotonic() + SERVE_WAIT_SECONDS
-        path: Path | None = None
-        while True:
-            path = self._pod_socket(cluster, *svc)
-            if path is not None:
-                upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    upstream.connect(str(path))
-                    return path, upstream
-                except OSError:
-                    upstream.close()
-            if time.monotonic() >= deadline:
-                return path, None
-            time.sleep(SERVE_POLL_SECONDS)
-
-    def _pod_socket(self, cluster: Cluster, svc: Json, target_port: object) -> Path | None:
-        selector = (svc.get("spec") or {}).get("selector") or {}
-        for runner in self.runners:
-            if runner.cluster is not cluster:
-                continue
-            with runner.lock:
-                pods = list(runner.pods.values())
-            for pod in pods:
-                labels = pod.template["metadata"].get("labels") or {}
-                if pod.namespace != svc["metadata"]["namespace"] or not selector:
-                    continue
-                if any(labels.get(k) != v for k, v in selector.items()):
-                    continue
-                number = self._port_number(pod, target_port)
-                if number is not None and number in pod.ports:
-                    return pod.ports[number]
-        return None
-
-    @staticmethod
-    def _port_number(pod: Pod, target_port: object) -> int | None:
-        if isinstance(target_port, int) or str(target_port).isdigit():
-            return int(str(target_port))
-        for container in pod.template["spec"]["containers"]:
-            for port in container.get("ports") or []:
-                if port.get("name") == target_port:
-                    return int(port["containerPort"])
-        return None
-
-    # -- pods ------------------------------------------------------------------------------------
-
-    def run(self, cluster: str) -> Runner:
-        """Start running the OCM Deployments of the cluster, now and as they come and go."""
-        runner = Runner(self, self.clusters[cluster])
-        self.runners.append(runner)
-        runner.thread.start()
-        return runner
-
-    def new_pod(self, cluster: Cluster, deployment: Json) -> Pod:
-        self._pods += 1
-        key = f"p{self._pods}"
-        meta = deployment["metadata"]
-        directory = self.workdir / "pods" / f"{cluster.name}.{meta['namespace']}.{meta['name']}.{key}"
-        directory.mkdir(parents=True)
-        pod = Pod(self, cluster, deployment, key, directory)
-        for volume in deployment["spec"]["template"]["spec"].get("volumes") or []:
-            pod.volumes[volume["name"]] = Volume(volume, directory / "volumes" / volume["name"])
-        return pod
-
-    def in_cluster_flags(self, tool: str, args: list[str], kubeconfig: Path, namespace: str) -> list[str]:
-        """`--kubeconfig`/`--namespace` in place of in-cluster config, where the command takes them."""
-        subcommand = next((arg for arg in args if not arg.startswith("-")), "")
-        helptext = self._help(tool, subcommand)
-        flags = []
-        if " --kubeconfig " in helptext and not any(a.startswith("--kubeconfig") for a in args):
-            flags.append(f"--kubeconfig={kubeconfig}")
-        if " --namespace " in helptext and not any(a.startswith("--namespace") for a in args):
-            flags.append(f"--namespace={namespace}")
-        return flags
-
-    @staticmethod
-    def mount_defaults(args: list[str]) -> list[str]:
-        """Flags whose compiled-in defaults point into a mount, so rewriting the args alone misses them:
-        the registration agent reads its hub kubeconfig from /spoke/hub-kubeconfig unless told."""
-        bootstraps = args[:1] == ["agent"] and any(a.startswith("--bootstrap-kubeconfig") for a in args)
-        if bootstraps and not any(a.startswith("--hub-kubeconfig-dir") for a in args):
-            return ["--hub-kubeconfig-dir=/spoke/hub-kubeconfig"]
-        return []
-
-    def _help(self, tool: str, subcommand: str) -> str:
-        key = (tool, subcommand)
-        if key not in self._flags:
-            cmd = [str(self.binaries[tool]), *([subcommand] if subcommand else []), "--help"]
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
-            self._flags[key] = out.stdout + out.stderr
-        return self._flags[key]
+    def balance(self) -> None:
+        """Give every LoadBalancer Service of every cluster its address, as a cloud's controller does."""
+        wanted = [
+            (node, service)
+            for node in self.nodes.values()
+            for service in node.services.items()
+            if services.is_load_balancer(service)
+        ]
+        owners = [(node.cluster.name, *services.key(service)) for node, service in wanted]
+        self.load_balancers.release_all_but(owners)
+        for (_node, service), owner in zip(wanted, owners, strict=True):  # the addresses they have, first
+            if services.load_balancer_ip(service):
+                self.load_balancers.assign(owner, services.load_balancer_ip(service))
+        for (node, service), owner in zip(wanted, owners, strict=True):
+            address = self.load_balancers.assign(owner, services.load_balancer_ip(service))
+            if address != services.load_balancer_ip(service):
+                namespace, name = services.key(service)
+                status = {"status": {"loadBalancer": {"ingress": [{"ip": address, "ipMode": "VIP"}]}}}
+                node.cluster.client.request(
+                    "PATCH",
+                    f"/api/v1/namespaces/{namespace}/services/{name}/status",
+                    body=status,
+                    content_type="application/merge-patch+json",
+                )
+                log(f"{node.cluster.name}/{namespace}/{name}: load balancer at {address}")
 
     # -- what it did, for whoever reads .e2e/kubelet/ --------------------------------------------
 
@@ -682,22 +574,26 @@ class Runtime:
         self._append("errors.log", message)
 
     def close(self) -> None:
-        for runner in self.runners:
-            runner.stop()
+        self.stopping.set()
+        threads = [threading.Thread(target=node.stop) for node in self.nodes.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         for listener in self.listeners:
             with contextlib.suppress(OSError):
                 path = listener.getsockname()
-                listener.close()
+                podnet.close_listener(listener)
                 if isinstance(path, str) and path:
                     Path(path).unlink(missing_ok=True)
         shutil.rmtree(self.sockets, ignore_errors=True)
 
 
 def report(workdir: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """The tail of every process log, the egress proxy's routing and the sync errors: evidence for a
-    failure message."""
+    """The tail of every container log, the routes taken and the sync errors: evidence for a failure."""
     parts = []
-    for path in [*sorted((workdir / "logs").glob("*.log")), workdir / "egress.log", workdir / "errors.log"]:
+    named = [workdir / name for name in ("egress.log", "services.log", "errors.log")]
+    for path in [*sorted((workdir / "logs").glob("*.log")), *named]:
         if path.is_file():
             tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
             parts.append(f"--- {path.name} (last {len(tail)} lines)\n" + "\n".join(tail))
@@ -705,32 +601,43 @@ def report(workdir: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def running(client: Kube, namespace: str, deployment: str) -> bool:
-    """Whether the kubelet runs the Deployment's processes: it holds each pod it runs a process for."""
+    """Whether the kubelet runs the Deployment's pods: it holds each pod it runs."""
     found = get(client, f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment}")
     labels = ((found or {}).get("spec") or {}).get("selector", {}).get("matchLabels") or {}
     if not labels:
         return False
     selector = ",".join(f"{key}={value}" for key, value in labels.items())
-    pods = client.list("v1", "Pod", namespace, selector)
-    return any(PROCESS_FINALIZER in (pod["metadata"].get("finalizers") or []) for pod in pods)
+    listed = client.list("v1", "Pod", namespace, selector)
+    return any(PROCESS_FINALIZER in (pod["metadata"].get("finalizers") or []) for pod in listed)
 
 
-def serve(workdir: Path, clusters: Mapping[str, Path], egress: Callable[[str], Path], charts_url: Path) -> None:
-    """Run every cluster's OCM Deployments, and the clusters' chart repository (its URL written to
-    charts_url), until SIGTERM or SIGINT; then stop each process gracefully."""
+def _check_inotify() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        limit = int(INOTIFY_LIMIT.read_text(encoding="utf-8"))
+        if limit < INOTIFY_WANTED:
+            log(
+                f"warning: this machine allows {limit} inotify instances per user; OCM's processes fail with "
+                f"'too many open files' beyond it (`sudo sysctl fs.inotify.max_user_instances={INOTIFY_WANTED}`)"
+            )
+
+
+def serve(workdir: Path, kubeconfigs: Mapping[str, Path], egress: Callable[[str], Path], charts_url: Path) -> None:
+    """Be the kubelet of every cluster's node, and serve the clusters' chart repository (its URL
+    written to charts_url), until SIGTERM or SIGINT; then stop each pod gracefully."""
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _sig, _frame: stopping.set())
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: every thread's stack in kubelet.log
     for stale in ("logs", "pods"):
         shutil.rmtree(workdir / stale, ignore_errors=True)
-    members = {name: Cluster(name, path, Kube.from_file(str(path))) for name, path in clusters.items()}
+    members = {name: Cluster(name, path, Kube.from_file(str(path))) for name, path in kubeconfigs.items()}
+    _check_inotify()
     repo = ChartRepo()
-    runtime = Runtime(workdir, members, tools.paths(tools.OCM_TOOLS), egress)
+    runtime = Runtime(workdir, members, egress)
     try:
         charts_url.write_text(repo.url, encoding="utf-8")
-        for name in members:
-            runtime.run(name)
-        log(f"running OCM's Deployments of {', '.join(members)}; chart repository at {repo.url}")
+        runtime.run(list(members))
+        log(f"the kubelet of {', '.join(members)}; chart repository at {repo.url}")
         stopping.wait()
         log("stopping")
     finally:
@@ -743,7 +650,7 @@ def serve(workdir: Path, clusters: Mapping[str, Path], egress: Callable[[str], P
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("serve", help="run OCM's Deployments of the named local clusters until SIGTERM")
+    run = sub.add_parser("serve", help="be the kubelet of the named local clusters until SIGTERM")
     run.add_argument("names", nargs="+", metavar="NAME")
     args = parser.parse_args(argv)
     kubeconfigs = {name: clusters.kubeconfig_path(name) for name in args.names}

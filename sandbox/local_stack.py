@@ -5,7 +5,8 @@ kube context, or LOCAL=1) differs from one deployed on the user's context in two
 
 - the kubeconfig: the local hub's (`LocalStack.kubeconfig`), not the current kube context;
 - the stack file: `Pulumi.<stack>.yaml` as written, with what the local clusters need changed
-  (`for_local_clusters`), written to <state dir>/local-stacks/Pulumi.<stack>.yaml and given to Pulumi
+  (`for_local_clusters`: OCM's release and each addon's chart and image version pinned to the binaries
+  that run there, the local chart repository, cluster-proxy's entry point), written to <state dir>/local-stacks/Pulumi.<stack>.yaml and given to Pulumi
   as the stack's config file (`LocalStack.config_file`).
 
 The marker <state dir>/local-stacks/<stack> records that the stack was deployed on the local clusters
@@ -18,32 +19,75 @@ there and `make down` clears it (`deactivate`) once the stack is destroyed; whil
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from config.addons import CHARTS, merge
 from config.loader import ConfigError, stack_config
-from sandbox import clusters
+from sandbox import chart_repo, clusters, tools
 
 # Pulumi's own rule for a stack name: a file name here, so nothing else may pass.
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-def for_local_clusters(config: dict[str, Any], chart_repository: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Runtime:
+    """What runs on the local clusters, which a stack there must name: where the addon charts come from
+    and their versions (the local chart repository, sandbox/chart_repo.py), the release of the addon
+    binaries (their images' tags) and of OCM's."""
+
+    chart_repository: str
+    chart_versions: Mapping[str, str]  # by addon key (config/addons.py CHARTS)
+    image_tags: Mapping[str, str]  # by addon key
+    ocm_version: str
+
+    @classmethod
+    def serving(cls, chart_repository: str) -> Runtime:
+        """The runtime of the built tools, with the chart repository at that URL."""
+        return cls(
+            chart_repository=chart_repository,
+            chart_versions=chart_repo.served_versions(),
+            image_tags={key: chart.module().version() for key, chart in chart_repo.MODULE_CHARTS.items()},
+            ocm_version=tools.select([tools.OCM_TOOLS[0]])[0].version(),
+        )
+
+
+def local_values(key: str, runtime: Runtime) -> dict[str, Any]:
+    """The Helm values an addon needs on the local clusters, over the stack's own.
+
+    - `tag`: every image of the three charts takes it, and the local kubelet runs an image only at the
+      version of the binary built for it. The gateway's chart says 0.1.0 in its module, so without it
+      the images would be `:v0.1.0`.
+    - cluster-proxy's entry point: a LoadBalancer Service (`proxy-agent-entrypoint`) whose address, from
+      the local kubelet's pool, the proxy-agents on every local cluster dial, as on a cloud cluster
+      (the chart's default, PortForward, tunnels through the hub API server's pods/portforward).
+    """
+    values: dict[str, Any] = {"tag": runtime.image_tags[key]}
+    if key == "clusterProxy":
+        values["proxyServer"] = {"entrypointLoadBalancer": True, "entrypointAddress": ""}
+    return values
+
+
+def for_local_clusters(config: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     """A stack's `config:` as the local clusters run it; everything that differs from the stack file is
-    decided here (pins to what the local binaries are belong here too). Today: every addon chart
-    repository is the local chart repository, which serves the same charts, vendored."""
+    decided here. OCM at the release of its binaries; every addon from the local chart repository, at the
+    chart version it serves, with `local_values` over the stack's values."""
     addons = dict(config.get("ocm-hub:addons") or {})
-    addons["repository"] = chart_repository
-    for key, value in addons.items():
-        if isinstance(value, dict) and "repository" in value:
-            addons[key] = {**value, "repository": chart_repository}
-    return {**config, "ocm-hub:addons": addons}
+    addons["repository"] = runtime.chart_repository
+    for key in CHARTS:
+        addon = addons.get(key)
+        if not isinstance(addon, dict):
+            continue
+        pinned = {"repository": runtime.chart_repository, "version": runtime.chart_versions[key]}
+        addons[key] = {**addon, **pinned, "values": merge(addon.get("values") or {}, local_values(key, runtime))}
+    return {**config, "ocm-hub:ocmVersion": runtime.ocm_version, "ocm-hub:addons": addons}
 
 
-def rewritten(stack_file: Path, chart_repository: str) -> str:
+def rewritten(stack_file: Path, runtime: Runtime) -> str:
     """The stack file with its config `for_local_clusters`; the rest (the passphrase salt included) as
     written. A file Pulumi would refuse to load is an error naming it."""
     try:
@@ -53,7 +97,7 @@ def rewritten(stack_file: Path, chart_repository: str) -> str:
     except OSError as err:
         raise clusters.ClusterError(f"{stack_file}: cannot read the stack file ({err.strerror})") from None
     document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
-    document["config"] = for_local_clusters(config, chart_repository)
+    document["config"] = for_local_clusters(config, runtime)
     return str(yaml.safe_dump(document, sort_keys=False))
 
 
@@ -108,7 +152,7 @@ class LocalStack:
     def config_file(self) -> Path:
         """Write the stack file as the local clusters run it (see `for_local_clusters`) and return its path.
         The clusters' chart repository must be running (`make cluster-up` starts it)."""
-        text = rewritten(self.stack_file, require_chart_repository())
+        text = rewritten(self.stack_file, Runtime.serving(require_chart_repository()))
         path = self._config_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

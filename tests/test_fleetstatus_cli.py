@@ -22,8 +22,21 @@ READY = [
 ]
 
 
+PROXY_ONLY = "config:\n  ocm-hub:addons:\n    clusterProxy:\n      enabled: true\n"
+THREE_ADDONS = """\
+config:
+  ocm-hub:addons:
+    clusterProxy: {enabled: true}
+    managedServiceAccount: {enabled: true}
+    clusterGateway: {enabled: true}
+"""
+
+
 @pytest.fixture
 def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKube]:
+    """The hub, and stack `dev` of a project of the test's own that enables cluster-proxy."""
+    (tmp_path / "Pulumi.dev.yaml").write_text(PROXY_ONLY)
+    monkeypatch.setattr("fleetstatus.__main__.PROJECT_DIR", tmp_path)
     with FakeKube() as kube:
         monkeypatch.setenv("KUBECONFIG", str(kube.write_kubeconfig(tmp_path / "hub.kubeconfig")))
         yield kube
@@ -110,6 +123,32 @@ def test_live_json_for_machines(hub: FakeKube, capsys: pytest.CaptureFixture[str
         "available": 1,
         "addons": {"declared": 2, "available": 1},
     }
+
+
+def test_every_enabled_addon_has_a_column_and_counts_even_where_no_cluster_has_it(
+    hub: FakeKube, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The gateway addon with no ManagedClusterAddOn anywhere is Missing, not left out of the table and
+    the count."""
+    (tmp_path / "Pulumi.dev.yaml").write_text(THREE_ADDONS)
+    _fleet(hub)
+    _cluster(hub, "edge-1", "True", "True", {"managed-serviceaccount": {"Available": "True"}})
+    assert main(["--stack", "dev"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    header = next(line for line in out if line.startswith("NAME"))
+    assert header.split()[-3:] == ["CLUSTER-GATEWAY", "CLUSTER-PROXY", "MANAGED-SERVICEACCOUNT"]
+    rows = {line.split()[0]: line.split() for line in out if line.split() and line.split()[0] in ("prod-eu", "edge-1")}
+    assert rows["prod-eu"][-3:] == ["Missing", "Available", "Missing"]
+    assert rows["edge-1"][-3:] == ["Missing", "Progressing", "Available"]
+    assert out[-1] == "2/2 joined, 2 available; addons available 2/6"
+
+
+def test_a_stack_file_with_invalid_addons_is_the_config_error_make_up_gives(
+    hub: FakeKube, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  ocm-hub:addons:\n    clusterProxy: {enabled: maybe}\n")
+    assert main(["--stack", "dev"]) == 2
+    assert "addons.clusterProxy.enabled" in capsys.readouterr().err
 
 
 def _checkpoint(directory: Path, outputs: dict[str, Any]) -> None:

@@ -567,7 +567,8 @@ def _preview(tmp: Path, env: dict[str, str], stack: str, stack_file: str, pack_c
     from sandbox import local_stack  # addon charts from the local clusters' repository: no internet here
 
     mirror = local_stack.require_chart_repository()
-    (project / f"Pulumi.{stack}.yaml").write_text(local_stack.rewritten(project / f"Pulumi.{stack}.yaml", mirror))
+    runtime = local_stack.Runtime.serving(mirror)
+    (project / f"Pulumi.{stack}.yaml").write_text(local_stack.rewritten(project / f"Pulumi.{stack}.yaml", runtime))
     subprocess.run(["pulumi", "stack", "init", stack, "--non-interactive"], cwd=project, env=env, check=True)
     args = ["pulumi", "preview", "--stack", stack, "--non-interactive", "--color", "never"]
     args += ["--policy-pack", str(_launcher(project / "policy"))]

@@ -114,6 +114,27 @@ def test_create_hosted_mode_keeps_the_agent_on_the_hub(
     _no_credentials(pki, repr(outs), server.log())
 
 
+def test_unjoin_of_the_last_hosted_cluster_removes_the_hubs_klusterlet_operator(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    """Hosted mode puts the klusterlet operator on the hub; it goes with the last hosted Klusterlet there,
+    as it goes from a managed cluster in Default mode, and stays while another hosted cluster needs it."""
+    operator = ("apps/v1", "Deployment", "klusterlet", "open-cluster-management")
+    for name in ("edge-1", "edge-2"):
+        add_vela_cluster(hub, managed, pki, name, "ServiceAccountToken")
+    with FakeAgent(hub, [hub]):
+        first = server.create(registration_inputs("edge-1", mode="Hosted"))
+        second = server.create(registration_inputs("edge-2", mode="Hosted"))
+        server.delete(*first)
+        assert hub.get_object(*KLUSTERLET, "klusterlet-edge-1") is None
+        assert hub.get_object(*operator) is not None  # edge-2's agents still need it
+        server.delete(*second)
+    assert hub.get_object(*KLUSTERLET, "klusterlet-edge-2") is None
+    assert hub.get_object(*operator) is None
+    assert hub.get_object("v1", "Namespace", "klusterlet-edge-2") is None
+    assert managed.requests == []  # nothing of it ever ran on the managed cluster
+
+
 def test_only_this_clusters_bootstrap_csr_is_approved(
     server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
 ) -> None:

@@ -14,9 +14,10 @@ import pytest
 from config import RawConfig, load
 from ocmhub_testing.cases import ENDPOINT
 from ocmhub_testing.fakekube import FakeKube
+from ocmhub_testing.fakekube.registry import ResourceType
 from ocmhub_testing.pki import Pki, vela_secret
 from policy import rules
-from providers.discovery import DiscoveryError, VelaSecrets, fetch_vela_secrets, plan_fleet
+from providers.discovery import GATEWAY_APISERVICE, DiscoveryError, VelaSecrets, fetch_vela_secrets, plan_fleet
 from providers.join import Join, managed_cluster
 from providers.registration import MANAGED_CLUSTER, SECRET_ANNOTATION, ClusterAccess, Registration
 from providers.vela import ALIAS_ANNOTATION, VelaSecretError, parse_secret
@@ -129,6 +130,31 @@ def test_a_preview_warns_about_an_insecure_cluster(monkeypatch: pytest.MonkeyPat
     assert any("cluster lab is registered with allowInsecure" in w for w in warnings)
 
 
+def test_discovery_that_finds_no_vela_cluster_says_so(monkeypatch: pytest.MonkeyPatch, pki: Pki) -> None:
+    import pulumi
+
+    from components import OcmHub
+
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_args, **_kwargs: warnings.append(str(message)))
+    args = load(RawConfig({"registration": {"discover": True}})).args()
+    listed: list[VelaSecrets] = [VelaSecrets([], frozenset())]
+
+    def program() -> None:
+        OcmHub("ocm-hub", args, vela_secrets=listed[-1])
+
+    recording.run(program)
+    assert [w for w in warnings if "found no vela clusters" in w] == [
+        "registration.discover: found no vela clusters: no Secret in vela-system carries "
+        "cluster.core.oam.dev/cluster-credential-type (KubeVela is not installed on this cluster, or no cluster "
+        "was joined with `vela cluster join` yet), so no cluster is registered"
+    ]
+    warnings.clear()
+    listed.append(VelaSecrets([vela_secret("prod-eu", ENDPOINT, pki)], frozenset()))
+    recording.run(program)
+    assert not [w for w in warnings if "found no vela clusters" in w]
+
+
 def test_vela_labels_and_alias_reach_the_managed_cluster(pki: Pki) -> None:
     labels = {"env": "prod", "region": "eu", "cluster.core.oam.dev/cluster-credential-type": "X509Certificate"}
     secret = vela_secret("prod-eu", ENDPOINT, pki, labels=labels)
@@ -221,3 +247,56 @@ def _yaml(kubeconfig: dict[str, Any]) -> str:
     import yaml
 
     return yaml.safe_dump(kubeconfig)
+
+
+APISERVICES = ResourceType("apiregistration.k8s.io", "v1", "apiservices", "APIService", False, status=True)
+
+
+def _gateway(available: str, reason: str, message: str) -> dict[str, Any]:
+    condition = {"type": "Available", "status": available, "reason": reason, "message": message}
+    return {
+        "apiVersion": "apiregistration.k8s.io/v1",
+        "kind": "APIService",
+        "metadata": {"name": GATEWAY_APISERVICE},
+        "spec": {"group": "cluster.core.oam.dev", "version": "v1alpha1"},
+        "status": {"conditions": [condition]},
+    }
+
+
+def test_discovery_tells_when_vela_cluster_gateway_is_down(hub: FakeKube, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registration needs vela's Secrets only, so a gateway without endpoints does not stop the run; it
+    is said, since every `vela cluster` command fails meanwhile. No APIService (no KubeVela), an
+    Available one, or one the user may not read: nothing to say."""
+    import pulumi
+
+    from components import OcmHub
+
+    cfg = _discover()
+
+    def listed() -> VelaSecrets:
+        secrets = fetch_vela_secrets(cfg.registration, {"kubeconfig": _yaml(hub.kubeconfig())})
+        assert secrets is not None
+        return secrets
+
+    assert listed().gateway_problem is None
+    hub.store.registry.register(APISERVICES)
+    assert listed().gateway_problem is None
+    hub.put_object(_gateway("False", "MissingEndpoints", "endpoints for service/kubevela-gateway have no addresses"))
+    down = listed()
+    assert down.gateway_problem == "MissingEndpoints: endpoints for service/kubevela-gateway have no addresses"
+
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_args, **_kwargs: warnings.append(str(message)))
+
+    def program() -> None:
+        OcmHub("ocm-hub", cfg.args(), vela_secrets=down)
+
+    recording.run(program)
+    assert (
+        "KubeVela's cluster gateway (APIService v1alpha1.cluster.core.oam.dev) is not Available (MissingEndpoints: "
+        "endpoints for service/kubevela-gateway have no addresses): `vela cluster` commands fail until it is; "
+        "registration goes on from vela's Secrets"
+    ) in warnings
+
+    hub.put_object(_gateway("True", "Passed", "all checks passed"))
+    assert listed().gateway_problem is None

@@ -3,7 +3,8 @@ namespace, the OCM hub on top, and the hub's outputs used by the rest of the pla
 
 Run from a checkout of ocm-hub with the repository root on PYTHONPATH (see the README, Composition).
 Config (namespace `platform`): `hubKubeconfig` (secret), `clusters` (the vela clusters to register),
-`chartRepository` (where the addon charts come from, default the published one), `waitForAddons`
+`addons` (as a stack file's `ocm-hub:addons`; default cluster-proxy and managed-serviceaccount from the
+published chart repository), `waitForAddons`
 (default true) and `allowTeardown` (default false).
 """
 
@@ -21,9 +22,8 @@ namespace = k8s.core.v1.Namespace(
     "platform", metadata={"name": "platform"}, opts=pulumi.ResourceOptions(provider=hub_cluster)
 )
 
-addons: AddonsConfig = {"cluster_proxy": {"enabled": True}, "managed_service_account": {"enabled": True}}
-if repository := platform.get("chartRepository"):
-    addons["repository"] = repository
+DEFAULT_ADDONS: AddonsConfig = {"cluster_proxy": {"enabled": True}, "managed_service_account": {"enabled": True}}
+addons: AddonsConfig = platform.get_object("addons") or DEFAULT_ADDONS
 clusters: list[ClusterEntry] = [
     {"name": name, "labels": {"platform": "edge"}} for name in platform.get_object("clusters") or []
 ]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sandbox import clusters, local_stack
+from sandbox import chart_repo, clusters, local_stack, tools
 from sandbox.local_stack import LocalStack
 
 URL = "http://127.0.0.1:40123"
@@ -37,40 +37,90 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return state
 
 
-def test_every_addon_chart_repository_becomes_the_local_one() -> None:
+RUNTIME = local_stack.Runtime(
+    chart_repository=URL,
+    chart_versions={"clusterProxy": "0.10.0", "managedServiceAccount": "0.10.0", "clusterGateway": "0.1.0"},
+    image_tags={"clusterProxy": "v0.10.0", "managedServiceAccount": "v0.10.0", "clusterGateway": "v1.9.0"},
+    ocm_version="v1.2.1",
+)
+
+
+def test_ocm_and_every_addon_are_pinned_to_what_runs_from_the_local_repository() -> None:
     config = yaml.safe_load(STACK_FILE)["config"]
-    local = local_stack.for_local_clusters(config, URL)
+    local = local_stack.for_local_clusters(config, RUNTIME)
     assert local["ocm-hub:addons"] == {
         "repository": URL,
-        "clusterProxy": {"enabled": True, "repository": URL},
-        "managedServiceAccount": {"enabled": True},
+        "clusterProxy": {
+            "enabled": True,
+            "repository": URL,
+            "version": "0.10.0",
+            "values": {"tag": "v0.10.0", "proxyServer": {"entrypointLoadBalancer": True, "entrypointAddress": ""}},
+        },
+        "managedServiceAccount": {
+            "enabled": True,
+            "repository": URL,
+            "version": "0.10.0",
+            "values": {"tag": "v0.10.0"},
+        },
     }
     assert {k: v for k, v in local.items() if k != "ocm-hub:addons"} == {
-        "ocm-hub:ocmVersion": "v1.3.1",
+        "ocm-hub:ocmVersion": "v1.2.1",
         "other:key": "kept",
     }
     assert config == yaml.safe_load(STACK_FILE)["config"], "the stack's own config is not changed"
 
 
-def test_a_stack_without_addons_gets_the_local_repository() -> None:
-    assert local_stack.for_local_clusters({}, URL) == {"ocm-hub:addons": {"repository": URL}}
+def test_the_stacks_own_values_stay_under_the_local_ones() -> None:
+    config = {
+        "ocm-hub:addons": {
+            "clusterGateway": {
+                "enabled": True,
+                "version": "1.4.0",
+                "values": {"tag": "v1.4.0", "replicas": 2, "clusterGateway": {"installNamespace": "vela-system"}},
+            }
+        }
+    }
+    gateway = local_stack.for_local_clusters(config, RUNTIME)["ocm-hub:addons"]["clusterGateway"]
+    assert gateway["version"] == "0.1.0"
+    assert gateway["values"] == {"tag": "v1.9.0", "replicas": 2, "clusterGateway": {"installNamespace": "vela-system"}}
+
+
+def test_the_runtime_is_the_served_charts_and_the_built_tools() -> None:
+    runtime = local_stack.Runtime.serving(URL)
+    assert runtime.chart_repository == URL
+    assert dict(runtime.chart_versions) == chart_repo.served_versions()
+    assert dict(runtime.image_tags) == {
+        "clusterProxy": tools.select(["cluster-proxy"])[0].version(),
+        "managedServiceAccount": tools.select(["managed-serviceaccount"])[0].version(),
+        "clusterGateway": tools.select(["cluster-gateway"])[0].version(),
+    }
+    assert runtime.ocm_version == tools.select(["registration"])[0].version()
+
+
+def test_a_stack_without_addons_gets_the_local_repository_and_ocm_release() -> None:
+    assert local_stack.for_local_clusters({}, RUNTIME) == {
+        "ocm-hub:ocmVersion": "v1.2.1",
+        "ocm-hub:addons": {"repository": URL},
+    }
 
 
 def test_the_rewritten_file_keeps_the_rest_as_written(tmp_path: Path) -> None:
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(STACK_FILE)
-    document = yaml.safe_load(local_stack.rewritten(path, URL))
+    document = yaml.safe_load(local_stack.rewritten(path, RUNTIME))
     original = yaml.safe_load(STACK_FILE)
     assert list(document) == list(original)
     assert document["encryptionsalt"] == "v1:abc:def"
     assert document["secretsprovider"] == "passphrase"
-    assert document["config"] == local_stack.for_local_clusters(original["config"], URL)
+    assert document["config"] == local_stack.for_local_clusters(original["config"], RUNTIME)
 
 
 def test_an_empty_stack_file_runs_with_the_local_repository(tmp_path: Path) -> None:
     path = tmp_path / "Pulumi.empty.yaml"
     path.write_text("")
-    assert yaml.safe_load(local_stack.rewritten(path, URL)) == {"config": {"ocm-hub:addons": {"repository": URL}}}
+    assert yaml.safe_load(local_stack.rewritten(path, RUNTIME)) == {
+        "config": {"ocm-hub:ocmVersion": "v1.2.1", "ocm-hub:addons": {"repository": URL}}
+    }
 
 
 @pytest.mark.parametrize(
@@ -85,12 +135,12 @@ def test_a_stack_file_pulumi_refuses_is_an_error_naming_it(tmp_path: Path, text:
     path = tmp_path / "Pulumi.bad.yaml"
     path.write_text(text)
     with pytest.raises(clusters.ClusterError, match=f"{re.escape(str(path))}: .*{re.escape(says)}"):
-        local_stack.rewritten(path, URL)
+        local_stack.rewritten(path, RUNTIME)
 
 
 def test_a_missing_stack_file_is_an_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(clusters.ClusterError, match=re.escape(f"{tmp_path / 'Pulumi.gone.yaml'}: cannot read")):
-        local_stack.rewritten(tmp_path / "Pulumi.gone.yaml", URL)
+        local_stack.rewritten(tmp_path / "Pulumi.gone.yaml", RUNTIME)
 
 
 def test_the_marker_decides_which_kubeconfig_status_and_down_use(tmp_path: Path, state_dir: Path) -> None:
@@ -116,7 +166,7 @@ def test_config_file_writes_the_rewritten_stack_beside_the_marker(
     monkeypatch.setattr(clusters, "chart_repository", lambda: URL)
     written = stack.config_file()
     assert written == state_dir / "local-stacks" / "Pulumi.dev.yaml"
-    assert written.read_text() == local_stack.rewritten(tmp_path / "Pulumi.dev.yaml", URL)
+    assert written.read_text() == local_stack.rewritten(tmp_path / "Pulumi.dev.yaml", local_stack.Runtime.serving(URL))
     assert (tmp_path / "Pulumi.dev.yaml").read_text() == STACK_FILE, "the user's stack file stays as written"
     stack.deactivate()
     assert not written.exists()

@@ -50,6 +50,7 @@ LANES = {
     "tests/test_policy.py": "dev-stack",
     "tests/e2e/test_composition.py": "composition",
     "tests/e2e/test_ocm_live.py": "ocm-live",
+    "tests/e2e/test_hosted_mode.py": "ocm-live",
     "tests/e2e/test_hub_stack.py": "ocm-live",
     "tests/e2e/test_pulumi_engine.py": "ocm-live",
     "tests/e2e/test_make_up.py": "fresh-clone",  # clusters of the clone's own

@@ -28,7 +28,7 @@ from pulumi.runtime import rpc
 
 import sandbox.clusters
 from providers.hub_status import READY_CONDITIONS
-from sandbox import tools
+from sandbox import local_stack, tools
 
 from .conftest import Cluster
 from .kubeutil import condition, get, wait_gone
@@ -162,9 +162,12 @@ def test_python_platform_composes_a_ready_hub_on_its_own_provider_and_registers_
     project, kube = python_platform, hub.client
     chart_repository = sandbox.clusters.chart_repository()
     assert chart_repository is not None
+    # The example's two addons, as the local clusters run them: their charts and images pinned to what runs.
+    declared = {"ocm-hub:addons": {"clusterProxy": {"enabled": True}, "managedServiceAccount": {"enabled": True}}}
+    addons = local_stack.for_local_clusters(declared, local_stack.Runtime.serving(chart_repository))["ocm-hub:addons"]
     for key, value in (
         ("clusters", json.dumps([MANAGED])),
-        ("chartRepository", chart_repository),
+        ("addons", json.dumps(addons)),
         ("waitForAddons", "false"),  # no addon agents run on managed-1 here (see the README, Is it working?)
         ("allowTeardown", "true"),
     ):

@@ -4,8 +4,9 @@ runs (the local clusters' kubelet for OCM, sandbox/kubelet.py, runs each OCM Dep
 
 Each scenario runs the program as a user would (`pulumi preview`, `up`, `refresh`, `destroy`, one
 subprocess each) on a copy of the project, with its own file state backend and passphrase, the hub
-kubeconfig in KUBECONFIG, and a copy of Pulumi.dev.yaml as the stack file whose addon charts come from
-the local clusters' chart repository (the vendored published charts). The dev stack is the whole
+kubeconfig in KUBECONFIG, and a copy of Pulumi.dev.yaml as the stack file, rewritten as `make up` runs
+it on the local clusters (sandbox/local_stack.py: the addon charts from the local chart repository,
+pinned to the binaries that run, as OCM is). The dev stack is the whole
 mission: hub, the three addon releases, managed-1 registered from its vela Secret, `make status`.
 Every stack runs OCM at the release of the binaries the kubelet runs (v1.2.1), and previews the
 upgrade to v1.3.1.
@@ -29,7 +30,7 @@ import yaml
 import sandbox.clusters
 from providers.hub_status import READY_CONDITIONS, hub_deployments, rollout_reason
 from providers.kube import Kube
-from sandbox import kubelet, tools
+from sandbox import kubelet, local_stack, tools
 
 from .conftest import Cluster
 from .kubeutil import condition, get, kubelet_running, wait_gone
@@ -53,7 +54,6 @@ REPLACING_OPS = {"replace", "create-replacement", "delete-replaced"}
 HELM_RELEASE = "helm.sh/v3"
 # Only the hub: the scenarios that are about the hub alone stay quick.
 HUB_ONLY = {"addons": {}, "registration": {"discover": False}}
-OCM_BINARIES = tools.select(["registration-operator"])[0].version()
 UPGRADE_TO = "v1.3.1"
 REGISTRATION_TYPE = "pulumi-python:dynamic/ocm-hub:ManagedClusterRegistration"
 
@@ -131,16 +131,17 @@ class StackFactory:
 
     def __init__(self, hub: Cluster) -> None:
         self.hub = hub
+        repository = sandbox.clusters.chart_repository()
+        assert repository is not None, "the local clusters serve their charts"
+        self.runtime = local_stack.Runtime.serving(repository)
         self.root = Path(tempfile.mkdtemp(prefix="ocm-hub-e2e-stack-"))
         self.stacks: list[HubStack] = []
 
     def make(self, name: str, **overrides: Any) -> HubStack:
         config = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
-        config["config"]["ocm-hub:ocmVersion"] = OCM_BINARIES  # the release of the operator and agents that run
         config["config"].update({f"ocm-hub:{key}": value for key, value in overrides.items()})
-        addons = config["config"].get("ocm-hub:addons") or {}
-        if any(isinstance(addon, dict) and addon.get("enabled") for addon in addons.values()):
-            config["config"]["ocm-hub:addons"] = {**addons, "repository": sandbox.clusters.chart_repository()}
+        # As `make up` runs it on the local clusters: OCM and the addons at the release of what runs.
+        config["config"] = local_stack.for_local_clusters(config["config"], self.runtime)
         directory = copy_project(self.root / name / "program", PROGRAM_FILES)
         (self.root / name / "state").mkdir()
         project = Project(directory, self.root / name / "state", {"KUBECONFIG": str(self.hub.kubeconfig)})
