@@ -109,3 +109,12 @@ def test_the_readme_is_a_user_guide() -> None:
     assert -1 not in positions and positions == sorted(positions), sections
     checks = found.index((2, "Is it working?"))
     assert found[checks + 1] == (3, "Outputs"), found[checks : checks + 2]
+
+
+def test_section_references_name_a_section() -> None:
+    """"see *X*" in the README points a reader at a heading that exists (a moved section leaves none)."""
+    text = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    titles = [title for _, title in headings(text)]
+    named = re.findall(r"see \*([^*]+)\*", " ".join(text.split()))
+    assert named
+    assert [name for name in named if not any(title.startswith(name) for title in titles)] == []
