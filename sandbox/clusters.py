@@ -63,9 +63,10 @@ VELA_NAMESPACE = "vela-system"
 VELA_CLUSTER = "managed-1"  # registered on the hub as `vela cluster join` would
 # The built tools a cluster runs on (the Pulumi ones are not needed to start a cluster).
 CLUSTER_TOOLS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl")
-# What the kubelet runs in pods (sandbox/images.py maps images to them): OCM's operator and agents.
-# Pods of the other tools' images (the addons', KubeVela's) stay kwok's until they are added here.
-POD_TOOLS = tools.OCM_TOOLS
+# What the kubelet runs in pods (sandbox/images.py maps images to them): OCM's operator and agents,
+# and the addons' managers and agents. Pods of the other tools' images (KubeVela's) stay kwok's until
+# they are added here.
+POD_TOOLS = (*tools.OCM_TOOLS, *tools.ADDON_TOOLS)
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller")
 FAKE_NODE = "kwok-node-0"
 TTL_ENV = "OCM_HUB_E2E_TTL"
