@@ -42,7 +42,12 @@ def fence_problems(text: str) -> list[str]:
         char, length = token.markup[0], len(token.markup)
         last = lines[end - 1] if end - 1 > start else ""
         closing = FENCE.match(last)
-        if closing is None or closing["markup"][0] != char or len(closing["markup"]) < length or closing["info"].strip():
+        if (
+            closing is None
+            or closing["markup"][0] != char
+            or len(closing["markup"]) < length
+            or closing["info"].strip()
+        ):
             problems.append(f"line {start + 1}: the fenced block opened here is never closed")
         for offset, line in enumerate(token.content.splitlines(), start=start + 2):
             nested = FENCE.match(line)
@@ -57,10 +62,7 @@ def fence_problems(text: str) -> list[str]:
 def broken_links(path: Path, text: str) -> list[str]:
     tokens = MarkdownIt("commonmark").parse(text)
     targets = [
-        child.attrs.get("href")
-        for token in tokens
-        for child in token.children or []
-        if child.type == "link_open"
+        child.attrs.get("href") for token in tokens for child in token.children or [] if child.type == "link_open"
     ]
     missing = []
     for target in targets:
@@ -106,13 +108,14 @@ def test_the_readme_is_a_user_guide() -> None:
     wanted = ["Prerequisites", "Quick start", "Configuration", "Registering", "Is it working?", "Composition",
               "Troubleshooting", "Performance"]  # fmt: skip
     positions = [next((i for i, title in enumerate(sections) if title.startswith(w)), -1) for w in wanted]
-    assert -1 not in positions and positions == sorted(positions), sections
+    assert -1 not in positions, sections
+    assert positions == sorted(positions), sections
     checks = found.index((2, "Is it working?"))
     assert found[checks + 1] == (3, "Outputs"), found[checks : checks + 2]
 
 
 def test_section_references_name_a_section() -> None:
-    """"see *X*" in the README points a reader at a heading that exists (a moved section leaves none)."""
+    """A "see *X*" in the README points a reader at a heading that exists (a moved section leaves none)."""
     text = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     titles = [title for _, title in headings(text)]
     named = re.findall(r"see \*([^*]+)\*", " ".join(text.split()))
