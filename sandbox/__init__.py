@@ -1,14 +1,19 @@
-"""The local sandbox: kwok clusters (hub and managed-1) with OCM running on them, their kubelet and
+"""The local sandbox: kwok clusters (hub and managed-1) with OCM and KubeVela running on them, their kubelet and
 networking, the chart repository they serve, and the tools they are built from. Test and development
 harness: the product (components/, providers/, config/) never imports it.
 
 The public interface, what `make up` (deploy/), the `make e2e` fixtures and the benchmarks call:
 
     from sandbox import ...
-    start(names=CLUSTERS, *, build=False, ttl=None) -> dict[str, Path]
+    start(names=CLUSTERS, *, build=False, ttl=None, with_vela=True) -> dict[str, Path]
                                   the clusters healthy (reused or created; missing tools built when
-                                  build=True, else ClusterError), their kubeconfig paths by name
-    stop(names=CLUSTERS) -> None  stop them and remove their data
+                                  build=True, else ClusterError), their kubeconfig paths by name;
+                                  the hub with KubeVela and managed-1 joined to it (sandbox/vela.py)
+    start_tools() -> tuple[str, ...]
+                                  every tool start() needs (to say what it will build, and how long)
+    vela_cli() -> vela.Vela       the real `vela` CLI against the local hub
+    stop(names=None) -> None      stop them (None: every cluster there, managed-2 too) and remove
+                                  their data
     status(names=CLUSTERS) -> dict[str, str]
                                   one line per cluster, and "ocm-kubelet"
     healthy(names=CLUSTERS) -> bool
@@ -53,8 +58,10 @@ if TYPE_CHECKING:
         kubeconfig_path,
         pids,
         start,
+        start_tools,
         status,
         stop,
+        vela_cli,
     )
     from sandbox.local_stack import LocalStack
 
@@ -70,8 +77,10 @@ __all__ = [
     "kubeconfig_path",
     "pids",
     "start",
+    "start_tools",
     "status",
     "stop",
+    "vela_cli",
 ]
 _HOME = {name: "sandbox.local_stack" if name == "LocalStack" else "sandbox.clusters" for name in __all__}
 

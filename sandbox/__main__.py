@@ -6,7 +6,8 @@
     python -m sandbox check [NAME ...]    exit 0 when the clusters and their OCM kubelet run, else 1
     python -m sandbox pids [NAME ...]     the processes a run on them depends on, one line
 
-NAME defaults to both clusters; OCM_HUB_E2E_DIR names another state directory (another set of clusters).
+NAME defaults to both clusters (for down: every cluster there is); OCM_HUB_E2E_DIR names another state
+directory (another set of clusters).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("pids", "print the process ids of the clusters' components and their OCM kubelet, one line"),
     ):
         cmd = sub.add_parser(command, help=help_text)
-        cmd.add_argument("names", nargs="*", default=list(clusters.CLUSTERS), metavar="NAME")
+        every = None if command == "down" else list(clusters.CLUSTERS)  # down: every cluster there is
+        cmd.add_argument("names", nargs="*", default=every, metavar="NAME")
     watchdog = sub.add_parser("watchdog", help=argparse.SUPPRESS)
     watchdog.add_argument("--deadline", type=float, required=True)
     watchdog.add_argument("name")

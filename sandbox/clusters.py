@@ -16,11 +16,13 @@ kube-apiserver sends its traffic to cluster services (admission webhooks, aggreg
 an HTTP CONNECT proxy on the Unix socket .e2e/<name>.egress.sock, its egress selector for
 `cluster`. The clusters' kubelet (sandbox/kubelet.py, a detached process started and stopped with
 the clusters) serves those sockets and runs the pods of the tools in POD_TOOLS (OCM's operator,
-controllers, webhooks and agents) as local processes wherever they are scheduled, so OCM really
-runs on these clusters; kwok's stages (sandbox/stages.py) play only the pods it leaves to kwok.
-With both clusters up, the hub holds managed-1 as `vela cluster join` records a cluster: a Secret
-in vela-system. A detached watchdog runs `down` after OCM_HUB_E2E_TTL seconds (default 2 h;
-re-armed by every `up`), so a crashed run never leaves servers running forever.
+controllers, webhooks and agents; KubeVela's controller, gateway and hook Jobs; the addons') as local
+processes wherever they are scheduled, so OCM and KubeVela really run on these clusters; kwok's stages
+(sandbox/stages.py) play only the pods it leaves to kwok. KubeVela runs on the hub as its users have
+it (sandbox/vela.py): installed by the real `vela install`, and with both clusters up, managed-1
+joined by the real `vela cluster join`. Clusters started by name beyond the two (managed-2, for a
+second join) are served by the kubelet too. A detached watchdog runs `down` after OCM_HUB_E2E_TTL
+seconds (default 2 h; re-armed by every `up`), so a crashed run never leaves servers running forever.
 """
 
 from __future__ import annotations
@@ -44,9 +46,8 @@ from typing import Any
 import yaml
 from kubernetes.config.config_exception import ConfigException
 
-from ocmhub_testing.pki import cluster_secret
 from providers.kube import Kube, KubeError, RetryPolicy
-from sandbox import podnet, stages, tools
+from sandbox import podnet, stages, tools, vela
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,14 +60,16 @@ CHARTS_URL = STATE_DIR / "charts.url"  # the clusters' Helm chart repository, se
 KUBELET_START_TIMEOUT = 30.0
 KUBELET_STOP_TIMEOUT = 90.0  # every process gets its grace period, in parallel
 CLUSTERS = ("hub", "managed-1")
-VELA_NAMESPACE = "vela-system"
-VELA_CLUSTER = "managed-1"  # registered on the hub as `vela cluster join` would
+VELA_CLUSTER = "managed-1"  # joined to KubeVela on the hub by `vela cluster join`
+VELA_LABELS = {"region": "local", "environment": "dev"}  # its `--labels`, as a vela user sets them
+VELA_HOME = STATE_DIR / "vela-home"  # the vela CLI's $HOME (it writes $HOME/.vela on every start)
 # The built tools a cluster runs on (the Pulumi ones are not needed to start a cluster).
 CLUSTER_TOOLS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl")
+# KubeVela's tools that run in pods (all of tools.VELA_TOOLS but the `vela` CLI).
+VELA_POD_TOOLS = ("vela-core", "vela-cluster-gateway", "vela-cluster-gateway-patch", "kube-webhook-certgen")
 # What the kubelet runs in pods (sandbox/images.py maps images to them): OCM's operator and agents,
-# and the addons' managers and agents. Pods of the other tools' images (KubeVela's) stay kwok's until
-# they are added here.
-POD_TOOLS = (*tools.OCM_TOOLS, *tools.ADDON_TOOLS)
+# KubeVela's, and the addons' managers and agents.
+POD_TOOLS = (*tools.OCM_TOOLS, *VELA_POD_TOOLS, *tools.ADDON_TOOLS)
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller")
 FAKE_NODE = "kwok-node-0"
 TTL_ENV = "OCM_HUB_E2E_TTL"
@@ -133,8 +136,12 @@ def kube_version() -> str:
     return next(tool for tool in tools.TOOLS if tool.name == "kube-apiserver").version()
 
 
-def start(names: Iterable[str] = CLUSTERS, *, build: bool = False, ttl: float | None = None) -> dict[str, Path]:
-    """Make each named cluster healthy (reusing a healthy one) and return its kubeconfig path.
+def start(
+    names: Iterable[str] = CLUSTERS, *, build: bool = False, ttl: float | None = None, with_vela: bool = True
+) -> dict[str, Path]:
+    """Make each named cluster healthy (reusing a healthy one) and return its kubeconfig path; a hub
+    started or reused here gets KubeVela, and managed-1 (when it runs) is joined to it (with_vela=False:
+    the hub as it is before KubeVela is installed).
 
     Without build=True missing binaries are an error rather than a half-hour build, so a test
     fixture fails fast and says what to run. Ctrl-C meanwhile stops the clusters this call began
@@ -143,7 +150,7 @@ def start(names: Iterable[str] = CLUSTERS, *, build: bool = False, ttl: float | 
     names = list(names)
     reused = {name for name in names if is_healthy(name)}
     try:
-        return _start(names, build=build, ttl=ttl)
+        return _start(names, build=build, ttl=ttl, with_vela=with_vela)
     except KeyboardInterrupt:
         log("interrupted: stopping the clusters this run started")
         with _uninterruptible():
@@ -151,7 +158,7 @@ def start(names: Iterable[str] = CLUSTERS, *, build: bool = False, ttl: float | 
         raise
 
 
-def _start(names: list[str], *, build: bool, ttl: float | None) -> dict[str, Path]:
+def _start(names: list[str], *, build: bool, ttl: float | None, with_vela: bool) -> dict[str, Path]:
     binaries = _binaries(build=build)
     lifetime = ttl if ttl is not None else float(os.environ.get(TTL_ENV, DEFAULT_TTL))
     result = {}
@@ -165,10 +172,22 @@ def _start(names: list[str], *, build: bool, ttl: float | None) -> dict[str, Pat
                 log(f"{name}: up at {_server(name)} in {time.monotonic() - started:.1f}s")
             _arm_watchdog(name, lifetime)
             result[name] = kubeconfig_path(name)
-        _start_kubelet([name for name in CLUSTERS if is_healthy(name)])
-        if is_healthy("hub") and is_healthy(VELA_CLUSTER):
-            _seed_vela_secret()
+        _start_kubelet([name for name in _cluster_names() if is_healthy(name)])
+        if with_vela and "hub" in names:
+            _vela_on_hub()
     return result
+
+
+def _cluster_names() -> list[str]:
+    """The two clusters, then any other started by name in this state directory (sorted)."""
+    clusters_dir = KWOK_WORKDIR / "clusters"
+    others = sorted(p.name for p in clusters_dir.iterdir() if p.is_dir()) if clusters_dir.is_dir() else []
+    return [*CLUSTERS, *(name for name in others if name not in CLUSTERS)]
+
+
+def start_tools() -> tuple[str, ...]:
+    """Every built tool start() needs: the clusters', the pods' and the vela CLI."""
+    return (*CLUSTER_TOOLS, *POD_TOOLS, "vela")
 
 
 @contextlib.contextmanager
@@ -184,20 +203,25 @@ def _uninterruptible() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def stop(names: Iterable[str] = CLUSTERS) -> None:
-    """Stop each named cluster and delete its data; safe to call for clusters that are down.
+def stop(names: Iterable[str] | None = None) -> None:
+    """Stop each named cluster (None: every cluster of this state directory, managed-2 included) and
+    delete its data; safe to call for clusters that are down.
 
-    The kubelet goes first, so every OCM process stops while its API servers still answer; the next
-    `start` brings it back for the clusters that remain. No names: nothing stops, the kubelet neither
-    (a test session that reused every cluster leaves them as it found them).
+    The kubelet goes first, so every process it runs stops while its API servers still answer; then it
+    comes back for the clusters that remain (a cluster started for one test and stopped after it). No
+    names: nothing stops, the kubelet neither (a test session that reused every cluster leaves them as
+    it found them).
     """
-    names = list(names)
+    names = _cluster_names() if names is None else list(names)
     if not names:
         return
     with _locked():
         _stop_kubelet()
         for name in names:
             _stop(name)
+        remaining = [name for name in _cluster_names() if is_healthy(name)]
+        if remaining:
+            _start_kubelet(remaining)
 
 
 def status(names: Iterable[str] = CLUSTERS) -> dict[str, str]:
@@ -263,7 +287,7 @@ def component_pids(name: str) -> dict[str, int]:
 
 def _binaries(*, build: bool) -> dict[str, Path]:
     """The cluster's binaries and the pods' (the kubelet runs those); built first when build=True."""
-    wanted = (*CLUSTER_TOOLS, *POD_TOOLS)
+    wanted = start_tools()
     if build:
         return tools.ensure(wanted)
     missing = tools.missing(wanted)
@@ -420,25 +444,20 @@ def _runs(pid: int, marker: bytes) -> bool:
     return marker in cmdline and _alive(pid)
 
 
-def vela_secret(name: str, kubeconfig: Path) -> dict[str, Any]:
-    """The cluster of `kubeconfig` as `vela cluster join` records it on the hub: endpoint, CA and a
-    client certificate."""
-    config = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
-    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
-    data = {
-        "endpoint": base64.b64encode(cluster["server"].encode()).decode(),
-        "ca.crt": cluster["certificate-authority-data"],
-        "tls.crt": user["client-certificate-data"],
-        "tls.key": user["client-key-data"],
-    }
-    return cluster_secret(name, "X509Certificate", data, VELA_NAMESPACE)
+def vela_cli() -> vela.Vela:
+    """The vela CLI against the local hub."""
+    return vela.Vela(kubeconfig_path("hub"), VELA_HOME, log)
 
 
-def _seed_vela_secret() -> None:
-    hub = Kube.from_file(str(kubeconfig_path("hub")))
-    hub.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": VELA_NAMESPACE}})
-    hub.apply(vela_secret(VELA_CLUSTER, kubeconfig_path(VELA_CLUSTER)))
-    log(f"hub: {VELA_NAMESPACE}/{VELA_CLUSTER} holds managed-1 as `vela cluster join` records it")
+def _vela_on_hub() -> None:
+    """KubeVela installed on the hub, and managed-1 (when it runs) joined, each only when not done yet."""
+    cli = vela_cli()
+    try:
+        cli.install()
+        if is_healthy(VELA_CLUSTER) and not cli.joined(VELA_CLUSTER):
+            cli.join(VELA_CLUSTER, kubeconfig_path(VELA_CLUSTER), VELA_LABELS)
+    except vela.VelaError as err:
+        raise ClusterError(f"hub: KubeVela: {err}\n(the pods' logs: {KUBELET_DIR / 'logs'})") from None
 
 
 def _stop(name: str) -> None:

@@ -115,6 +115,14 @@ IMAGES: tuple[Image, ...] = (
         {"/apiserver": "vela-cluster-gateway", "/patch": "vela-cluster-gateway-patch"},
         entrypoint=("/apiserver",),
     ),
+    # KubeVela's hook Jobs' certgen: a stand-in on the original's module (hack/tools/kube-webhook-certgen/go.mod).
+    Image(
+        "oamdev/kube-webhook-certgen",
+        "kube-webhook-certgen",
+        {"/kube-webhook-certgen": "kube-webhook-certgen"},
+        entrypoint=("/kube-webhook-certgen",),
+        stands_in_for=("v2.4.1",),
+    ),
     # kubevela Dockerfile: /usr/local/bin/manager, ENTRYPOINT entrypoint.sh, CMD manager.
     Image(
         "oamdev/vela-core",

@@ -313,7 +313,7 @@ BUILD_MINUTES = {
     "cluster-gateway": 1,
     "vela-cluster-gateway": 3,
     "vela-cluster-gateway-patch": 1,
-    "kube-webhook-certgen": 2,
+    "kube-webhook-certgen": 3,
     "vela-core": 4,
     "vela": 5,
     "helm": 2,

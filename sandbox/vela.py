@@ -203,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("command", choices=("list", "status", "install", "join"))
     parser.add_argument("name", nargs="?")
     args = parser.parse_args(argv)
-    vela = Vela(clusters.hub_kubeconfig(), clusters.STATE_DIR / "vela-home")
+    vela = clusters.vela_cli()
     try:
         if args.command == "install":
             vela.install()

@@ -195,11 +195,11 @@ def _bad_cluster() -> Json:
 
 @pytest.fixture
 def vela_secret(ocm_hub: Hub, managed: Cluster) -> Iterator[Json]:
-    """managed-1 as `vela cluster join` records it (the local hub holds it from the start), and the
-    hub's bootstrap role."""
+    """managed-1's Secret as `vela cluster join` wrote it (sandbox.clusters joins it from the start), and
+    the hub's bootstrap role."""
     hub = ocm_hub.cluster.client
-    secret = sandbox.clusters.vela_secret(CLUSTER, managed.kubeconfig)
-    assert get(hub, f"/api/v1/namespaces/vela-system/secrets/{CLUSTER}") is not None, "seeded by sandbox.clusters"
+    secret = get(hub, f"/api/v1/namespaces/vela-system/secrets/{CLUSTER}")
+    assert secret is not None, "joined by `vela cluster join` (sandbox.clusters)"
     hub.apply(kl.bootstrap_role())
     try:
         yield secret
