@@ -9,6 +9,8 @@
 - `ocmhub_testing.dynamic_server.dynamic_server`: the registration provider in the SDK's own gRPC server,
   driven as the engine drives it;
 - `ocmhub_testing.registrations`: a registration's inputs and the vela Secret it refers to;
+- `ocmhub_testing.deploy_fakes`: `make up`'s parts faked (a Pulumi whose stacks record what they were
+  asked, local clusters that are flags, a pulumi process that takes signals as pulumi does);
 - `ocmhub_testing.cases`: bad inputs ocm-hub must reject, with the message each rejection carries.
 
 Nothing here imports from `tests`, and nothing outside `tests` may (ruff TID251).

@@ -15,8 +15,7 @@ import pytest
 
 from deploy import procs
 from deploy.flow import Confirm, DeployError, Local, PulumiError, failed
-
-from .deploy_fakes import FakePulumi, FakeStack, deploy, project
+from ocmhub_testing.deploy_fakes import FakePulumi, FakeStack, deploy, project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 INTERRUPTED = (
@@ -376,10 +375,10 @@ def test_ctrl_c_during_the_destroy_says_how_to_finish(tmp_path: Path) -> None:
 
 
 def _run_fake_make_up(mode: str, tmp_path: Path) -> subprocess.Popen[str]:
-    """`make up` with the fakes (tests/deploy_fakes.py), in a session of its own as a terminal's foreground
+    """`make up` with the fakes (ocmhub_testing/deploy_fakes.py), in a session of its own as a terminal's foreground
     group, SIGINT at its default as a user's shell leaves it."""
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.deploy_fakes", mode, str(tmp_path)],
+        [sys.executable, "-m", "ocmhub_testing.deploy_fakes", mode, str(tmp_path)],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

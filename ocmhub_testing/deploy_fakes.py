@@ -1,7 +1,7 @@
 """Fakes for deploy.flow's interfaces: a Pulumi whose stacks record what they were asked to do, local
 clusters that are only flags, and a fake pulumi process for the runs that need real signals.
 
-Run as a script (`python -m tests.deploy_fakes MODE STACK_DIR`), it is `make up` with these fakes whose
+Run as a script (`python -m ocmhub_testing.deploy_fakes MODE STACK_DIR`), it is `make up` with these fakes whose
 update runs the fake pulumi process: the Ctrl-C and guard tests signal it from outside.
 """
 
