@@ -1,6 +1,8 @@
 """The local clusters from a shell: `make cluster-up`, `make cluster-down`, `make cluster-status`.
 
-    python -m sandbox up [NAME ...]       start (building missing tools), or reuse healthy ones
+    python -m sandbox up [--no-vela] [NAME ...]
+                                          start (building missing tools), or reuse healthy ones; the
+                                          hub with KubeVela (--no-vela: as before `vela install`)
     python -m sandbox down [NAME ...]     stop and remove their data
     python -m sandbox status [NAME ...]   the state of each cluster and of their OCM kubelet
     python -m sandbox check [NAME ...]    exit 0 when the clusters and their OCM kubelet run, else 1
@@ -33,8 +35,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("pids", "print the process ids of the clusters' components and their OCM kubelet, one line"),
     ):
         cmd = sub.add_parser(command, help=help_text)
-        every = None if command == "down" else list(clusters.CLUSTERS)  # down: every cluster there is
-        cmd.add_argument("names", nargs="*", default=every, metavar="NAME")
+        # down with no NAME stops every cluster there is (managed-2 too), so it keeps an empty list.
+        default = [] if command == "down" else list(clusters.CLUSTERS)
+        cmd.add_argument("names", nargs="*", default=default, metavar="NAME")
+        if command == "up":
+            cmd.add_argument(
+                "--no-vela", action="store_true", help="the hub without KubeVela (as before `vela install`)"
+            )
     watchdog = sub.add_parser("watchdog", help=argparse.SUPPRESS)
     watchdog.add_argument("--deadline", type=float, required=True)
     watchdog.add_argument("name")
@@ -45,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "up":
         started = time.monotonic()
         try:
-            paths = clusters.start(args.names, build=True)
+            paths = clusters.start(args.names, build=True, with_vela=not args.no_vela)
         except clusters.ClusterError as err:
             clusters.log(str(err))
             return 1
@@ -55,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name}: {path}")
         clusters.log(f"ready in {time.monotonic() - started:.1f}s")
     elif args.command == "down":
-        clusters.stop(args.names)
+        clusters.stop(args.names or None)
     elif args.command == "check":
         return 0 if clusters.healthy(args.names) else 1
     elif args.command == "pids":

@@ -171,3 +171,10 @@ def test_the_command_line_on_a_state_directory_without_clusters(tmp_path: Path) 
     assert (pids.returncode, pids.stdout) == (0, "\n")
     down = _cli(tmp_path, "down")
     assert (down.returncode, down.stdout) == (0, "")
+
+
+def test_down_with_no_name_stops_every_cluster_and_the_kubelet(kubelet_stand_in: subprocess.Popen[bytes]) -> None:
+    """`make cluster-down` names no cluster: unlike stop([]), it stops everything there (managed-2 too)."""
+    down = _cli(clusters.STATE_DIR, "down")
+    assert down.returncode == 0, down.stderr
+    assert kubelet_stand_in.wait(TIMEOUT) == -signal.SIGTERM
