@@ -144,9 +144,9 @@ def build(charts: Mapping[str, ModuleChart] = MODULE_CHARTS) -> tuple[dict[str, 
 
 
 class ChartRepo:
-    """A Helm repository on 127.0.0.1 (a free port); `close` stops it."""
+    """A Helm repository on 127.0.0.1 (`port` when it is free, else a free one); `close` stops it."""
 
-    def __init__(self, charts: Mapping[str, ModuleChart] = MODULE_CHARTS) -> None:
+    def __init__(self, charts: Mapping[str, ModuleChart] = MODULE_CHARTS, port: int = 0) -> None:
         archives, index = build(charts)
         files = {"index.yaml": yaml.safe_dump(index, sort_keys=False).encode(), **archives}
 
@@ -164,7 +164,12 @@ class ChartRepo:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: Helm's fetches are not news."""
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        try:
+            self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        except OSError:
+            if not port:
+                raise
+            self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, name="chart-repo", daemon=True)
         self.thread.start()
 

@@ -382,13 +382,14 @@ def _start_kubelet(names: list[str]) -> None:
     """Run OCM for these clusters: reuse a live kubelet serving exactly them, else start one."""
     if kubelet_pid() is not None and kubelet_clusters() == names:
         return
+    charts_port = _charts_port()  # a kubelet started again (another cluster) keeps the stacks' chart URL
     _stop_kubelet()
     if not names:
         return
     KUBELET_DIR.mkdir(parents=True, exist_ok=True)
     with (STATE_DIR / "kubelet.log").open("a", encoding="utf-8") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", KUBELET_MODULE, "serve", *names],
+            [sys.executable, "-m", KUBELET_MODULE, "serve", f"--charts-port={charts_port}", *names],
             cwd=REPO_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -407,6 +408,12 @@ def _start_kubelet(names: list[str]) -> None:
         _stop_kubelet()
         raise
     log(f"OCM kubelet running for {', '.join(names)} (pid {proc.pid}; logs in {KUBELET_DIR})")
+
+
+def _charts_port() -> int:
+    """The running kubelet's chart repository port, else 0 (any)."""
+    url = chart_repository()
+    return int(url.rsplit(":", 1)[1]) if url else 0
 
 
 def _accepts(path: Path) -> bool:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import faulthandler
+import os
 import shutil
 import signal
 import socket
@@ -56,6 +57,10 @@ from sandbox.watch import Informer, wait_synced
 
 Json = dict[str, Any]
 SYNC_SECONDS = 1.0
+# Tools whose images this kubelet runs besides clusters.POD_TOOLS, comma-separated, built beforehand by
+# whoever starts the clusters: make conformance names OCM's addon example here (the suite's template
+# addon), which no stack runs. Without it that image stays kwok's simulated pod.
+EXTRA_TOOLS_ENV = "OCM_HUB_KUBELET_EXTRA_TOOLS"
 SYNCED_TIMEOUT = 30.0
 # Held on the pods run here while their processes run: like a kubelet, a pod is gone only once its
 # containers stopped, so whoever waits for the pods (the unjoin does) waits for the processes too.
@@ -66,6 +71,12 @@ LOG_TAIL_LINES = 30
 # against the one user that runs them; several lanes of clusters need more than the common 128.
 INOTIFY_LIMIT = Path("/proc/sys/fs/inotify/max_user_instances")
 INOTIFY_WANTED = 512
+
+
+def pod_tools() -> tuple[str, ...]:
+    """The tools whose images run here: clusters.POD_TOOLS and those EXTRA_TOOLS_ENV names."""
+    extra = (name.strip() for name in os.environ.get(EXTRA_TOOLS_ENV, "").split(","))
+    return (*clusters.POD_TOOLS, *(name for name in extra if name))
 
 
 def log(message: str) -> None:
@@ -217,7 +228,7 @@ class Node(pods.Sources):
             self.settled.add(uid)
             return
         spec = pod["spec"]
-        builds = images.builds(tuple(clusters.POD_TOOLS))
+        builds = images.builds(pod_tools())
         programs = {
             str(c["name"]): images.resolve_container(c, builds)
             for c in [*(spec.get("initContainers") or []), *spec["containers"]]
@@ -621,9 +632,15 @@ def _check_inotify() -> None:
             )
 
 
-def serve(workdir: Path, kubeconfigs: Mapping[str, Path], egress: Callable[[str], Path], charts_url: Path) -> None:
+def serve(
+    workdir: Path,
+    kubeconfigs: Mapping[str, Path],
+    egress: Callable[[str], Path],
+    charts_url: Path,
+    charts_port: int = 0,
+) -> None:
     """Be the kubelet of every cluster's node, and serve the clusters' chart repository (its URL
-    written to charts_url), until SIGTERM or SIGINT; then stop each pod gracefully."""
+    written to charts_url; on charts_port when free), until SIGTERM or SIGINT; then stop each pod gracefully."""
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _sig, _frame: stopping.set())
@@ -632,7 +649,7 @@ def serve(workdir: Path, kubeconfigs: Mapping[str, Path], egress: Callable[[str]
         shutil.rmtree(workdir / stale, ignore_errors=True)
     members = {name: Cluster(name, path, Kube.from_file(str(path))) for name, path in kubeconfigs.items()}
     _check_inotify()
-    repo = ChartRepo()
+    repo = ChartRepo(port=charts_port)
     runtime = Runtime(workdir, members, egress)
     try:
         charts_url.write_text(repo.url, encoding="utf-8")
@@ -652,9 +669,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("serve", help="be the kubelet of the named local clusters until SIGTERM")
     run.add_argument("names", nargs="+", metavar="NAME")
+    run.add_argument("--charts-port", type=int, default=0, help="the chart repository's port, when free")
     args = parser.parse_args(argv)
     kubeconfigs = {name: clusters.kubeconfig_path(name) for name in args.names}
-    serve(clusters.KUBELET_DIR, kubeconfigs, clusters.egress_socket, clusters.CHARTS_URL)
+    serve(clusters.KUBELET_DIR, kubeconfigs, clusters.egress_socket, clusters.CHARTS_URL, args.charts_port)
     return 0
 
 

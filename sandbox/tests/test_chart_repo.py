@@ -142,3 +142,20 @@ def test_the_repository_serves_its_index_and_archives_on_loopback(built: Built) 
         assert missing.value.code == 404
     finally:
         repo.close()
+
+
+def test_the_repository_keeps_its_port_when_started_again() -> None:
+    """The kubelet starts again for another cluster: the stacks' chart URL stays, or a free port when taken."""
+    first = chart_repo.ChartRepo({})
+    port = int(first.url.rsplit(":", 1)[1])
+    taken = chart_repo.ChartRepo({}, port=port)
+    try:
+        assert taken.url != first.url
+    finally:
+        taken.close()
+        first.close()
+    again = chart_repo.ChartRepo({}, port=port)
+    try:
+        assert again.url == first.url
+    finally:
+        again.close()
