@@ -49,10 +49,13 @@ LANES = {
     "tests/e2e/test_registration_live.py": "dev-stack",
     "tests/test_policy.py": "dev-stack",
     "tests/e2e/test_composition.py": "composition",
+    "tests/e2e/test_addons_live.py": "addons",
     "tests/e2e/test_ocm_live.py": "ocm-live",
     "tests/e2e/test_hosted_mode.py": "ocm-live",
     "tests/e2e/test_hub_stack.py": "ocm-live",
     "tests/e2e/test_pulumi_engine.py": "ocm-live",
+    "tests/e2e/test_vela_live.py": "vela",
+    "tests/e2e/test_vela_faults.py": "vela-faults",  # clusters started without KubeVela
     "tests/e2e/test_make_up.py": "fresh-clone",  # clusters of the clone's own
     "tests/e2e/test_sdks.py": "composition",  # no cluster
 }
