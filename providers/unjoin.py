@@ -1,5 +1,11 @@
-"""Unjoin one vela cluster, as `clusteradm unjoin` + removing it on the hub do: the klusterlet first, then
-the ManagedCluster, the cluster's CSRs and its bootstrap identity.
+"""Unjoin one vela cluster, as OCM's cluster deletion and `clusteradm unjoin` do: the ManagedCluster first,
+then the klusterlet, the cluster's CSRs and its bootstrap identity.
+
+The ManagedCluster goes while the cluster's agents still run: the hub deletes its ManagedClusterAddOns and
+ManifestWorks before letting it go, and each ManifestWork's finalizer is the work agent's to remove once it
+deleted what the work applied (the addons' agents). The klusterlet removed first would leave every
+ManifestWork there, and with it the ManagedCluster, waiting for an agent that never comes back (seen in e2e
+when a destroy uninstalled the addons while it unjoined).
 
 Gone is done: every delete treats a missing object as deleted, so a destroy that stopped half-way
 finishes on the next run. Every wait is bounded and says what it waited for.
@@ -20,14 +26,15 @@ POD_GRACE_SECONDS = 60  # the default terminationGracePeriodSeconds (30 s), with
 
 
 def unjoin(access: ClusterAccess, reg: Registration) -> None:
-    """Remove the klusterlet where it can be reached, then everything the join made on the hub."""
+    """Remove the ManagedCluster (its works cleaned up by its agents), the klusterlet where it can be reached,
+    then everything else the join made on the hub."""
     access.log(f"cluster {reg.cluster}: unjoining")
-    target = access.hub if reg.mode == "Hosted" else _managed_cluster(access, reg)
-    if target is not None:
-        _remove_klusterlet(access, target, reg)
     hub = access.hub
     hub.delete(*MANAGED_CLUSTER, reg.cluster)
     _wait_gone(access, hub, MANAGED_CLUSTER, reg.cluster, reg)
+    target = hub if reg.mode == "Hosted" else _managed_cluster(access, reg)
+    if target is not None:
+        _remove_klusterlet(access, target, reg)
     # The registration agent stops asking for a certificate once a cluster has "too many" CSRs on the
     # hub (seen in e2e after a few join/unjoin rounds); issued ones are spent once the cluster is gone.
     for csr in hub.list(*CSR, label_selector=f"{kl.CLUSTER_NAME_LABEL}={reg.cluster}"):
