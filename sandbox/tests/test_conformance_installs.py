@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from sandbox import images, kubelet, tools
 from sandbox.conformance import installs, suite
-from sandbox.conformance.__main__ import selections, stack_lines, times_table
+from sandbox.conformance.__main__ import SUITE_POD_TOOLS, selections, stack_lines, times_table
 
 HUB = "open-cluster-management-hub"
 
@@ -193,3 +194,23 @@ def test_the_stack_lines_show_the_gates_the_suite_left_and_what_make_up_would_do
     assert lines[0].endswith("the stack's registrationConfiguration: DefaultClusterSet=Enable")
     assert "ClusterImporter=Enable; workConfiguration: ManifestWorkReplicaSet=Enable" in lines[1]
     assert lines[2].endswith("would do: 19 unchanged")
+
+
+def test_the_kubelet_runs_the_suites_template_addon_agent_when_make_conformance_names_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The suite's template addon runs `quay.io/open-cluster-management/addon-examples:latest
+    /helloworld_helm agent`; the kubelet runs it only when told to, and make conformance builds it."""
+    container: dict[str, Any] = {
+        "name": "agent",
+        "image": "quay.io/open-cluster-management/addon-examples:latest",
+        "args": ["/helloworld_helm", "agent", "--cluster-name=c1"],
+    }
+    monkeypatch.delenv(kubelet.EXTRA_TOOLS_ENV, raising=False)
+    assert images.resolve_container(container, images.builds(kubelet.pod_tools())) is None
+    monkeypatch.setenv(kubelet.EXTRA_TOOLS_ENV, ",".join(SUITE_POD_TOOLS))
+    program = images.resolve_container(container, images.builds(kubelet.pod_tools()))
+    assert program is not None
+    assert program.tool == "helloworld_helm"
+    assert program.argv == ("/helloworld_helm", "agent", "--cluster-name=c1")
+    assert set(SUITE_POD_TOOLS) <= set(tools.CONFORMANCE_TOOLS)
