@@ -210,18 +210,32 @@ class Watch:
 
 
 def _run_logged(cmd: list[str], env: Mapping[str, str], log_path: Path, timeout: float) -> None:
-    """Run cmd to completion, its output appended to log_path; a failure names the log."""
+    """Run cmd to completion, its output appended to log_path, each line with the seconds since cmd
+    started (where an install's time goes); a failure names the log."""
+    started = time.monotonic()
     with log_path.open("a", encoding="utf-8") as out:
         out.write(f"--- {' '.join(cmd)}\n")
         out.flush()
+        proc = subprocess.Popen(
+            cmd, env=dict(env), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
         try:
-            proc = subprocess.run(
-                cmd, env=dict(env), cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False
-            )
-        except subprocess.TimeoutExpired:
-            raise InstallError(f"{cmd[0]} {cmd[1]} did not finish within {timeout:.0f}s (log: {log_path})") from None
-    if proc.returncode != 0:
-        raise InstallError(f"{' '.join(cmd[:3])} failed with {proc.returncode} (log: {log_path})")
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                out.write(f"[{time.monotonic() - started:6.1f}s] {line}")
+                out.flush()
+            code = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    if time.monotonic() - started >= timeout:
+        raise InstallError(f"{cmd[0]} {cmd[1]} did not finish within {timeout:.0f}s (log: {log_path})")
+    if code != 0:
+        raise InstallError(f"{' '.join(cmd[:3])} failed with {code} (log: {log_path})")
 
 
 def ocm_hub_env(state_dir: Path) -> dict[str, str]:

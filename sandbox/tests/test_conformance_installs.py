@@ -4,6 +4,11 @@ installs, and the table of times with their ratio."""
 from __future__ import annotations
 
 import copy
+import os
+import re
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -214,3 +219,23 @@ def test_the_kubelet_runs_the_suites_template_addon_agent_when_make_conformance_
     assert program.tool == "helloworld_helm"
     assert program.argv == ("/helloworld_helm", "agent", "--cluster-name=c1")
     assert set(SUITE_POD_TOOLS) <= set(tools.CONFORMANCE_TOOLS)
+
+
+def test_an_install_step_logs_each_line_with_its_seconds_and_names_the_log_when_it_fails(tmp_path: Path) -> None:
+    log_path = tmp_path / "install.log"
+    script = "import sys, time; print('first', flush=True); time.sleep(0.3); print('second'); sys.exit(3)"
+    with pytest.raises(installs.InstallError, match=r"failed with 3 \(log: .*install\.log\)"):
+        installs._run_logged([sys.executable, "-c", script], os.environ, log_path, 30)
+    lines = log_path.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("--- ")
+    found = [re.fullmatch(r"\[\s*([\d.]+)s\] (first|second)", line) for line in lines[1:]]
+    seconds = [float(match.group(1)) for match in found if match]
+    assert len(seconds) == 2
+    assert seconds[1] - seconds[0] >= 0.3
+
+
+def test_an_install_step_that_outlasts_its_bound_is_stopped(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(installs.InstallError, match="did not finish within 1s"):
+        installs._run_logged([sys.executable, "-c", "import time; time.sleep(60)"], os.environ, tmp_path / "l", 1)
+    assert time.monotonic() - started < 10
