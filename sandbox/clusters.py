@@ -65,8 +65,8 @@ VELA_LABELS = {"region": "local", "environment": "dev"}  # its `--labels`, as a 
 VELA_HOME = STATE_DIR / "vela-home"  # the vela CLI's $HOME (it writes $HOME/.vela on every start)
 # The built tools a cluster runs on (the Pulumi ones are not needed to start a cluster).
 CLUSTER_TOOLS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl")
-# KubeVela's tools that run in pods (all of tools.VELA_TOOLS but the `vela` CLI).
-VELA_POD_TOOLS = ("vela-core", "vela-cluster-gateway", "vela-cluster-gateway-patch", "kube-webhook-certgen")
+# KubeVela's tools that run in pods: all of them but the `vela` CLI.
+VELA_POD_TOOLS = tuple(name for name in tools.VELA_TOOLS if name != "vela")
 # What the kubelet runs in pods (sandbox/images.py maps images to them): OCM's operator and agents,
 # KubeVela's, and the addons' managers and agents.
 POD_TOOLS = (*tools.OCM_TOOLS, *VELA_POD_TOOLS, *tools.ADDON_TOOLS)

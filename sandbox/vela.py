@@ -7,8 +7,8 @@
 ships) into vela-system from `charts/vela-core` of the very module vela-core is built from
 (github.com/oam-dev/kubevela at the version hack/tools/kubevela pins, verified against its go.sum when
 Go unpacks it), so the chart and the processes behind its images are one release. The CLI is stamped
-with that version (sandbox/tools.py), so it sets `image.tag` to it, as it does for users; the local
-runtime needs no other value (the hook Jobs' certgen image runs a stand-in, whose go.mod in
+with that version (sandbox/tools.py), so it sets `image.tag` to it, as it does for users. The local
+runtime sets one value more, LOCAL_VALUES (the hook Jobs' certgen image runs a stand-in, whose go.mod in
 hack/tools/kube-webhook-certgen says why). The local kubelet (sandbox/kubelet.py) runs the pods; kube-apiserver reaches the gateway
 behind APIService v1alpha1.cluster.core.oam.dev through it, which every `vela cluster` command needs.
 
@@ -35,11 +35,13 @@ from sandbox import tools
 from sandbox.chart_repo import ModuleChart
 
 RELEASE = "kubevela"  # `vela install`'s Helm release
+# vela-core's readiness probe waits 30 s by default, made for pulling and starting an image; the local
+# kubelet starts the built binary at once, and every local hub (each e2e lane's) would wait it out.
+LOCAL_VALUES = {"readinessProbe.initialDelaySeconds": "1"}
 CHART = ModuleChart("vela-core", "charts/vela-core")
 # The chart's Deployments for release `kubevela`: vela-core and its gateway.
 DEPLOYMENTS = ("kubevela-vela-core", "kubevela-cluster-gateway")
-# `vela install` waits for its Helm release itself (hooks, Deployments ready: vela-core's readiness
-# probe starts after 30 s); the bound here only keeps a stuck install from hanging the caller.
+# `vela install` waits for its Helm release itself (hooks, Deployments ready); the bound here only keeps a stuck install from hanging the caller.
 INSTALL_TIMEOUT = 600.0
 JOIN_TIMEOUT = 120.0
 CLI_TIMEOUT = 60.0
@@ -102,7 +104,8 @@ class Vela:
             chart = CHART.directory()
             self.log(f"vela install --file {chart} ({CHART.source()}, go.sum {CHART.go_sum()})")
             started = time.monotonic()
-            self.run("install", "--file", str(chart), timeout=INSTALL_TIMEOUT)
+            values = [f"--set={key}={value}" for key, value in LOCAL_VALUES.items()]
+            self.run("install", "--file", str(chart), *values, timeout=INSTALL_TIMEOUT)
             self.log(f"KubeVela installed in {time.monotonic() - started:.0f}s")
         self.wait_ready()
 
