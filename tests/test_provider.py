@@ -264,6 +264,25 @@ def test_delete_unjoins_both_sides_and_is_idempotent(
     assert hub.get_object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "ocm-hub:bootstrap:prod-eu") is None
 
 
+def test_unjoin_deletes_the_managed_cluster_while_the_klusterlet_still_runs(
+    server: DynamicServer, hub: FakeKube, managed: FakeKube, pki: Pki
+) -> None:
+    """The hub deletes the cluster's addons and ManifestWorks before the ManagedCluster goes, and only the
+    work agent removes a ManifestWork's finalizer: a hub that refuses the delete leaves the klusterlet, so
+    its agents, running, and the next destroy finishes."""
+    add_vela_cluster(hub, managed, pki)
+    with FakeAgent(hub, [managed]):
+        id_, outs = server.create(registration_inputs())
+        hub.inject("DELETE", rf"/managedclusters/{id_}$", status=403, times=None)
+        with pytest.raises(ProviderError, match="403"):
+            server.delete(id_, outs)
+        assert managed.get_object(*KLUSTERLET, "klusterlet") is not None
+        hub.clear_faults()
+        server.delete(id_, outs)
+    assert hub.get_object(*MANAGED_CLUSTER, id_) is None
+    assert managed.get_object(*KLUSTERLET, "klusterlet") is None
+
+
 def test_a_registrations_own_hub_kubeconfig_wins_over_the_stack_config(
     hub: FakeKube, managed: FakeKube, pki: Pki, tmp_path: Path
 ) -> None:
