@@ -116,14 +116,23 @@ def _check_gates(cfg: StackConfig) -> list[Problem]:
         known = release.gates(section)
         for name in gates:
             if name not in known:
-                problems.append(
-                    Problem(
-                        ("clusterManager", section, "featureGates", name),
-                        f"is not a {section} feature gate of OCM {cfg.ocm_version}; known: {', '.join(sorted(known))}",
-                        name,
-                    )
-                )
+                where = ("clusterManager", section, "featureGates", name)
+                problems.append(Problem(where, _unknown_gate(cfg.ocm_version, section, name), name))
     return problems
+
+
+def _unknown_gate(version: str, section: str, name: str) -> str:
+    """A gate of another release names it and the way there: a hub runs one release's ClusterManager CRD, so
+    a gate new in the next one is set after the upgrade is applied, not with it."""
+    others = [v for v, other in RELEASES.items() if name in other.gates(section)]
+    if others:
+        return (
+            f"is a {section} feature gate of OCM {', '.join(others)}, not of {version}, whose ClusterManager has "
+            f"no field for it: set ocmVersion: {others[-1]}; on a hub that runs {version}, in two changes: "
+            "ocmVersion first (pulumi up), then the gate"
+        )
+    known = ", ".join(sorted(RELEASES[version].gates(section))) or "none"
+    return f"is not a {section} feature gate of OCM {version}; known: {known}"
 
 
 def _check_auto_approval(cfg: StackConfig) -> list[Problem]:

@@ -109,8 +109,10 @@ def _documents(path: Path) -> tuple[dict[str, Any], ...]:
     return tuple(doc for doc in yaml.load_all(path.read_text(), Loader=loader) if doc)
 
 
-# open-cluster-management.io/api feature/feature.go, Default{HubRegistration,HubWork,HubAddonManager}FeatureGates
-# and placement's: api v1.2.0 (required by ocm v1.2.1) and v1.3.0 (required by ocm v1.3.1) declare the same.
+# open-cluster-management.io/api feature/feature.go, Default{HubRegistration,HubWork,HubAddonManager}FeatureGates:
+# api v1.2.0 (required by ocm v1.2.1) and v1.3.0 (required by ocm v1.3.1) declare the same. Placement's gates
+# came with v1.3.0, as the ClusterManager's spec.placementConfiguration (absent from v1.2.1's CRD, so the API
+# server refuses a ClusterManager that sets it there).
 _HUB_REGISTRATION_GATES = MappingProxyType(
     {
         "DefaultClusterSet": True,
@@ -139,7 +141,7 @@ RELEASES: Mapping[str, OcmRelease] = MappingProxyType(
             registration_gates=_HUB_REGISTRATION_GATES,
             work_gates=_HUB_WORK_GATES,
             addon_manager_gates=_HUB_ADDON_MANAGER_GATES,
-            placement_gates=_HUB_PLACEMENT_GATES,
+            placement_gates=MappingProxyType({}),
             source="open-cluster-management.io/ocm@v1.2.1 (863fcfcbb331095a402a9cd2117938ca75d047c7), api v1.2.0",
         ),
         "v1.3.1": OcmRelease(

@@ -97,6 +97,11 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
         "PlacementDebugServer",
     ),
     (
+        {"ocmVersion": "v1.2.1", "clusterManager": {"placement": {"featureGates": {"PlacementDebugServer": "Enable"}}}},
+        "ocm-hub:clusterManager.placement.featureGates.PlacementDebugServer",
+        "set ocmVersion: v1.3.1; on a hub that runs v1.2.1, in two changes: ocmVersion first (pulumi up), then the gate",
+    ),
+    (
         {"clusterManager": {"registration": {"autoApproveUsers": ["system:serviceaccount:a:b"]}}},
         "ocm-hub:clusterManager.registration.autoApproveUsers",
         "ManagedClusterAutoApproval is Enable",

@@ -8,6 +8,7 @@ PROVENANCE.md records. The Change lists are the ones the builders apply
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import shutil
@@ -104,13 +105,55 @@ CONFIGS = {"defaults": {}, "everything": EVERYTHING} | {f"stack {s}": _stack_val
 HUB_CHANGES = (*manifests.OPERATOR_CHANGES, *manifests.CLUSTER_MANAGER_CHANGES)
 
 
+def _at_release(values: dict[str, Any], version: str) -> dict[str, Any]:
+    """The config as a stack at `version` can write it: without the feature gates that release lacks."""
+    result = copy.deepcopy(values) | {"ocmVersion": version}
+    for section, settings in (result.get("clusterManager") or {}).items():
+        if "featureGates" in settings:
+            known = RELEASES[version].gates(section)
+            settings["featureGates"] = {name: mode for name, mode in settings["featureGates"].items() if name in known}
+    return result
+
+
+def _undeclared(value: Any, schema: dict[str, Any], path: str) -> list[str]:
+    """The paths in `value` that the structural schema does not declare (the API server refuses them)."""
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _undeclared(item, schema.get("items", {}), f"{path}[{i}]")]
+    if not isinstance(value, dict) or schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    if "properties" not in schema:
+        values_schema = schema.get("additionalProperties")
+        return [
+            p
+            for k, v in value.items()
+            if isinstance(values_schema, dict)
+            for p in _undeclared(v, values_schema, f"{path}.{k}")
+        ]
+    properties = schema["properties"]
+    return [
+        p
+        for key, item in value.items()
+        for p in (_undeclared(item, properties[key], f"{path}.{key}") if key in properties else [f"{path}.{key}"])
+    ]
+
+
 @pytest.mark.parametrize("version", sorted(RELEASES))
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 def test_hub_objects_are_upstream_plus_the_declared_changes(version: str, config: str) -> None:
-    values = {**CONFIGS[config], "ocmVersion": version}
+    values = _at_release(CONFIGS[config], version)
     cfg = load(RawConfig(values))
     expected = {kind: apply_changes(doc, HUB_CHANGES, cfg) for kind, doc in _upstream_hub(version).items()}
     assert _rendered(values) == expected
+
+
+@pytest.mark.parametrize("version", sorted(RELEASES))
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_the_cluster_manager_sets_only_what_its_release_crd_declares(version: str, config: str) -> None:
+    """A field the CRD lacks is refused by the API server, a preview's dry-run included: each release's feature
+    gates (config/versions.py) must match its CRD."""
+    rendered = _rendered(_at_release(CONFIGS[config], version))
+    schema = rendered["CustomResourceDefinition"]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    assert _undeclared(rendered["ClusterManager"]["spec"], schema["properties"]["spec"], "spec") == []
 
 
 @pytest.mark.parametrize("change", HUB_CHANGES, ids=lambda c: f"{c.kind}:{c.path}")
