@@ -5,6 +5,7 @@ import signal
 import pulumi
 
 from components import OcmHub
+from components.cluster_manager import preview_problem
 from config import ConfigError, from_pulumi, load
 from providers.discovery import DiscoveryError, fetch_vela_secrets
 from providers.kube import HubConfigError, KubeError
@@ -23,9 +24,10 @@ try:
         pulumi.log.warn(warning)
     cfg = load(raw)
     kubernetes = pulumi.Config("kubernetes")
-    secrets = fetch_vela_secrets(
-        cfg.registration, {"kubeconfig": kubernetes.get("kubeconfig"), "context": kubernetes.get("context")}
-    )
+    kube_config = {"kubeconfig": kubernetes.get("kubeconfig"), "context": kubernetes.get("context")}
+    secrets = fetch_vela_secrets(cfg.registration, kube_config)
+    if (problem := preview_problem(cfg, kube_config)) is not None:
+        raise pulumi.RunError(problem)
     hub = OcmHub("ocm-hub", cfg.args(), vela_secrets=secrets, secret_keys=raw.secret_keys)
 except (ConfigError, DiscoveryError) as err:
     raise pulumi.RunError(str(err)) from None
