@@ -88,6 +88,7 @@ def copy_project(hub: Cluster, stack_config: Json | None = None, chart_repositor
         )
     )
     stack["config"] = merge(stack["config"], stack_config or {})
+    stack.pop("encryptionsalt", None)  # another backend's (a make up in the checkout): the copy's state is new
     (root / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack, sort_keys=False), encoding="utf-8")
     kubeconfig = root / "kubeconfig"
     shutil.copy2(hub.kubeconfig, kubeconfig)
