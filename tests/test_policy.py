@@ -3,12 +3,15 @@ the Pulumi CLI runs it, and (with `make e2e`) `pulumi preview --policy-pack` enf
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,9 +31,14 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
+from components.cluster_manager import API_VERSION, CRD_NAME, KIND, spec_schema, undeclared
 from config.addons import DEFAULT_REPOSITORY
+from config.loader import stack_config
+from config.versions import DEFAULT_VERSION, RELEASES
 from policy import rules
 from policy.__main__ import PACK_NAME, policies
+from providers.kube import APPLY, Kube, KubeError, RetryPolicy
+from render import documents
 from render.recording import Recording
 from tests.conftest import PROJECT_DIR, STACKS, run_stack, run_values
 
@@ -551,6 +559,75 @@ def _with_local_mirror(pack_config: Path, tmp: Path, mirror: str) -> Path:
     return path
 
 
+def _ocm_version(stack_file: Path) -> str:
+    return str(stack_config(stack_file).get("ocm-hub:ocmVersion", DEFAULT_VERSION))
+
+
+CRD_API = "apiextensions.k8s.io/v1"
+
+
+def _cluster_manager(stack: str) -> dict[str, Any]:
+    """The stack's ClusterManager as the preview sends it."""
+    (found,) = [doc for doc in documents.objects(run_stack(stack)) if doc["kind"] == KIND]
+    return {key: found[key] for key in ("apiVersion", "kind", "metadata", "spec")}
+
+
+def _accepted(kube: Kube, cluster_manager: dict[str, Any]) -> bool | None:
+    """Whether the hub's API server takes the ClusterManager (a server-side dry-run, as pulumi-kubernetes previews);
+    None while it serves no ClusterManager yet."""
+    path = kube.path(API_VERSION, KIND, cluster_manager["metadata"]["name"])
+    query = {"fieldManager": "ocm-hub-e2e-probe", "force": "true", "dryRun": "All"}
+    try:
+        kube.request("PATCH", path, query, body=cluster_manager, content_type=APPLY)
+    except KubeError as err:
+        if err.status == 404:
+            return None
+        if "field not declared in schema" not in str(err):
+            raise
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _hub_crd_at(kubeconfig: Path, version: str, stack: str) -> Iterator[None]:
+    """The hub's ClusterManager CRD at `version` for the duration (whatever ran on the hub before: the CRD is
+    retained on delete), then as it was. Returns once the API server answers `stack`'s ClusterManager as that
+    CRD says."""
+    kube = Kube.from_file(str(kubeconfig), retry=RetryPolicy(attempts=1))
+    path = kube.path(CRD_API, "CustomResourceDefinition", CRD_NAME)
+    wanted = {
+        key: value for key, value in RELEASES[version].operator_objects("cluster-manager")[0].items() if key != "status"
+    }
+    saved = kube.get(CRD_API, "CustomResourceDefinition", CRD_NAME)
+    if saved is None:
+        kube.create(wanted)
+    else:
+        kube.put(path, {**saved, "spec": wanted["spec"]})
+    try:
+        cluster_manager = _cluster_manager(stack)
+        expected = not undeclared(cluster_manager["spec"], spec_schema(wanted), "spec")
+        deadline = time.monotonic() + 30
+        while _accepted(kube, cluster_manager) != expected:
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the hub's API server did not take {version}'s ClusterManager CRD within 30 s", pytrace=False
+                )
+            time.sleep(0.2)
+        yield
+    finally:
+        if saved is None:
+            kube.delete(CRD_API, "CustomResourceDefinition", CRD_NAME)
+            deadline = time.monotonic() + 60
+            while kube.get(CRD_API, "CustomResourceDefinition", CRD_NAME) is not None:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"CRD {CRD_NAME}, created for the preview, still present 60 s after its delete")
+                time.sleep(0.2)
+        else:
+            current = kube.get(CRD_API, "CustomResourceDefinition", CRD_NAME) or saved
+            metadata = {**saved["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}
+            kube.put(path, {**saved, "metadata": metadata})
+
+
 def _preview(tmp: Path, env: dict[str, str], stack: str, stack_file: str, pack_config: Path | None) -> str:
     """`pulumi preview --policy-pack` of a copy of the project with `stack_file`; its exit status and output."""
     project = tmp / "project"
@@ -567,7 +644,10 @@ def _preview(tmp: Path, env: dict[str, str], stack: str, stack_file: str, pack_c
     from sandbox import local_stack  # addon charts from the local clusters' repository: no internet here
 
     mirror = local_stack.require_chart_repository()
-    runtime = local_stack.Runtime.serving(mirror)
+    # The stack at its own OCM release, as its reviewer previews it (a preview runs no OCM binary).
+    runtime = dataclasses.replace(
+        local_stack.Runtime.serving(mirror), ocm_version=_ocm_version(project / f"Pulumi.{stack}.yaml")
+    )
     (project / f"Pulumi.{stack}.yaml").write_text(local_stack.rewritten(project / f"Pulumi.{stack}.yaml", runtime))
     subprocess.run(["pulumi", "stack", "init", stack, "--non-interactive"], cwd=project, env=env, check=True)
     args = ["pulumi", "preview", "--stack", stack, "--non-interactive", "--color", "never"]
@@ -583,11 +663,29 @@ def _preview(tmp: Path, env: dict[str, str], stack: str, stack_file: str, pack_c
 def test_cli_preview_passes_every_example_stack(
     stack: str, tmp_path: Path, cli_env: dict[str, str], hub_kubeconfig: Path
 ) -> None:
-    stack_file = (PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()
+    """On a hub at the stack's release, as the stack's own hub is when a change to it is reviewed."""
+    stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
     env = {**cli_env, "KUBECONFIG": str(hub_kubeconfig)}
-    result = _preview(tmp_path, env, stack, stack_file, POLICY_DIR / "config" / f"{stack}.json")
+    with _hub_crd_at(hub_kubeconfig, _ocm_version(stack_file), stack):
+        result = _preview(tmp_path, env, stack, stack_file.read_text(), POLICY_DIR / "config" / f"{stack}.json")
     assert result.startswith("exit 0\n"), result
     assert PACK_NAME in result
+
+
+@pytest.mark.e2e
+def test_cli_preview_of_an_upgrade_that_sets_a_new_field_names_the_field_and_the_two_steps(
+    tmp_path: Path, cli_env: dict[str, str], hub_kubeconfig: Path
+) -> None:
+    """staging (v1.3.1, placement feature gates) on a hub that still runs v1.2.1's CRD: the API server would
+    refuse the preview's dry-run of the ClusterManager; ocm-hub says why and what to do."""
+    stack_file = PROJECT_DIR / "Pulumi.staging.yaml"
+    env = {**cli_env, "KUBECONFIG": str(hub_kubeconfig)}
+    with _hub_crd_at(hub_kubeconfig, "v1.2.1", "staging"):
+        result = _preview(tmp_path, env, "upgrade", stack_file.read_text(), POLICY_DIR / "config" / "staging.json")
+    assert result.startswith("exit 1\n"), result
+    assert "does not declare spec.placementConfiguration, which this stack sets at OCM v1.3.1" in result, result
+    assert "ocmVersion v1.3.1 alone first (pulumi up)" in result, result
+    assert "typed patch" not in result, result
 
 
 @pytest.mark.e2e
