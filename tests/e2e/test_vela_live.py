@@ -5,9 +5,9 @@ chart ships installed by the real `vela install`, managed-1 joined by the real `
 (sandbox/vela.py). A vela Application delivers a ConfigMap to managed-1 (topology policy). Then a
 KubeVela user's `make up STACK=dev YES=1`, in a fresh copy of the project, with the hub as the current
 kube context: OCM, the three addons (the cluster-gateway addon manager, which takes vela's APIService
-over, included) and the registration of vela's clusters. After it vela keeps delivering; a second
-cluster joined by `vela cluster join` and a label set by `vela cluster labels add` reach OCM on the
-next `make up`; after `make down` (the dev stack allows teardown) vela still reaches managed-1.
+over, included) and the registration of vela's clusters. After it vela keeps delivering; a label set
+by `vela cluster labels add`, then a second cluster joined by `vela cluster join`, each reach OCM on
+the next `make up`; after `make down` (the dev stack allows teardown) vela still reaches managed-1.
 
 The tests run in file order on one set of clusters, each on what the last left.
 """
@@ -117,18 +117,27 @@ def test_make_up_installs_ocm_beside_vela_which_keeps_delivering(
     assert (listed.credential_type, listed.labels) == ("X509Certificate", sandbox.clusters.VELA_LABELS)
 
 
-def test_a_joined_cluster_and_a_vela_label_reach_ocm_on_the_next_make_up(
+def test_a_label_set_with_vela_reaches_the_managed_cluster_on_the_next_make_up(
+    project: Project, cli: vela.Vela, hub: Cluster
+) -> None:
+    """vela's side wins for its own keys, the stack's (`environment`) over vela's."""
+    cli.run("cluster", "labels", "add", "managed-1", "tier=gold,region=eu")
+    up = _up(project)
+    print(f"vela cluster labels add, then make up: {up.seconds:.0f}s")
+    labels = registered(hub, "managed-1")["metadata"]["labels"]
+    assert (labels["tier"], labels["region"]) == ("gold", "eu")
+    assert labels["environment"] == STACK_LABELS["environment"]
+
+
+def test_a_cluster_joined_with_vela_is_registered_on_the_next_make_up(
     project: Project, cli: vela.Vela, hub: Cluster, second: Cluster
 ) -> None:
     cli.join(SECOND, second.kubeconfig, {"region": "local-2"})
     assert cli.clusters()[SECOND].labels == {"region": "local-2"}
-    cli.run("cluster", "labels", "add", "managed-1", "tier=gold,region=eu")
     up = _up(project)
-    print(f"vela cluster join {SECOND} + vela cluster labels add, then make up: {up.seconds:.0f}s")
-    labels = registered(hub, "managed-1")["metadata"]["labels"]
-    assert (labels["tier"], labels["region"]) == ("gold", "eu")
-    assert labels["environment"] == STACK_LABELS["environment"]
+    print(f"vela cluster join {SECOND}, then make up: {up.seconds:.0f}s")
     assert registered(hub, SECOND)["metadata"]["labels"]["region"] == "local-2"
+    assert cli.clusters()["managed-1"].labels == {**sandbox.clusters.VELA_LABELS, "tier": "gold", "region": "eu"}
 
 
 def test_after_make_down_vela_still_reaches_managed_1(
