@@ -359,6 +359,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for failure in suite.failures(report):
             print(f"FAILED ({name}) {failure}")
             failed = True
+    for name, report in reports.items():
+        for spec in suite.flaky(report):
+            print(f"FLAKY ({name}) {spec}")
     if len(reports) == 2:
         first, second = (reports[name].passed_texts() for name in chosen)
         for text in sorted(first ^ second):

@@ -68,6 +68,7 @@ def test_the_command_line_is_upstreams_with_the_selection_the_images_and_both_re
     assert "-ginkgo.label-filter=!klusterlet-hosted" in args
     assert "-ginkgo.junit-report=/r/junit.xml" in args
     assert "-ginkgo.json-report=/r/report.json" in args
+    assert "-ginkgo.flake-attempts=2" in args
     assert "-ginkgo.skip=^ocm E2E Suite A spec \\(with\\) \\[brackets\\]\\.$" in args
     assert not [arg for arg in args if arg.startswith(("-ginkgo.focus", "-expected-image-tag"))]
     assert "-ginkgo.dry-run" not in args
@@ -293,3 +294,12 @@ def test_a_dry_run_proves_the_skip_and_focus_patterns_select_what_they_name() ->
         suite.check_selection(report_of(("a", (), suite.PASSED, 0), ("b", (), suite.PASSED, 0)), selection)
     with pytest.raises(ValueError, match=r"does not focus on: \['c'\]"):
         suite.check_selection(report_of(("a", (), suite.PASSED, 0), ("c", (), suite.PASSED, 0)), selection)
+
+
+def test_a_spec_that_passed_only_on_its_second_attempt_is_named_as_flaky(tmp_path: Path) -> None:
+    retried = {**entry(["Webhook"], "accepts an authorized user"), "NumAttempts": 2}
+    failed_twice = {**entry(["Webhook"], "forbids", "failed", failure="403"), "NumAttempts": 2}
+    report = suite.parse_report(write_report(tmp_path / "r.json", [retried, failed_twice, entry(["A"], "b")]))
+    assert [spec.attempts for spec in report.specs] == [2, 2, 1]
+    assert suite.flaky(report) == ["Webhook accepts an authorized user: passed on attempt 2"]
+    assert suite.total(report) == suite.Tally(2, 1, 0, 3.0)
