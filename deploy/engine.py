@@ -15,6 +15,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 
+import yaml
 from pulumi import automation as auto
 
 from deploy.flow import EXIT_FAILED, Console, DeployError, Local, PulumiError, failed
@@ -125,8 +126,13 @@ class Engine:
                 return None
 
     def create_or_select(self, stack: str) -> CliStack:
+        stack_file = self._root / f"Pulumi.{stack}.yaml"
+        written = stack_file.read_text(encoding="utf-8") if stack_file.is_file() else None
         with quick():
-            return CliStack(auto.Stack.create_or_select(stack, self._workspace), self)
+            selected = CliStack(auto.Stack.create_or_select(stack, self._workspace), self)
+        if written is not None:
+            keep_as_written(stack_file, written)
+        return selected
 
     def check_passphrase(self, stack: str) -> None:
         """Encrypting a value makes Pulumi check the passphrase against the stack file's salt: done in
@@ -164,6 +170,22 @@ class Engine:
         except auto.CommandError as err:
             code, _ = command_result(err)
             raise PulumiError(-code if code is not None and code < 0 else None) from None
+
+
+def keep_as_written(stack_file: Path, written: str) -> None:
+    """A new stack's `pulumi stack init` saves the stack file re-serialized (comments gone, values
+    requoted) to add its secrets keys (`encryptionsalt`): put the user's text back, with only the keys
+    pulumi added appended."""
+    now = stack_file.read_text(encoding="utf-8")
+    if now == written:
+        return
+    before = yaml.safe_load(written) or {}
+    after = yaml.safe_load(now) or {}
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return
+    added = {key: value for key, value in after.items() if key not in before}
+    text = written if written.endswith("\n") or not written else written + "\n"
+    stack_file.write_text(text + (yaml.safe_dump(added, sort_keys=False) if added else ""), encoding="utf-8")
 
 
 class CliStack:

@@ -35,6 +35,12 @@ elif args[:2] == ["stack", "select"]:
         sys.exit("error: no stack named '%s' found" % stack)
 elif args[:2] == ["stack", "init"]:
     open(os.path.join(state, args[2]), "w").close()
+    # As pulumi does with a passphrase: the stack file saved again, re-serialized, with its salt.
+    import yaml
+    path = "Pulumi.%s.yaml" % args[2]
+    settings = yaml.safe_load(open(path)) or {{}}
+    settings["encryptionsalt"] = "v1:c2FsdA==:v1:bm9uY2U=:Y2lwaGVy"
+    open(path, "w").write(yaml.safe_dump(settings))
 elif args[:2] == ["config", "set"]:
     if os.environ.get("PULUMI_CONFIG_PASSPHRASE") != os.environ.get("FAKE_PASSPHRASE", ""):
         sys.exit("error: incorrect passphrase")
@@ -57,12 +63,18 @@ elif args[:2] == ["stack", "history"]:
 """
 
 
+STACK_FILE = """# The dev stack: one replica.
+config:
+  ocm-hub:allowTeardown: true  # a dev hub may go
+"""
+
+
 class Fake:
     def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.root = tmp_path / "project"
         self.root.mkdir()
         (self.root / "Pulumi.yaml").write_text("name: ocm-hub\nruntime: python\n")
-        (self.root / "Pulumi.dev.yaml").write_text("config: {}\n")
+        (self.root / "Pulumi.dev.yaml").write_text(STACK_FILE)
         self.bin = tmp_path / "install" / "bin"
         self.bin.mkdir(parents=True)
         cli = self.bin / "pulumi"
@@ -142,7 +154,7 @@ def test_a_wrong_passphrase_is_pulumis_own_line_and_the_stack_file_is_untouched(
     args, _ = fake.call("config")
     assert args[args.index("--config-file") + 1] != str(fake.root / "Pulumi.dev.yaml"), "a scratch copy"
     assert "--secret" in args
-    assert (fake.root / "Pulumi.dev.yaml").read_text() == "config: {}\n"
+    assert (fake.root / "Pulumi.dev.yaml").read_text() == STACK_FILE
 
 
 def test_on_the_local_clusters_pulumi_gets_their_stack_file_and_kubeconfig(fake: Fake, tmp_path: Path) -> None:
@@ -195,6 +207,15 @@ def test_pending_operations_and_resources_come_from_the_exported_state(
     }
     monkeypatch.setenv("FAKE_DEPLOYMENT", json.dumps({"version": 3, "deployment": deployment}))
     assert (stack.pending_operations(), stack.resource_count()) == (["creating ocm-hub-readiness"], 2)
+
+
+def test_a_new_stack_keeps_the_stack_file_as_written_but_for_the_salt_pulumi_adds(fake: Fake) -> None:
+    fake.engine().create_or_select("dev")
+    assert (
+        fake.root / "Pulumi.dev.yaml"
+    ).read_text() == STACK_FILE + "encryptionsalt: v1:c2FsdA==:v1:bm9uY2U=:Y2lwaGVy\n"
+    fake.engine().create_or_select("dev")
+    assert (fake.root / "Pulumi.dev.yaml").read_text().count("encryptionsalt") == 1
 
 
 def test_removing_a_stack_keeps_its_stack_file(fake: Fake) -> None:
