@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deploy import procs
 from sandbox import tools
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -81,10 +82,11 @@ class Project:
         """Run `pulumi --non-interactive ARGS` in the project; raise PulumiCommandError on failure."""
         argv = ["--non-interactive", *args]
         started = time.monotonic()
+        token = secrets.token_hex(8)  # pulumi's plugins run in sessions of their own: found by this
         proc = subprocess.Popen(
             [str(tools.pulumi_root() / "bin" / "pulumi"), *argv],
             cwd=self.directory,
-            env=self.env,
+            env={**self.env, procs.TOKEN_ENV: token},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -95,6 +97,7 @@ class Project:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             stdout, stderr = _stop(proc)
+            procs.sweep(token)
             result = Result(proc.returncode, stdout, stderr, time.monotonic() - started, time.time())
             raise PulumiCommandError(argv, result, f"timed out after {timeout:.0f}s") from None
         result = Result(proc.returncode, stdout, stderr, time.monotonic() - started, time.time())
