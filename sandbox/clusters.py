@@ -47,7 +47,7 @@ import yaml
 from kubernetes.config.config_exception import ConfigException
 
 from providers.kube import Kube, KubeError, RetryPolicy
-from sandbox import podnet, stages, tools, vela
+from sandbox import podnet, probes, stages, tools, vela
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -399,7 +399,7 @@ def _start_kubelet(names: list[str]) -> None:
     _kubelet_state().write_text(json.dumps({"pid": proc.pid, "clusters": names}), encoding="utf-8")
     deadline = time.monotonic() + KUBELET_START_TIMEOUT
     try:
-        while not (CHARTS_URL.is_file() and all(_accepts(egress_socket(name)) for name in names)):
+        while not (CHARTS_URL.is_file() and all(probes.unix_socket_accepts(egress_socket(name)) for name in names)):
             if proc.poll() is not None or time.monotonic() >= deadline:
                 state = f"exited with {proc.returncode}" if proc.returncode is not None else "not serving in time"
                 raise ClusterError(f"OCM kubelet {state}\n{_tail(STATE_DIR / 'kubelet.log')}")
@@ -414,15 +414,6 @@ def _charts_port() -> int:
     """The running kubelet's chart repository port, else 0 (any)."""
     url = chart_repository()
     return int(url.rsplit(":", 1)[1]) if url else 0
-
-
-def _accepts(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-        return True
 
 
 def _stop_kubelet() -> None:

@@ -485,7 +485,7 @@ class PodRuntime:
                 start_new_session=True,
             )
         deadline = time.monotonic() + SANDBOX_START_SECONDS
-        while not _accepts(self.control):
+        while not probes.unix_socket_accepts(self.control):
             if self.sandbox.poll() is not None or time.monotonic() >= deadline:
                 self.context.log(f"{self._label()}: its sandbox did not start (log {log_path})")
                 self._stop_sandbox()
@@ -875,14 +875,3 @@ class PodRuntime:
                     os.killpg(sandbox.pid, signal.SIGKILL)
                 sandbox.wait()
         self.control.unlink(missing_ok=True)
-
-
-def _accepts(path: Path) -> bool:
-    import socket
-
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-        return True

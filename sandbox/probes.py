@@ -15,6 +15,7 @@ import socket
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 Json = dict[str, Any]
@@ -158,3 +159,13 @@ def listening_ports(tables: Sequence[str]) -> set[int]:
             if len(fields) > 3 and fields[3] == LISTEN:
                 ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
+
+
+def unix_socket_accepts(path: Path) -> bool:
+    """Whether a server listens on this Unix socket (a process's control or egress socket is up)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+        return True

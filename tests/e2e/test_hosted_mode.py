@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ocmhub_testing.dynamic_server import DynamicServer
 from providers import klusterlet as kl
-from providers.registration import ClusterAccess, Registration
+from providers.registration import ClusterAccess
 from providers.unjoin import unjoin
 from tests.e2e.conftest import Cluster
 from tests.e2e.kubeutil import condition, get, kubelet_running, wait_gone
@@ -25,6 +25,7 @@ from tests.e2e.test_ocm_live import (  # noqa: F401  # the fixtures, by name
     OPERATOR_NAMESPACE,
     Hub,
     _ready_cluster_manager,
+    _registration,
     ocm_hub,
     provider,
     vela_secret,
@@ -39,15 +40,6 @@ KLUSTERLET_PATH = f"/apis/operator.open-cluster-management.io/v1/klusterlets/{KL
 OPERATOR_PATH = f"/apis/apps/v1/namespaces/{OPERATOR_NAMESPACE}/deployments/klusterlet"
 
 
-def _registration() -> Registration:
-    images = kl.Images(
-        "quay.io/open-cluster-management/registration-operator:v1.3.1",
-        "quay.io/open-cluster-management/registration:v1.3.1",
-        "quay.io/open-cluster-management/work:v1.3.1",
-    )
-    return Registration(CLUSTER, "vela-system", CLUSTER, "", {"env": "e2e"}, "default", "Hosted", images, None, 150)
-
-
 def test_a_hosted_cluster_joins_with_its_agents_on_the_hub_and_unjoins_leaving_nothing(
     ocm_hub: Hub,  # noqa: F811
     provider: DynamicServer,  # noqa: F811
@@ -56,7 +48,7 @@ def test_a_hosted_cluster_joins_with_its_agents_on_the_hub_and_unjoins_leaving_n
 ) -> None:
     hub, spoke = ocm_hub.cluster.client, managed.client
     _ready_cluster_manager(ocm_hub)
-    registration = _registration()
+    registration = _registration("Hosted")
     unjoined = False
     try:
         with ocm_hub.kubelet.reporting():

@@ -215,13 +215,13 @@ def provider(ocm_hub: Hub, tmp_path: Path) -> Iterator[DynamicServer]:
         yield server
 
 
-def _registration() -> Registration:
+def _registration(mode: kl.Mode = "Default") -> Registration:
     images = kl.Images(
         "quay.io/open-cluster-management/registration-operator:v1.3.1",
         "quay.io/open-cluster-management/registration:v1.3.1",
         "quay.io/open-cluster-management/work:v1.3.1",
     )
-    return Registration(CLUSTER, "vela-system", CLUSTER, "", {"env": "e2e"}, "default", "Default", images, None, 150)
+    return Registration(CLUSTER, "vela-system", CLUSTER, "", {"env": "e2e"}, "default", mode, images, None, 150)
 
 
 def test_provider_joins_and_unjoins_through_the_real_agents(
