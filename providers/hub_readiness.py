@@ -50,7 +50,6 @@ def wait_ready(hub: Kube, name: str, timeout: float, pacing: Pacing | None = Non
     No settle: the operator's early "ready" (Deployments without a ReplicaSet) is "not rolled out" here.
     """
     pacing = pacing or Pacing()
-    start = pacing.clock()
     ready: dict[str, Any] = {}
 
     def look() -> Unmet | None:
@@ -60,8 +59,7 @@ def wait_ready(hub: Kube, name: str, timeout: float, pacing: Pacing | None = Non
         except TransientError as err:  # an API server restart is a wait, not a failure
             live, reasons = None, [f"the hub API did not answer: {err}"]
         if live is None or reasons:
-            waited = f"{pacing.clock() - start:.0f}s of {timeout:g}s"
-            return Unmet("; ".join(reasons), f"hub: waiting for ClusterManager {name} ({waited}): {reasons[0]}")
+            return Unmet("; ".join(reasons), f"hub: waiting for ClusterManager {name}: {reasons[0]}")
         ready.update(live)
         return None
 

@@ -287,4 +287,6 @@ class Join:
             if err.status not in (404, 409):  # namespace not there yet, or the addon-manager was quicker
                 raise
         else:
-            self.access.log(f"cluster {cluster}: created ManagedClusterAddOn {name} (no install strategy had)")
+            self.access.log(
+                f"cluster {cluster}: created ManagedClusterAddOn {name} (its addon manager makes none by itself)"
+            )

@@ -21,7 +21,7 @@ class Unmet:
     """Why a wait is not over: the condition named with its status and reason."""
 
     condition: str
-    progress: str = ""  # the progress line; empty: this wait prints none
+    progress: str = ""  # the progress line (the wait adds its seconds so far); empty: none
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,9 @@ class Pacing:
 
     def until(self, look: Callable[[], Unmet | None], timeout_seconds: float) -> Unmet | None:
         """Call `look` until it returns None (done: None) or `timeout_seconds` pass (the last Unmet)."""
-        deadline = self.clock() + timeout_seconds
-        next_report = self.clock() + self.progress_seconds
+        started = self.clock()
+        deadline = started + timeout_seconds
+        next_report = started + self.progress_seconds
         pauses = self.pauses()
         while True:
             unmet = look()
@@ -55,7 +56,7 @@ class Pacing:
                 return unmet
             if now >= next_report:
                 if unmet.progress:
-                    self.log(unmet.progress)
+                    self.log(f"{unmet.progress} ({now - started:.0f}s of {timeout_seconds:g}s)")
                 next_report = now + self.progress_seconds
             # Never past the deadline nor the next progress line: the bound holds, lines come every 15 s.
             self.sleep(min(next(pauses), deadline - now, next_report - now))
