@@ -17,7 +17,7 @@ The public interface, what `make up` (deploy/), the `make e2e` fixtures and the 
     status(names=CLUSTERS) -> dict[str, str]
                                   one line per cluster, and "ocm-kubelet"
     healthy(names=CLUSTERS) -> bool
-                                  the clusters and their OCM kubelet all running
+                                  the clusters and their kubelet all running
     pids(names=CLUSTERS) -> list[int]
                                   the processes a run on them depends on (to watch while pulumi runs)
     hub_kubeconfig() -> Path      kubeconfig_path(name) -> Path

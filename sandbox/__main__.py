@@ -4,8 +4,8 @@
                                           start (building missing tools), or reuse healthy ones; the
                                           hub with KubeVela (--no-vela: as before `vela install`)
     python -m sandbox down [NAME ...]     stop and remove their data
-    python -m sandbox status [NAME ...]   the state of each cluster and of their OCM kubelet
-    python -m sandbox check [NAME ...]    exit 0 when the clusters and their OCM kubelet run, else 1
+    python -m sandbox status [NAME ...]   the state of each cluster and of their kubelet
+    python -m sandbox check [NAME ...]    exit 0 when the clusters and their kubelet run, else 1
     python -m sandbox pids [NAME ...]     the processes a run on them depends on, one line
 
 NAME defaults to both clusters (for down: every cluster there is); OCM_HUB_E2E_DIR names another state
@@ -31,8 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("up", "start the clusters (building missing binaries), or reuse healthy ones"),
         ("down", "stop the clusters and remove their data"),
         ("status", "print the state of each cluster"),
-        ("check", "exit 0 when the clusters and their OCM kubelet run, else 1"),
-        ("pids", "print the process ids of the clusters' components and their OCM kubelet, one line"),
+        ("check", "exit 0 when the clusters and their kubelet run, else 1"),
+        ("pids", "print the process ids of the clusters' components and their kubelet, one line"),
     ):
         cmd = sub.add_parser(command, help=help_text)
         # down with no NAME stops every cluster there is (managed-2 too), so it keeps an empty list.

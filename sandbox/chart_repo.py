@@ -9,7 +9,7 @@ by `go mod download`). So the chart a local cluster installs and the process tha
 images are the same release; hack/charts/PROVENANCE.md says which module and folder each comes from.
 Each index entry records that source too (`annotations`: module, folder, go.sum hash).
 
-The OCM kubelet process (sandbox/kubelet.py) runs it beside the clusters and writes its URL to
+The kubelet process (sandbox/kubelet.py) runs it beside the clusters and writes its URL to
 .e2e/charts.url; sandbox/local_stack.py pins each addon to the version served here.
 """
 

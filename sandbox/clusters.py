@@ -246,7 +246,7 @@ def status(names: Iterable[str] = CLUSTERS) -> dict[str, str]:
 
 
 def healthy(names: Iterable[str] = CLUSTERS) -> bool:
-    """The named clusters and their OCM kubelet all running: what a deployment on them needs."""
+    """The named clusters and their kubelet all running: what a deployment on them needs."""
     return all(is_healthy(name) for name in names) and kubelet_pid() is not None
 
 
@@ -402,12 +402,12 @@ def _start_kubelet(names: list[str]) -> None:
         while not (CHARTS_URL.is_file() and all(probes.unix_socket_accepts(egress_socket(name)) for name in names)):
             if proc.poll() is not None or time.monotonic() >= deadline:
                 state = f"exited with {proc.returncode}" if proc.returncode is not None else "not serving in time"
-                raise ClusterError(f"OCM kubelet {state}\n{_tail(STATE_DIR / 'kubelet.log')}")
+                raise ClusterError(f"kubelet {state}\n{_tail(STATE_DIR / 'kubelet.log')}")
             time.sleep(0.2)
     except BaseException:  # a half-started kubelet is never left behind, Ctrl-C included
         _stop_kubelet()
         raise
-    log(f"OCM kubelet running for {', '.join(names)} (pid {proc.pid}; logs in {KUBELET_DIR})")
+    log(f"kubelet running for {', '.join(names)} (pid {proc.pid}; logs in {KUBELET_DIR})")
 
 
 def _charts_port() -> int:
@@ -425,9 +425,9 @@ def _stop_kubelet() -> None:
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         if _alive(pid):
-            log(f"OCM kubelet (pid {pid}) did not stop in {KUBELET_STOP_TIMEOUT:.0f}s; killing it")
+            log(f"kubelet (pid {pid}) did not stop in {KUBELET_STOP_TIMEOUT:.0f}s; killing it")
             os.kill(pid, signal.SIGKILL)
-        log("OCM kubelet stopped")
+        log("kubelet stopped")
     for leftover in podnet.leftovers(KUBELET_DIR):  # a killed kubelet's pods: sandboxes and containers
         with contextlib.suppress(ProcessLookupError):
             os.kill(leftover, signal.SIGKILL)

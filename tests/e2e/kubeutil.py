@@ -1,5 +1,5 @@
 """Polling helpers over the project's Kubernetes API layer (providers.kube), for the e2e tests, and
-what the local clusters' OCM kubelet (sandbox/kubelet.py) did.
+what the local clusters' kubelet (sandbox/kubelet.py) did.
 
 `Kube.get` only knows the kinds the provider uses; tests also read Pods, Nodes and arbitrary paths,
 so these take a plain API path.
@@ -60,7 +60,7 @@ def kubelet_running(client: Kube, namespace: str, deployment: str, *, timeout: f
     deadline = time.monotonic() + timeout
     while not kubelet.running(client, namespace, deployment):
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"the OCM kubelet does not run {namespace}/{deployment} after {timeout:.0f}s")
+            raise TimeoutError(f"the kubelet does not run {namespace}/{deployment} after {timeout:.0f}s")
         time.sleep(0.5)
 
 

@@ -113,7 +113,7 @@ def local_hub(hub: Cluster) -> Cluster:
     if not hub.local:
         pytest.skip("the hub stack scenarios run only against the local hub (sandbox/clusters.py)")
     if sandbox.clusters.kubelet_pid() is None or sandbox.clusters.chart_repository() is None:
-        pytest.fail("the local clusters' OCM kubelet is not running: `make cluster-up` starts it", pytrace=False)
+        pytest.fail("the local clusters' kubelet is not running: `make cluster-up` starts it", pytrace=False)
     return hub
 
 

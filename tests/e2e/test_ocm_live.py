@@ -105,7 +105,7 @@ def ocm_hub(hub: Cluster, managed: Cluster) -> Iterator[Hub]:
     if missing:
         pytest.fail(f"OCM binaries not built: {missing}; run `make e2e-tools`", pytrace=False)
     if sandbox.clusters.kubelet_pid() is None:
-        pytest.fail("the local clusters' OCM kubelet is not running: `make cluster-up` starts it", pytrace=False)
+        pytest.fail("the local clusters' kubelet is not running: `make cluster-up` starts it", pytrace=False)
     objects = _operator_objects()
     (crd,) = [obj for obj in objects if obj["kind"] == "CustomResourceDefinition"]
     hub.client.apply(crd)
