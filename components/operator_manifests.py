@@ -102,28 +102,33 @@ OPERATOR_CHANGES: tuple[Change[StackConfig], ...] = (
 )
 
 
-def _gates(gates: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"feature": name, "mode": gates[name]} for name in sorted(gates)]
+def _gates(cfg: StackConfig, section: str, chosen: Mapping[str, str]) -> list[dict[str, str]]:
+    """Every gate the release knows, with the stack's mode or the release default. Explicit, because
+    pulumi-kubernetes compares the live list cut to the length of ours: a gate someone else sets on the
+    live object (OCM's e2e suite does) shows in the plan, and is set back, only as an item we declare."""
+    known = RELEASES[cfg.ocm_version].gates(section)
+    return [
+        {"feature": name, "mode": chosen.get(name, "Enable" if known[name] else "Disable")} for name in sorted(known)
+    ]
 
 
-def _gate_section(gates: Mapping[str, str]) -> Any:
-    return {"featureGates": _gates(gates)} if gates else KEEP
+def _placement_configuration(cfg: StackConfig) -> Any:
+    """Only the gates the stack sets: spec.placementConfiguration is new in v1.3, and a hub at v1.2 previews
+    (dry-runs) against its old CRD, so an explicit section would stop every plain upgrade's preview."""
+    gates = cfg.cluster_manager.placement.feature_gates
+    return {"featureGates": [{"feature": name, "mode": gates[name]} for name in sorted(gates)]} if gates else KEEP
 
 
-def _registration_configuration(cfg: StackConfig) -> Any:
-    """Upstream's sample enables DefaultClusterSet, already the default: only what the stack sets is sent."""
+def _registration_configuration(cfg: StackConfig) -> dict[str, Any]:
     registration = cfg.cluster_manager.registration
-    result: dict[str, Any] = {}
-    if registration.feature_gates:
-        result["featureGates"] = _gates(registration.feature_gates)
+    result: dict[str, Any] = {"featureGates": _gates(cfg, "registration", registration.feature_gates)}
     if registration.auto_approve_users:
         result["autoApproveUsers"] = list(registration.auto_approve_users)
-    return result or DROP
+    return result
 
 
 def _work_configuration(cfg: StackConfig) -> dict[str, Any]:
-    gates = cfg.cluster_manager.work.feature_gates
-    return {"workDriver": "kube", **({"featureGates": _gates(gates)} if gates else {})}
+    return {"workDriver": "kube", "featureGates": _gates(cfg, "work", cfg.cluster_manager.work.feature_gates)}
 
 
 def _node_placement(placement: NodePlacement) -> Any:
@@ -152,31 +157,42 @@ def _image(field: str, key: str) -> Change[StackConfig]:
     )
 
 
+PATCH_FORCE = {"pulumi.com/patchForce": "true"}
+
 CLUSTER_MANAGER_CHANGES: tuple[Change[StackConfig], ...] = (
+    Change(
+        "ClusterManager",
+        "metadata.annotations",
+        "the stack's spec wins: `make up` takes back fields another client (OCM's e2e suite) wrote since",
+        lambda cfg: PATCH_FORCE,
+    ),
     _image("registrationImagePullSpec", "registration"),
     _image("workImagePullSpec", "work"),
     _image("placementImagePullSpec", "placement"),
     _image("addOnManagerImagePullSpec", "addOnManager"),
     Change(
-        "ClusterManager", "spec.registrationConfiguration", "clusterManager.registration", _registration_configuration
+        "ClusterManager",
+        "spec.registrationConfiguration",
+        "clusterManager.registration; every gate of the release with its mode",
+        _registration_configuration,
     ),
     Change(
         "ClusterManager",
         "spec.workConfiguration",
-        "clusterManager.work; the kube work driver, explicit",
+        "clusterManager.work; the kube work driver and every gate of the release, explicit",
         _work_configuration,
     ),
     Change(
         "ClusterManager",
         "spec.addOnManagerConfiguration",
-        "clusterManager.addOnManager",
-        lambda cfg: _gate_section(cfg.cluster_manager.add_on_manager.feature_gates),
+        "clusterManager.addOnManager; every gate of the release with its mode",
+        lambda cfg: {"featureGates": _gates(cfg, "addOnManager", cfg.cluster_manager.add_on_manager.feature_gates)},
     ),
     Change(
         "ClusterManager",
         "spec.placementConfiguration",
         "clusterManager.placement",
-        lambda cfg: _gate_section(cfg.cluster_manager.placement.feature_gates),
+        _placement_configuration,
     ),
     Change(
         "ClusterManager",

@@ -50,7 +50,8 @@ def validate(stack: str) -> str | None:
 
 def status(stack: str, as_json: bool) -> int:
     """The hub and its fleet; on the local clusters when the stack was deployed there. (`up` and `down`
-    reach the product only through pulumi and `python -m render`: only `status` imports it.)"""
+    reach the product through pulumi and `python -m render`; the product is imported only here and for
+    the ClusterManager's type when a stack holds resources, deploy/engine.py.)"""
     from fleetstatus.__main__ import main as fleetstatus
 
     if kubeconfig := local_stack(ROOT, stack).kubeconfig_to_use():

@@ -209,6 +209,31 @@ def test_pending_operations_and_resources_come_from_the_exported_state(
     assert (stack.pending_operations(), stack.resource_count()) == (["creating ocm-hub-readiness"], 2)
 
 
+def test_the_shared_object_is_the_cluster_manager_and_only_it_is_refreshed(
+    fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = fake.engine().create_or_select("dev")
+    assert stack is not None
+    assert stack.shared_objects() == []
+    prefix = "urn:pulumi:dev::ocm-hub::ocm-hub:index:OcmHub$"
+    cm = f"{prefix}kubernetes:operator.open-cluster-management.io/v1:ClusterManager::ocm-hub-cluster-manager"
+    deployment = {
+        "resources": [
+            {
+                "urn": f"{prefix}kubernetes:apps/v1:Deployment::ocm-hub-operator",
+                "type": "kubernetes:apps/v1:Deployment",
+            },
+            {"urn": cm, "type": "kubernetes:operator.open-cluster-management.io/v1:ClusterManager"},
+        ]
+    }
+    monkeypatch.setenv("FAKE_DEPLOYMENT", json.dumps({"version": 3, "deployment": deployment}))
+    assert stack.shared_objects() == ["ClusterManager ocm-hub-cluster-manager"]
+    stack.refresh_shared(None)
+    args, _ = fake.call("refresh")
+    assert [args[i + 1] for i, arg in enumerate(args) if arg == "--target"] == [cm]
+    assert "--clear-pending-creates" not in args
+
+
 def test_a_new_stack_keeps_the_stack_file_as_written_but_for_the_salt_pulumi_adds(fake: Fake) -> None:
     fake.engine().create_or_select("dev")
     assert (

@@ -3,6 +3,7 @@ order, on which cluster, and the line and exit code each ending gives (the READM
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -162,6 +163,42 @@ def test_pending_operations_of_a_stopped_update_are_refreshed_away_first(
         "==> the last update of stack dev stopped while creating ocm-hub-readiness: refreshing the stack first\n"
         in capsys.readouterr().out
     )
+
+
+@pytest.mark.parametrize(
+    ("confirm", "then"),
+    [
+        (Confirm.YES, ["up on local"]),
+        (Confirm.ASK, ["preview on local", "up on local"]),
+        (Confirm.NO_TERMINAL, ["preview on local"]),
+    ],
+)
+def test_a_stack_with_resources_reads_what_others_change_before_it_plans(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    confirm: Confirm,
+    then: list[str],
+) -> None:
+    command, pulumi, _, log = deploy(project(tmp_path), confirm=confirm)
+    pulumi.stacks["dev"] = FakeStack("dev", log, resources=10)
+    monkeypatch.setattr("builtins.input", lambda _prompt: "yes")
+    with contextlib.suppress(DeployError):  # the preview-only run ends saying so
+        command.up(local=False)
+    assert log[log.index("refresh-shared on local") + 1 :] == then
+    assert (
+        "==> reading ClusterManager ocm-hub-cluster-manager from the hub: what other clients changed there shows in "
+        "the plan\n" in capsys.readouterr().out
+    )
+
+
+def test_a_new_stack_or_one_refreshed_whole_reads_nothing_more(tmp_path: Path) -> None:
+    command, pulumi, _, log = deploy(project(tmp_path))
+    command.up(local=False)
+    pulumi.stacks["dev"].pending = ["creating ocm-hub-readiness"]
+    command.up(local=False)
+    assert "refresh-shared on local" not in log
+    assert log.count("refresh on local") == 1
 
 
 def test_ctrl_c_during_the_update_says_what_is_recorded_and_how_to_go_on(tmp_path: Path) -> None:

@@ -231,6 +231,8 @@ def leg(install: str, out: Path, labels: str, keep: bool) -> int:
         if install == "ocm-hub":  # what the suite left on the hub, and whether `make up` would see it
             result["stack_after"] = installs.hub_gates(hub)
             result["preview"] = installs.preview_ocm_hub(sandbox.STATE_DIR, install_log)
+            installs.reapply_ocm_hub(sandbox.STATE_DIR, install_log)
+            result["stack_reapplied"] = installs.hub_gates(hub)
     except (InstallError, sandbox.ClusterError) as err:
         result["error"] = str(err)
         log(f"{install}: {err}")
@@ -296,10 +298,13 @@ def stack_lines(result: dict[str, Any]) -> str:
     def gates(found: dict[str, list[str]]) -> str:
         return "; ".join(f"{section}: {', '.join(items)}" for section, items in found.items()) or "none"
 
+    reapplied = result.get("stack_reapplied")
+    again = "not run" if reapplied is None else ("the stack's again" if reapplied == before else gates(reapplied))
     return (
         f"ClusterManager feature gates: the stack's {gates(before)}\n"
         f"  after the suite: {gates(after)}\n"
-        f"  `make up` (its preview) would do: {result.get('preview', '?')}"
+        f"  `make up` (its preview) would do: {result.get('preview', '?')}\n"
+        f"  after the next `make up`: {again}"
     )
 
 
@@ -362,6 +367,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, report in reports.items():
         for spec in suite.flaky(report):
             print(f"FLAKY ({name}) {spec}")
+    hub_leg = results.get("ocm-hub", {})
+    if "stack_reapplied" in hub_leg and hub_leg["stack_reapplied"] != hub_leg.get("stack_before"):
+        print("FAILED (ocm-hub) the next `make up` did not put the stack's ClusterManager feature gates back")
+        failed = True
     if len(reports) == 2:
         first, second = (reports[name].passed_texts() for name in chosen)
         for text in sorted(first ^ second):

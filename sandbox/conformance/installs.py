@@ -284,6 +284,13 @@ def preview_ocm_hub(state_dir: Path, log_path: Path) -> str:
     return preview_summary(proc.stdout)
 
 
+def reapply_ocm_hub(state_dir: Path, log_path: Path) -> None:
+    """The next `make up STACK=dev YES=1`, which puts the stack's spec back over the suite's changes."""
+    cmd = [sys.executable, "-m", "deploy", "up", "--stack", STACK, "--yes", "--local"]
+    log(f"ocm-hub: make up STACK={STACK} again, after the suite (log: {log_path})")
+    _run_logged(cmd, ocm_hub_env(state_dir), log_path, INSTALL_TIMEOUT)
+
+
 def preview_summary(output: str) -> str:
     """The `Resources:` block of a pulumi preview, on one line (`19 unchanged`, `~ 1 to update, 18
     unchanged`); what pulumi said last when it printed none."""

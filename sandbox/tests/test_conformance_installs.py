@@ -193,12 +193,23 @@ def test_the_stack_lines_show_the_gates_the_suite_left_and_what_make_up_would_do
                 "registrationConfiguration": ["DefaultClusterSet=Enable", "ClusterImporter=Enable"],
                 "workConfiguration": ["ManifestWorkReplicaSet=Enable"],
             },
-            "preview": "19 unchanged",
+            "preview": "~ 1 to update, 19 unchanged",
         }
     ).splitlines()
     assert lines[0].endswith("the stack's registrationConfiguration: DefaultClusterSet=Enable")
     assert "ClusterImporter=Enable; workConfiguration: ManifestWorkReplicaSet=Enable" in lines[1]
-    assert lines[2].endswith("would do: 19 unchanged")
+    assert lines[2].endswith("would do: ~ 1 to update, 19 unchanged")
+    assert lines[3].endswith("after the next `make up`: not run")
+
+
+def test_the_stack_lines_say_whether_the_next_make_up_put_the_gates_back() -> None:
+    before = {"registrationConfiguration": ["ClusterImporter=Disable"]}
+    back = stack_lines({"stack_before": before, "stack_reapplied": before}).splitlines()
+    assert back[3].endswith("after the next `make up`: the stack's again")
+    left = stack_lines(
+        {"stack_before": before, "stack_reapplied": {"registrationConfiguration": ["ClusterImporter=Enable"]}}
+    ).splitlines()
+    assert left[3].endswith("after the next `make up`: registrationConfiguration: ClusterImporter=Enable")
 
 
 def test_the_kubelet_runs_the_suites_template_addon_agent_when_make_conformance_names_it(

@@ -8,15 +8,17 @@ so these take a plain API path.
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sandbox.clusters
 from providers.kube import Kube
-from sandbox import kubelet
+from sandbox import kubelet, tools
 from sandbox.kubelet import get as get  # the e2e tests read any API path the same way
 
 Json = dict[str, Any]
@@ -99,3 +101,16 @@ def _lines(name: str, offset: int) -> list[str]:
     with path.open("rb") as handle:
         handle.seek(offset)
         return handle.read().decode("utf-8", errors="replace").splitlines()
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
+    """kubectl, built from its pinned module: a client no one here wrote."""
+    done = subprocess.run(
+        [str(tools.paths(["kubectl"])["kubectl"]), "--kubeconfig", str(kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout

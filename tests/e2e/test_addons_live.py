@@ -37,7 +37,7 @@ from sandbox import chart_repo, tools
 
 from . import konnectivity
 from .conftest import Cluster
-from .kubeutil import condition, get, kubelet_running, wait_for, wait_gone
+from .kubeutil import condition, get, kubectl, kubelet_running, wait_for, wait_gone
 from .pulumi_cli import REPO_ROOT, VENV_PYTHON, Result
 from .test_hub_stack import MANAGED, UP_TIMEOUT, HubStack, StackFactory
 from .test_hub_stack import kubernetes_plugin as kubernetes_plugin_fixture  # noqa: F401  (fixtures, by these names)
@@ -92,14 +92,6 @@ def addons_stack(hub: Cluster, managed: Cluster) -> Iterator[tuple[HubStack, Res
     finally:
         factory.close()
         hub.client.delete("v1", "Namespace", MANAGED)
-
-
-def _kubectl(kubeconfig: Path, *args: str) -> str:
-    kubectl = tools.paths(["kubectl"])["kubectl"]
-    done = subprocess.run(
-        [str(kubectl), "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True, timeout=60, check=True
-    )
-    return done.stdout
 
 
 def _table(text: str) -> list[dict[str, str]]:
@@ -165,15 +157,15 @@ def test_an_agent_that_never_becomes_available_ends_the_bounded_wait_naming_it(f
 
 
 class TestAddonsLive:
-    def test_the_seeds_three_checks_hold_by_plain_kubectl(
+    def test_the_seeds_three_checks_hold_by_plainkubectl(
         self, addons_stack: tuple[HubStack, Result], hub: Cluster
     ) -> None:
-        manager = json.loads(_kubectl(hub.kubeconfig, "get", "clustermanager", "cluster-manager", "-o", "json"))
+        manager = json.loads(kubectl(hub.kubeconfig, "get", "clustermanager", "cluster-manager", "-o", "json"))
         assert condition(manager, "Applied") == "True"
-        clusters = {row["NAME"]: row for row in _table(_kubectl(hub.kubeconfig, "get", "managedclusters"))}
+        clusters = {row["NAME"]: row for row in _table(kubectl(hub.kubeconfig, "get", "managedclusters"))}
         assert (clusters[MANAGED]["JOINED"], clusters[MANAGED]["AVAILABLE"]) == ("True", "True"), clusters
         addons = {
-            row["NAME"]: row for row in _table(_kubectl(hub.kubeconfig, "get", "managedclusteraddon", "-n", MANAGED))
+            row["NAME"]: row for row in _table(kubectl(hub.kubeconfig, "get", "managedclusteraddon", "-n", MANAGED))
         }
         assert {name: row["AVAILABLE"] for name, row in addons.items()} == dict.fromkeys(ADDONS, "True"), addons
 

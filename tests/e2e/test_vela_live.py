@@ -14,8 +14,11 @@ The tests run in file order on one set of clusters, each on what the last left.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -24,7 +27,7 @@ from providers.kube import Kube
 from sandbox import vela
 
 from .conftest import Cluster
-from .kubeutil import get
+from .kubeutil import get, kubectl
 from .velautil import (
     ADDON_GATEWAY,
     MC_PATH,
@@ -115,6 +118,40 @@ def test_make_up_installs_ocm_beside_vela_which_keeps_delivering(
     deliver(hub, managed, NEW_APP, "new-after-make-up")
     listed = cli.clusters()["managed-1"]
     assert (listed.credential_type, listed.labels) == ("X509Certificate", sandbox.clusters.VELA_LABELS)
+
+
+def test_gates_another_client_set_show_in_make_ups_plan_and_the_next_make_up_sets_them_back(
+    project: Project, hub: Cluster
+) -> None:
+    """What OCM's e2e suite does to the hub (`make conformance`): an Update of the ClusterManager's
+    gates under a field manager of its own. Here by kubectl, a client no one here wrote."""
+    manager = json.loads(kubectl(hub.kubeconfig, "get", "clustermanager", "cluster-manager", "-o", "json"))
+    assert _gate(manager, "ClusterImporter") == "Disable", "the stack declares every gate of the release"
+    for gate in manager["spec"]["registrationConfiguration"]["featureGates"]:
+        if gate["feature"] == "ClusterImporter":
+            gate["mode"] = "Enable"
+    kubectl(hub.kubeconfig, "replace", "--field-manager=ocm-e2e", "-f", "-", stdin=json.dumps(manager))
+
+    preview = project.make("up", "STACK=dev")  # no terminal and no YES=1: the plan only
+    assert preview.returncode != 0, preview.output[-6000:]
+    assert "no terminal to confirm on: previewed only" in preview.output, preview.output[-6000:]
+    assert "==> reading ClusterManager ocm-hub-cluster-manager from the hub" in preview.output
+    planned = [
+        line for line in preview.output.splitlines() if "ClusterManager" in line and "ocm-hub-cluster-manager" in line
+    ]
+    assert any(re.search(r"\bupdate\b", line) for line in planned), preview.output[-6000:]
+
+    _up(project)
+    live = get(hub.client, "/apis/operator.open-cluster-management.io/v1/clustermanagers/cluster-manager")
+    assert live is not None
+    assert _gate(live, "ClusterImporter") == "Disable", "the stack's spec is back"
+
+
+def _gate(manager: dict[str, Any], feature: str) -> str:
+    (mode,) = [
+        g["mode"] for g in manager["spec"]["registrationConfiguration"]["featureGates"] if g["feature"] == feature
+    ]
+    return str(mode)
 
 
 def test_a_label_set_with_vela_reaches_the_managed_cluster_on_the_next_make_up(
