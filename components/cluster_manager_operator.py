@@ -64,6 +64,7 @@ class ClusterManagerOperator(pulumi.ComponentResource):
             opts=child(cluster_role, service_account),
         )
         deployment = objects["Deployment"]
+        self.rendered_deployment = deployment
         self.deployment = Deployment(
             f"{name}-deployment",
             metadata=deployment["metadata"],

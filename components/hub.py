@@ -126,6 +126,7 @@ class OcmHub(pulumi.ComponentResource):
             cfg.readiness_timeout,
             args.get("hub_kubeconfig"),
             pulumi.ResourceOptions(parent=self, depends_on=[self.cluster_manager]),
+            operator=self.operator.rendered_deployment,
         )
         releases = cfg.addon_releases()
         self.hub_addons = (

@@ -19,6 +19,7 @@ OPERATOR_NAMESPACE = "open-cluster-management"
 HUB_NAMESPACE = "open-cluster-management-hub"
 IMAGE_PULL_SECRET = "open-cluster-management-image-pull-credentials"
 _CONTAINER = "spec.template.spec.containers[0]"
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 
 
 def _operator_args(cfg: StackConfig) -> list[str]:
@@ -98,6 +99,13 @@ OPERATOR_CHANGES: tuple[Change[StackConfig], ...] = (
     ),
     Change(
         "Deployment", f"{_CONTAINER}.resources", "operator.resources", lambda cfg: resources(cfg.operator.resources)
+    ),
+    Change(
+        "Deployment",
+        "metadata.annotations",
+        "not awaited by pulumi-kubernetes: the ClusterManager is created at once, as upstream's Helm chart does, "
+        "and the hub's readiness (providers/hub_readiness.py) waits for this rollout with the hub's own",
+        lambda cfg: SKIP_AWAIT,
     ),
 )
 

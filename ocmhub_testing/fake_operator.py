@@ -22,6 +22,7 @@ from providers.hub_status import READY_CONDITIONS
 CLUSTER_MANAGER = ("operator.open-cluster-management.io/v1", "ClusterManager")
 DEPLOYMENT = ("apps/v1", "Deployment")
 HUB_NAMESPACE = "open-cluster-management-hub"
+OPERATOR = ("open-cluster-management", "cluster-manager")  # the operator's own Deployment, as upstream names it
 # The hub Deployments with the default feature gates: clustermanager_runtime_reconcile.go's deploymentFiles,
 # and addOnManagerDeploymentFiles under AddonManagement (on by default).
 COMPONENTS = (
@@ -148,14 +149,20 @@ class FakeHubOperator:
         """A listed Deployment gone (someone deleted it; the operator has not applied it again yet)."""
         self.hub.delete_object(*DEPLOYMENT, name, HUB_NAMESPACE)
 
-    def _apply(self, name: str) -> Json:
-        if self.hub.get_object("v1", "Namespace", HUB_NAMESPACE) is None:  # the operator makes it first
-            self.hub.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": HUB_NAMESPACE}})
-        return self.hub.get_object(*DEPLOYMENT, name, HUB_NAMESPACE) or self.hub.put_object(
+    def run_operator(self, rollout: Rollout = Rollout.DONE) -> None:
+        """The operator's own Deployment (made if missing), as the deployment controller reports it."""
+        deployment = self._apply(OPERATOR[1], OPERATOR[0])
+        deployment["status"] = _deployment_status(rollout, deployment["metadata"]["generation"], self.replicas)
+        self.hub.put_object(deployment)
+
+    def _apply(self, name: str, namespace: str = HUB_NAMESPACE) -> Json:
+        if self.hub.get_object("v1", "Namespace", namespace) is None:  # the operator makes it first
+            self.hub.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        return self.hub.get_object(*DEPLOYMENT, name, namespace) or self.hub.put_object(
             {
                 "apiVersion": DEPLOYMENT[0],
                 "kind": DEPLOYMENT[1],
-                "metadata": {"name": name, "namespace": HUB_NAMESPACE, "labels": {CREATED_BY: self.name}},
+                "metadata": {"name": name, "namespace": namespace, "labels": {CREATED_BY: self.name}},
                 "spec": {
                     "replicas": self.replicas,
                     "selector": {"matchLabels": {"app": name}},

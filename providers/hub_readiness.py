@@ -26,8 +26,9 @@ from providers.sdk_patches import serialized_once
 
 CLUSTER_MANAGER = ("operator.open-cluster-management.io/v1", "ClusterManager")
 DEPLOYMENT = ("apps/v1", "Deployment")
-# A change of either is a new generation to wait for (spec) or a new bound (timeoutSeconds).
-WAIT_KEYS = ("spec", "timeoutSeconds")
+# A change of any is a new generation to wait for (spec), a new operator rollout (operator) or a new bound
+# (timeoutSeconds).
+WAIT_KEYS = ("spec", "operator", "timeoutSeconds")
 
 
 class HubNotReadyError(Exception):
@@ -43,9 +44,17 @@ def rollout_reasons(hub: Kube, live: Mapping[str, Any]) -> list[str]:
     return [reason for reason in reasons if reason]
 
 
-def wait_ready(hub: Kube, name: str, timeout: float, pacing: Pacing | None = None) -> dict[str, Any]:
-    """The ClusterManager once its conditions are ready and its Deployments rolled out; HubNotReadyError
-    naming each unmet one once `timeout` seconds passed.
+def _operator_reasons(hub: Kube, namespace: str, name: str) -> list[str]:
+    reason = rollout_reason(namespace, name, hub.get(*DEPLOYMENT, name, namespace))
+    return [reason] if reason else []
+
+
+def wait_ready(
+    hub: Kube, name: str, timeout: float, pacing: Pacing | None = None, operator: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    """The ClusterManager once its conditions are ready and its Deployments rolled out, and the operator's
+    Deployment (namespace, name) too when given; HubNotReadyError naming each unmet one once `timeout`
+    seconds passed.
 
     No settle: the operator's early "ready" (Deployments without a ReplicaSet) is "not rolled out" here.
     """
@@ -55,7 +64,8 @@ def wait_ready(hub: Kube, name: str, timeout: float, pacing: Pacing | None = Non
     def look() -> Unmet | None:
         try:
             live = hub.get(*CLUSTER_MANAGER, name)
-            reasons = not_ready_reasons(live) + (rollout_reasons(hub, live) if live else [])
+            reasons = [] if operator is None else _operator_reasons(hub, *operator)
+            reasons += not_ready_reasons(live) + (rollout_reasons(hub, live) if live else [])
         except TransientError as err:  # an API server restart is a wait, not a failure
             live, reasons = None, [f"the hub API did not answer: {err}"]
         if live is None or reasons:
@@ -108,7 +118,9 @@ class HubReadinessProvider(HubProvider):
 
     def _wait(self, props: Mapping[str, Any]) -> dict[str, Any]:
         timeout = float(props["timeoutSeconds"])
-        return wait_ready(self.hub(props), str(props["name"]), timeout)
+        operator = props.get("operator")
+        where = (str(operator["namespace"]), str(operator["name"])) if operator else None
+        return wait_ready(self.hub(props), str(props["name"]), timeout, operator=where)
 
     @staticmethod
     def _outputs(props: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,7 +143,9 @@ class HubReadiness(pulumi.dynamic.Resource, module="ocm-hub", name="HubReadiness
         timeout_seconds: int,
         hub_kubeconfig: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        operator: Mapping[str, Any] | None = None,
     ) -> None:
+        """`operator`: the operator's Deployment as applied, when pulumi-kubernetes does not await it."""
         props: dict[str, Any] = {
             "name": cluster_manager,
             "spec": dict(spec),
@@ -139,6 +153,9 @@ class HubReadiness(pulumi.dynamic.Resource, module="ocm-hub", name="HubReadiness
             "metadata": None,
             "status": None,
         }
+        if operator is not None:
+            metadata = operator["metadata"]
+            props["operator"] = {"namespace": metadata["namespace"], "name": metadata["name"], "spec": operator["spec"]}
         opts = with_hub_kubeconfig(props, hub_kubeconfig, opts)
         with serialized_once():
             super().__init__(HubReadinessProvider(), name, props, opts)

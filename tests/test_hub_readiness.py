@@ -17,7 +17,7 @@ import yaml
 from pulumi.dynamic.dynamic import serialize_provider
 
 from ocmhub_testing.dynamic_server import DynamicServer, ProviderError, dynamic_server
-from ocmhub_testing.fake_operator import HUB_NAMESPACE, READY, FakeHubOperator, Rollout
+from ocmhub_testing.fake_operator import HUB_NAMESPACE, OPERATOR, READY, FakeHubOperator, Rollout
 from ocmhub_testing.fakekube import FakeKube
 from providers.hub_readiness import CLUSTER_MANAGER, HubNotReadyError, HubReadinessProvider, wait_ready
 from providers.hub_status import not_ready_reasons
@@ -28,6 +28,7 @@ from providers.sdk_patches import pickler_restored
 NAME = "cluster-manager"
 SPEC = {"deployOption": {"mode": "Default"}, "workConfiguration": {"workDriver": "kube"}}
 REGISTRATION = f"{HUB_NAMESPACE}/cluster-manager-registration-controller"
+OPERATOR_INPUT = {"namespace": OPERATOR[0], "name": OPERATOR[1], "spec": {"replicas": 1}}
 
 
 def _inputs(timeout: float = 20, **changes: Any) -> dict[str, Any]:
@@ -240,6 +241,7 @@ def test_diff_is_pure_and_updates_on_spec_timeout_or_hub_change(
         _inputs(spec={**SPEC, "nodePlacement": {"nodeSelector": {"infra": "true"}}}),
         _inputs(timeout=30),
         _inputs(hubKubeconfig="apiVersion: v1\nkind: Config\n"),
+        _inputs(operator=OPERATOR_INPUT),
     ):
         some = readiness.diff(NAME, outs, news)
         assert some.changes == some.DIFF_SOME
@@ -264,6 +266,24 @@ def test_update_waits_for_the_new_generation_and_its_rollout(
     updated = readiness.update(NAME, outs, _inputs(timeout=1))
     assert updated["metadata"]["generation"] == 2
     assert not not_ready_reasons(updated)
+
+
+def test_the_operators_deployment_when_given_is_rolled_out_before_the_hub_is_ready(
+    readiness: DynamicServer, operator: FakeHubOperator
+) -> None:
+    """pulumi-kubernetes does not await it (components/operator_manifests.py): an operator that never
+    becomes available is named, even while the ClusterManager still shows an older operator's ready status."""
+    operator.ready()
+    operator.run_operator(Rollout.UNAVAILABLE)
+    with pytest.raises(
+        ProviderError, match=r"deployment open-cluster-management/cluster-manager: 0 of 1 replicas available"
+    ):
+        readiness.create(_inputs(timeout=1, operator=OPERATOR_INPUT))
+    _, outs = readiness.create(_inputs(timeout=1))
+    assert not_ready_reasons(outs) == [], "without it, only the ClusterManager's own rule"
+    operator.run_operator(Rollout.DONE)
+    _, outs = readiness.create(_inputs(timeout=1, operator=OPERATOR_INPUT))
+    assert outs["operator"] == OPERATOR_INPUT
 
 
 def test_delete_leaves_the_hub_alone(readiness: DynamicServer, operator: FakeHubOperator) -> None:
