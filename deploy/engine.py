@@ -204,18 +204,18 @@ class CliStack:
     def refresh_pending(self, target: Local | None) -> None:
         self._engine.run(self._stack.refresh, target, clear_pending_creates=True)
 
-    def _shared_urns(self) -> list[str]:
+    def _drift_checked_urns(self) -> list[str]:
         """The stack's ClusterManager, which other clients change too (OCM's e2e suite sets its gates).
         Imported here, not at the top: a new stack's `make up` has none, and starts without the program."""
         from components.cluster_manager import TYPE
 
         return [r["urn"] for r in self._deployment().get("resources") or [] if r.get("type") == TYPE]
 
-    def shared_objects(self) -> list[str]:
-        return [f"ClusterManager {urn.rsplit('::', 1)[-1]}" for urn in self._shared_urns()]
+    def drift_checked(self) -> list[str]:
+        return [f"ClusterManager {urn.rsplit('::', 1)[-1]}" for urn in self._drift_checked_urns()]
 
-    def refresh_shared(self, target: Local | None) -> None:
-        urns = self._shared_urns()
+    def refresh_drift_checked(self, target: Local | None) -> None:
+        urns = self._drift_checked_urns()
         self._engine.run(lambda **options: self._stack.refresh(target=urns, **options), target)
 
     def preview_destroy(self, target: Local | None) -> None:

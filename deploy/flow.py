@@ -67,8 +67,8 @@ class Stack(Protocol):
     def preview(self, target: Local | None) -> None: ...
     def up(self, target: Local | None) -> None: ...
     def refresh_pending(self, target: Local | None) -> None: ...
-    def shared_objects(self) -> list[str]: ...  # what other clients change too, as `ClusterManager cluster-manager`
-    def refresh_shared(self, target: Local | None) -> None: ...
+    def drift_checked(self) -> list[str]: ...  # what other clients change too, as `ClusterManager ocm-hub-cluster-manager`
+    def refresh_drift_checked(self, target: Local | None) -> None: ...
     def preview_destroy(self, target: Local | None) -> None: ...
     def destroy(self, target: Local | None) -> None: ...
     def pending_operations(self) -> list[str]: ...
@@ -211,7 +211,7 @@ class Deploy:
         self.interrupts.check()
         target = self._pick_cluster(local)
         if self.confirm is Confirm.NO_TERMINAL:
-            self._read_shared(stack, target)
+            self._check_drift(stack, target)
             self._run(stack, "preview", stack.preview, target)
             raise failed(f"no terminal to confirm on: previewed only; apply with 'make up STACK={self.stack} YES=1'")
         # An update stopped hard (a second Ctrl-C, a kill) leaves pending operations in the state: pulumi
@@ -224,7 +224,7 @@ class Deploy:
             )
             self._run(stack, "refresh", stack.refresh_pending, target)
         else:
-            self._read_shared(stack, target)
+            self._check_drift(stack, target)
         if self.confirm is Confirm.ASK:
             self._run(stack, "preview", stack.preview, target)
             if not self._ask("Do you want to perform this update?"):
@@ -232,15 +232,15 @@ class Deploy:
         self._run(stack, "update", stack.up, target)
         self.console.say(f"done: 'make status STACK={self.stack}' shows the hub and its fleet")
 
-    def _read_shared(self, stack: Stack, target: Local | None) -> None:
+    def _check_drift(self, stack: Stack, target: Local | None) -> None:
         """A plan compares with the state, not with the hub: objects other clients change too (OCM's e2e suite
         sets the ClusterManager's feature gates) are read first, so the plan shows what they changed and the
         update sets the stack's spec back. One read each, not a refresh of the whole fleet."""
-        if shared := stack.shared_objects():
+        if checked := stack.drift_checked():
             self.console.say(
-                f"reading {', '.join(shared)} from the hub: what other clients changed there shows in the plan"
+                f"reading {', '.join(checked)} from the hub: what other clients changed there shows in the plan"
             )
-            self._run(stack, "refresh", stack.refresh_shared, target)
+            self._run(stack, "refresh", stack.refresh_drift_checked, target)
 
     def _stack_file_valid(self) -> None:
         stack_file = self.root / f"Pulumi.{self.stack}.yaml"

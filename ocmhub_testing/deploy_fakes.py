@@ -59,11 +59,11 @@ class FakeStack:
         self._do("refresh", target)
         self.pending = []
 
-    def shared_objects(self) -> list[str]:
+    def drift_checked(self) -> list[str]:
         return ["ClusterManager ocm-hub-cluster-manager"] if self.resources else []
 
-    def refresh_shared(self, target: Local | None) -> None:
-        self._do("refresh-shared", target)
+    def refresh_drift_checked(self, target: Local | None) -> None:
+        self._do("refresh-drift-checked", target)
 
     def preview_destroy(self, target: Local | None) -> None:
         self._do("preview-destroy", target)

@@ -209,12 +209,12 @@ def test_pending_operations_and_resources_come_from_the_exported_state(
     assert (stack.pending_operations(), stack.resource_count()) == (["creating ocm-hub-readiness"], 2)
 
 
-def test_the_shared_object_is_the_cluster_manager_and_only_it_is_refreshed(
+def test_the_drift_checked_object_is_the_cluster_manager_and_only_it_is_refreshed(
     fake: Fake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack = fake.engine().create_or_select("dev")
     assert stack is not None
-    assert stack.shared_objects() == []
+    assert stack.drift_checked() == []
     prefix = "urn:pulumi:dev::ocm-hub::ocm-hub:index:OcmHub$"
     cm = f"{prefix}kubernetes:operator.open-cluster-management.io/v1:ClusterManager::ocm-hub-cluster-manager"
     deployment = {
@@ -227,8 +227,8 @@ def test_the_shared_object_is_the_cluster_manager_and_only_it_is_refreshed(
         ]
     }
     monkeypatch.setenv("FAKE_DEPLOYMENT", json.dumps({"version": 3, "deployment": deployment}))
-    assert stack.shared_objects() == ["ClusterManager ocm-hub-cluster-manager"]
-    stack.refresh_shared(None)
+    assert stack.drift_checked() == ["ClusterManager ocm-hub-cluster-manager"]
+    stack.refresh_drift_checked(None)
     args, _ = fake.call("refresh")
     assert [args[i + 1] for i, arg in enumerate(args) if arg == "--target"] == [cm]
     assert "--clear-pending-creates" not in args

@@ -185,7 +185,7 @@ def test_a_stack_with_resources_reads_what_others_change_before_it_plans(
     monkeypatch.setattr("builtins.input", lambda _prompt: "yes")
     with contextlib.suppress(DeployError):  # the preview-only run ends saying so
         command.up(local=False)
-    assert log[log.index("refresh-shared on local") + 1 :] == then
+    assert log[log.index("refresh-drift-checked on local") + 1 :] == then
     assert (
         "==> reading ClusterManager ocm-hub-cluster-manager from the hub: what other clients changed there shows in "
         "the plan\n" in capsys.readouterr().out
@@ -197,7 +197,7 @@ def test_a_new_stack_or_one_refreshed_whole_reads_nothing_more(tmp_path: Path) -
     command.up(local=False)
     pulumi.stacks["dev"].pending = ["creating ocm-hub-readiness"]
     command.up(local=False)
-    assert "refresh-shared on local" not in log
+    assert "refresh-drift-checked on local" not in log
     assert log.count("refresh on local") == 1
 
 
