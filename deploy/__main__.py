@@ -14,11 +14,10 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from deploy.flow import Confirm, DeployError
-from deploy.wiring import local_stack, wired
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,31 +31,42 @@ def confirm_mode(yes: bool) -> Confirm:
     return Confirm.NO_TERMINAL
 
 
-def validate(stack: str) -> str | None:
-    """The stack file checked exactly as the program reads it (`python -m render`); its notes are
-    about the offline render, so they are shown only when it fails. Its own process group: Ctrl-C
-    lets it end (it is short) instead of printing a KeyboardInterrupt traceback."""
-    run = subprocess.run(
+def start_validation(stack: str) -> Callable[[str], str | None]:
+    """The stack file checked exactly as the program reads it (`python -m render`), started before this
+    process imports the Automation API, so both run at once (about a second each); the returned call
+    waits for its answer. Its notes are about the offline render, so they are shown only when it
+    fails. Its own process group: Ctrl-C lets it end (it is short) instead of printing a
+    KeyboardInterrupt traceback."""
+    check = subprocess.Popen(
         [sys.executable, "-m", "render", "--stack", stack],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         process_group=0,
-        check=False,
     )
-    return run.stderr if run.returncode else None
+
+    def problems(_stack: str) -> str | None:
+        _, stderr = check.communicate()
+        return stderr if check.returncode else None
+
+    return problems
 
 
 def status(stack: str, as_json: bool) -> int:
     """The hub and its fleet; on the local clusters when the stack was deployed there. (`up` and `down`
     reach the product through pulumi and `python -m render`; the product is imported only here and for
     the ClusterManager's type when a stack holds resources, deploy/engine.py.)"""
+    from deploy.wiring import local_stack
     from fleetstatus.__main__ import main as fleetstatus
 
     if kubeconfig := local_stack(ROOT, stack).kubeconfig_to_use():
         os.environ["KUBECONFIG"] = str(kubeconfig)
     return fleetstatus(["--stack", stack, *(["--json"] if as_json else [])])
+
+
+def _unused(stack: str) -> str | None:
+    raise AssertionError(f"only make up validates the stack file ({stack})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except DeployError as stop:
             print(stop.line, file=sys.stderr)
             return stop.code
+
+    validate = start_validation(args.stack) if args.command == "up" else _unused
+    from deploy.wiring import wired  # the Automation API: imported while the stack file is checked
 
     token = f"{os.getpid()}-{secrets.token_hex(8)}"
     deploy = wired(ROOT, args.stack, confirm_mode(args.yes), token, validate)

@@ -22,6 +22,7 @@ from deploy.flow import EXIT_FAILED, Console, DeployError, Local, PulumiError, f
 from deploy.procs import TOKEN_ENV
 
 PASSPHRASE_CHECK_KEY = "ocm-hub:passphraseCheck"
+SALT_KEY = "encryptionsalt"  # the stack file's key for the salt of the passphrase secrets provider
 INSTALLER_TIMEOUT = 20.0  # seconds for each network read of the official installer
 INSTALL_DOCS = "https://www.pulumi.com/docs/install/"
 # After a destroy, pulumi suggests `pulumi stack rm`, a CLI the user may not have on PATH: the
@@ -131,7 +132,7 @@ class Engine:
         with quick():
             selected = CliStack(auto.Stack.create_or_select(stack, self._workspace), self)
         if written is not None:
-            keep_as_written(stack_file, written)
+            selected.salted_now = SALT_KEY in keep_as_written(stack_file, written)
         return selected
 
     def check_passphrase(self, stack: str) -> None:
@@ -172,20 +173,21 @@ class Engine:
             raise PulumiError(-code if code is not None and code < 0 else None) from None
 
 
-def keep_as_written(stack_file: Path, written: str) -> None:
+def keep_as_written(stack_file: Path, written: str) -> dict[str, Any]:
     """A new stack's `pulumi stack init` saves the stack file re-serialized (comments gone, values
     requoted) to add its secrets keys (`encryptionsalt`): put the user's text back, with only the keys
-    pulumi added appended."""
+    pulumi added appended; returns those."""
     now = stack_file.read_text(encoding="utf-8")
     if now == written:
-        return
+        return {}
     before = yaml.safe_load(written) or {}
     after = yaml.safe_load(now) or {}
     if not isinstance(before, dict) or not isinstance(after, dict):
-        return
+        return {}
     added = {key: value for key, value in after.items() if key not in before}
     text = written if written.endswith("\n") or not written else written + "\n"
     stack_file.write_text(text + (yaml.safe_dump(added, sort_keys=False) if added else ""), encoding="utf-8")
+    return added
 
 
 class CliStack:
@@ -194,6 +196,7 @@ class CliStack:
     def __init__(self, stack: auto.Stack, engine: Engine) -> None:
         self._stack = stack
         self._engine = engine
+        self.salted_now = False
 
     def preview(self, target: Local | None) -> None:
         self._engine.run(self._stack.preview, target)

@@ -64,10 +64,14 @@ class Stack(Protocol):
     """One stack, selected, through Pulumi's Automation API. Every operation shows pulumi's output
     as it comes and raises `PulumiError` when pulumi does not succeed."""
 
+    salted_now: bool  # its secrets salt was made by this run, from this run's passphrase
+
     def preview(self, target: Local | None) -> None: ...
     def up(self, target: Local | None) -> None: ...
     def refresh_pending(self, target: Local | None) -> None: ...
-    def drift_checked(self) -> list[str]: ...  # what other clients change too, as `ClusterManager ocm-hub-cluster-manager`
+    def drift_checked(
+        self,
+    ) -> list[str]: ...  # what other clients change too, as `ClusterManager ocm-hub-cluster-manager`
     def refresh_drift_checked(self, target: Local | None) -> None: ...
     def preview_destroy(self, target: Local | None) -> None: ...
     def destroy(self, target: Local | None) -> None: ...
@@ -206,8 +210,10 @@ class Deploy:
         with self.interrupts.breakable():
             pulumi = self.pulumi()
         stack = pulumi.create_or_select(self.stack)
-        # A wrong PULUMI_CONFIG_PASSPHRASE shows here, before any cluster is started.
-        pulumi.check_passphrase(self.stack)
+        # A wrong PULUMI_CONFIG_PASSPHRASE shows here, before any cluster is started; a salt made just
+        # now is this passphrase's (a new stack whose file held no salt): nothing to check.
+        if not stack.salted_now:
+            pulumi.check_passphrase(self.stack)
         self.interrupts.check()
         target = self._pick_cluster(local)
         if self.confirm is Confirm.NO_TERMINAL:

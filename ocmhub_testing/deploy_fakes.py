@@ -40,6 +40,7 @@ class FakeStack:
     log: list[str]
     pending: list[str] = field(default_factory=list)
     resources: int = 0
+    salted_now: bool = False
     # What an operation does besides being logged, by name: raise PulumiError, note an interrupt, ...
     actions: dict[str, Callable[[Local | None], None]] = field(default_factory=dict)
 
@@ -104,8 +105,12 @@ class FakePulumi:
         return self.stacks.get(stack)
 
     def create_or_select(self, stack: str) -> FakeStack:
+        """A stack made here has a salt made here, from this run's passphrase."""
         self.log.append(f"select {stack} --create")
-        return self.stacks.setdefault(stack, FakeStack(stack, self.log))
+        if stack in self.stacks:
+            self.stacks[stack].salted_now = False
+            return self.stacks[stack]
+        return self.stacks.setdefault(stack, FakeStack(stack, self.log, salted_now=True))
 
 
 @dataclass

@@ -235,11 +235,11 @@ def test_the_drift_checked_object_is_the_cluster_manager_and_only_it_is_refreshe
 
 
 def test_a_new_stack_keeps_the_stack_file_as_written_but_for_the_salt_pulumi_adds(fake: Fake) -> None:
-    fake.engine().create_or_select("dev")
+    assert fake.engine().create_or_select("dev").salted_now, "the salt was made by this run"
     assert (
         fake.root / "Pulumi.dev.yaml"
     ).read_text() == STACK_FILE + "encryptionsalt: v1:c2FsdA==:v1:bm9uY2U=:Y2lwaGVy\n"
-    fake.engine().create_or_select("dev")
+    assert not fake.engine().create_or_select("dev").salted_now, "the salt was in the file"
     assert (fake.root / "Pulumi.dev.yaml").read_text().count("encryptionsalt") == 1
 
 

@@ -52,7 +52,7 @@ def test_no_kube_context_runs_on_the_local_clusters_with_their_stack_file(
 ) -> None:
     command, _, sandbox, log = deploy(project(tmp_path))
     command.up(local=False)
-    assert log == ["select dev --create", "passphrase", "context", "start clusters", "up on local"]
+    assert log == ["select dev --create", "context", "start clusters", "up on local"]
     assert sandbox.is_local("dev")
     out = capsys.readouterr().out
     assert "==> starting the local clusters (hub and managed-1, OCM running on them)\n" in out
@@ -70,16 +70,26 @@ def test_local_1_skips_the_kube_context(tmp_path: Path, capsys: pytest.CaptureFi
 def test_a_kube_context_that_answers_is_used_and_the_local_clusters_are_left_alone(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    command, _, sandbox, log = deploy(project(tmp_path), context="prod-hub")
+    command, pulumi, sandbox, log = deploy(project(tmp_path), context="prod-hub")
     sandbox.local.add("dev")  # an earlier run on the local clusters
+    pulumi.stacks["dev"] = FakeStack("dev", log)
     command.up(local=False)
     assert log == ["select dev --create", "passphrase", "context", "up on context"]
     assert not sandbox.is_local("dev")
     assert "==> using kube context prod-hub\n" in capsys.readouterr().out
 
 
+def test_a_stack_made_now_with_a_salt_made_now_has_its_passphrase_unchecked(tmp_path: Path) -> None:
+    """The salt is this run's passphrase's: the check (a pulumi command, about 0.8 s) could not fail."""
+    command, pulumi, _, log = deploy(project(tmp_path))
+    pulumi.passphrase_error = "error: incorrect passphrase"
+    command.up(local=False)
+    assert "passphrase" not in log
+
+
 def test_a_wrong_passphrase_stops_before_any_cluster_starts(tmp_path: Path) -> None:
     command, pulumi, _, log = deploy(project(tmp_path))
+    pulumi.stacks["dev"] = FakeStack("dev", log)  # made before, with another passphrase
     pulumi.passphrase_error = "error: incorrect passphrase"
     stop = stopped(lambda: command.up(local=False))
     assert (stop.code, stop.line) == (1, "error: incorrect passphrase")
