@@ -292,13 +292,15 @@ def reapply_ocm_hub(state_dir: Path, log_path: Path) -> None:
 
 
 def preview_summary(output: str) -> str:
-    """The `Resources:` block of a pulumi preview, on one line (`19 unchanged`, `~ 1 to update, 18
-    unchanged`); what pulumi said last when it printed none."""
+    """The last `Resources:` block (the preview's: `make up` refreshes the ClusterManager first, which
+    prints one too), on one line (`19 unchanged`, `~ 1 to update, 18 unchanged`); what pulumi said last
+    when it printed none."""
     lines = output.splitlines()
-    if "Resources:" not in [line.strip() for line in lines]:
-        said = [line.strip() for line in lines if line.strip()]
+    stripped = [line.strip() for line in lines]
+    if "Resources:" not in stripped:
+        said = [line for line in stripped if line]
         return f"no plan ({said[-1] if said else 'no output'})"
-    start = [line.strip() for line in lines].index("Resources:") + 1
+    start = len(stripped) - stripped[::-1].index("Resources:")
     block: list[str] = []
     for line in lines[start:]:
         if not line.strip():

@@ -180,6 +180,8 @@ def test_the_passes_default_hosted_and_on_the_hub_share_the_label_filter_and_ski
 def test_a_preview_is_read_down_to_its_plan() -> None:
     output = "Previewing update (dev):\n\n    pulumi:pulumi:Stack ocm-hub-dev\n\nResources:\n    ~ 1 to update\n    18 unchanged\n\nerror: no terminal\n"
     assert installs.preview_summary(output) == "~ 1 to update, 18 unchanged"
+    refreshed = "Refreshing (dev):\n\nResources:\n    ~ 1 updated\n\nDuration: 2s\n\n" + output
+    assert installs.preview_summary(refreshed) == "~ 1 to update, 18 unchanged", "the preview's, not the refresh's"
     assert installs.preview_summary("error: the local clusters did not start\n") == (
         "no plan (error: the local clusters did not start)"
     )
