@@ -18,7 +18,7 @@ E2E_LANES = $(if $(filter 0,$(E2E_WORKERS)),,-n $(E2E_WORKERS) --dist loadscope)
 
 .PHONY: e2e-tools cluster-up cluster-down cluster-status e2e conformance
 
-e2e-tools: venv ## build the missing e2e binaries (Kubernetes, etcd, kwok, Pulumi CLI + Python host, OCM) from Go modules
+e2e-tools: venv ## build the missing e2e binaries (Kubernetes, etcd, kwok, Pulumi, OCM, addons, KubeVela; not make conformance's own) from Go modules
 	$(E2E_PYTHON) -m sandbox.tools
 
 cluster-up: e2e-tools ## start (or reuse) local clusters hub and managed-1; kubeconfigs in .e2e/

@@ -282,6 +282,8 @@ ADDON_TOOLS = (
 VELA_TOOLS = ("vela-core", "vela", "vela-cluster-gateway", "vela-cluster-gateway-patch", "kube-webhook-certgen")
 # OCM's own e2e suite, Helm for OCM's own charts, and the addon agent the suite deploys.
 CONFORMANCE_TOOLS = (OCM_E2E, "helm", "helloworld_helm")
+# What `make e2e-tools` builds: everything but `make conformance`'s own (it builds them when run).
+E2E_TOOLS = tuple(name for name in TOOL_NAMES if name not in CONFORMANCE_TOOLS)
 # Cold build minutes on 2 cores, measured (go build with an empty build cache), said before each build.
 BUILD_MINUTES = {
     "kube-apiserver": 6,
@@ -643,7 +645,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="+",
         choices=TOOL_NAMES,
         metavar="NAME",
-        help=f"only these tools: {', '.join(TOOL_NAMES)}",
+        help=f"only these tools (default: all but make conformance's own): {', '.join(TOOL_NAMES)}",
     )
     parser.add_argument(
         "--print-paths", action="store_true", help="print a JSON map tool -> binary path without building"
@@ -665,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key, value in pulumi_env().items():
             print(f"export {key}={shlex.quote(value)}")
         return 0
-    for name, path in ensure(args.only).items():
+    for name, path in ensure(args.only or E2E_TOOLS).items():
         print(f"{name}: {path}")
     return 0
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import tools
+from sandbox import clusters, tools
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GO_MOD = """\
@@ -103,3 +103,20 @@ def test_the_pulumi_environment_runs_the_built_cli_offline(tmp_path: Path, monke
     assert env["PULUMI_PYTHON_CMD"] == "/venv/bin/python"
     assert tools.pulumi_home().is_relative_to(tmp_path)
     assert env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] == "true"
+
+
+def test_make_e2e_tools_builds_what_the_suite_runs_and_not_make_conformances_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[tuple[str, ...]] = []
+
+    def ensure(names: tuple[str, ...]) -> dict[str, Path]:
+        asked.append(tuple(names))
+        return {}
+
+    monkeypatch.setattr(tools, "ensure", ensure)
+    assert tools.main([]) == 0
+    assert asked == [tools.E2E_TOOLS]
+    needed = {*clusters.start_tools(), *tools.UP_TOOLS, tools.YAML_HOST, tools.SDKGEN}
+    assert needed <= set(tools.E2E_TOOLS)
+    assert not set(tools.E2E_TOOLS) & set(tools.CONFORMANCE_TOOLS)
