@@ -74,6 +74,7 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 FAKE_NODE = "kwok-node-0"
 TTL_ENV = "OCM_HUB_E2E_TTL"
 DEFAULT_TTL = 2 * 60 * 60
+REARM_SLACK = 0.1  # of the lifetime: a cluster reused this soon after its watchdog was armed keeps it
 CREATE_TIMEOUT = 180.0
 READY_TIMEOUT = 60.0
 LOG_TAIL_LINES = 40
@@ -784,9 +785,13 @@ def _watchdog_pid(name: str) -> int | None:
 
 
 def _arm_watchdog(name: str, ttl: float) -> None:
-    """(Re)start the detached process that tears the cluster down once its lifetime is over."""
-    _disarm_watchdog(name)
+    """(Re)start the detached process that tears the cluster down once its lifetime is over. A live one
+    whose deadline is within a tenth of the lifetime of the new one stays: starting another Python
+    costs about a second of CPU, at the moment `make up` starts Pulumi."""
     deadline = time.time() + ttl
+    if _watchdog_pid(name) is not None and _watchdog_deadline(name) >= deadline - ttl * REARM_SLACK:
+        return
+    _disarm_watchdog(name)
     with (STATE_DIR / f"{name}.watchdog.log").open("a", encoding="utf-8") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "watchdog", f"--deadline={deadline}", name],

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,3 +179,29 @@ def test_down_with_no_name_stops_every_cluster_and_the_kubelet(kubelet_stand_in:
     down = _cli(clusters.STATE_DIR, "down")
     assert down.returncode == 0, down.stderr
     assert kubelet_stand_in.wait(TIMEOUT) == -signal.SIGTERM
+
+
+def _watchdog(name: str) -> int:
+    """The live watchdog's pid, once the process it started shows as one (bounded)."""
+    deadline = time.monotonic() + TIMEOUT
+    while (pid := clusters._watchdog_pid(name)) is None:
+        assert time.monotonic() < deadline, f"no watchdog for {name} within {TIMEOUT}s"
+        time.sleep(0.05)
+    return pid
+
+
+def test_a_cluster_reused_soon_keeps_its_watchdog_and_a_longer_lifetime_gets_a_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each watchdog is a Python process started afresh: make up reusing the clusters does not start one."""
+    monkeypatch.setenv(clusters.STATE_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(clusters, "STATE_DIR", tmp_path)
+    try:
+        clusters._arm_watchdog("hub", 3600)
+        first = _watchdog("hub")
+        clusters._arm_watchdog("hub", 3600)
+        assert _watchdog("hub") == first, "a reuse within a tenth of the lifetime keeps it"
+        clusters._arm_watchdog("hub", 7200)
+        assert _watchdog("hub") != first, "a later deadline arms a new one"
+    finally:
+        clusters._disarm_watchdog("hub")
