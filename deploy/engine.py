@@ -39,6 +39,7 @@ class Tools(Protocol):
     """The Pulumi CLI built from pinned Go modules (the sandbox's tool builds)."""
 
     def built(self) -> bool: ...
+    def complete(self) -> bool: ...  # built, and nothing else `make up` needs is missing
     def ensure(self) -> Path: ...  # builds what is missing; returns the install root
     def env(self) -> dict[str, str]: ...
 
@@ -60,10 +61,19 @@ def quick() -> Iterator[None]:
         raise DeployError(EXIT_FAILED, command_result(err)[1] or "error: pulumi failed") from None
 
 
+def _home_root() -> Path:
+    return Path.home() / ".pulumi"
+
+
+def at_hand(tools: Tools) -> bool:
+    """Whether find_cli finds a CLI without building or downloading anything."""
+    return bool(shutil.which("pulumi")) or os.access(_home_root() / "bin" / "pulumi", os.X_OK) or tools.complete()
+
+
 def find_cli(tools: Tools, console: Console) -> tuple[auto.PulumiCommand, dict[str, str]]:
     """The user's CLI (PATH, ~/.pulumi/bin), else the one built here before, else the official
     installer's, else one built from pinned Go modules; with the environment it runs in."""
-    home_root = Path.home() / ".pulumi"
+    home_root = _home_root()
     if shutil.which("pulumi"):
         return auto.PulumiCommand(), {}
     if os.access(home_root / "bin" / "pulumi", os.X_OK):
@@ -99,8 +109,6 @@ class Engine:
 
     def __init__(self, root: Path, command: auto.PulumiCommand, env: Mapping[str, str], token: str, console: Console):
         self.backend = os.environ.get("PULUMI_BACKEND_URL") or (root / ".pulumi-state").as_uri()
-        if self.backend == (root / ".pulumi-state").as_uri():
-            (root / ".pulumi-state").mkdir(exist_ok=True)
         # The stack's secrets: an empty passphrase for local use unless the user gave one.
         given = {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"} & os.environ.keys()
         self._env = {
@@ -119,7 +127,14 @@ class Engine:
         if not line.startswith(STACK_RM_HINT):
             self._console.out(line)
 
+    def _backend_ready(self) -> None:
+        """The project's own state directory, made when a stack is first selected (not before the stack
+        file passed its check: deploy.wiring makes the Engine while it runs)."""
+        if self.backend == (self._root / ".pulumi-state").as_uri():
+            (self._root / ".pulumi-state").mkdir(exist_ok=True)
+
     def select(self, stack: str) -> CliStack | None:
+        self._backend_ready()
         with quick():
             try:
                 return CliStack(auto.Stack.select(stack, self._workspace), self)
@@ -127,6 +142,7 @@ class Engine:
                 return None
 
     def create_or_select(self, stack: str) -> CliStack:
+        self._backend_ready()
         stack_file = self._root / f"Pulumi.{stack}.yaml"
         written = stack_file.read_text(encoding="utf-8") if stack_file.is_file() else None
         with quick():

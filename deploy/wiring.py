@@ -4,11 +4,12 @@ Pulumi's Automation API, the kube context."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import sandbox
 from deploy.context import current_context
-from deploy.engine import Engine, find_cli
+from deploy.engine import Engine, at_hand, find_cli
 from deploy.flow import Confirm, Console, Deploy, DeployError, Local
 from sandbox import tools
 
@@ -74,6 +75,9 @@ class BuiltTools:
     def built(self) -> bool:
         return not tools.missing(tools.PULUMI_TOOLS)
 
+    def complete(self) -> bool:
+        return not tools.missing(tools.UP_TOOLS)
+
     def ensure(self) -> Path:
         tools.ensure(tools.UP_TOOLS)  # the CLI laid out as an install root, the plugin installed
         return tools.pulumi_root()
@@ -85,9 +89,16 @@ class BuiltTools:
 def wired(root: Path, stack: str, confirm: Confirm, token: str, validate: Callable[[str], str | None]) -> Deploy:
     console = Console()
 
-    def pulumi() -> Engine:
+    def find() -> Engine:
         command, env = find_cli(BuiltTools(), console)
-        engine = Engine(root, command, env, token, console)
+        return Engine(root, command, env, token, console)
+
+    # A CLI at hand (nothing to build or download) is found while the stack file is checked; it is
+    # named only once the check passed, as deploy.flow does it.
+    early = ThreadPoolExecutor(1, "find-pulumi").submit(find) if at_hand(BuiltTools()) else None
+
+    def pulumi() -> Engine:
+        engine = early.result() if early is not None else find()
         console.say(f"using {engine.cli}")
         console.say(f"state backend: {engine.backend}")
         return engine

@@ -111,6 +111,7 @@ def test_the_sdk_still_words_a_failed_command_as_command_result_reads_it() -> No
 
 def test_pulumi_runs_with_the_local_backend_an_empty_passphrase_and_the_run_token(fake: Fake) -> None:
     deploy_engine = fake.engine(PULUMI_HOME="/built/home")
+    assert not (fake.root / ".pulumi-state").exists(), "made with the first stack, not with the engine"
     assert deploy_engine.create_or_select("dev") is not None
     assert deploy_engine.backend == (fake.root / ".pulumi-state").as_uri()
     assert (fake.root / ".pulumi-state").is_dir()
@@ -257,6 +258,9 @@ class FakeTools:
     def built(self) -> bool:
         return self.is_built
 
+    def complete(self) -> bool:
+        return self.is_built
+
     def ensure(self) -> Path:
         self.ensured += 1
         return self.root
@@ -321,3 +325,17 @@ def test_with_no_go_either_it_says_how_to_install_pulumi(fake: Fake, nowhere: Pa
         "install Pulumi (https://www.pulumi.com/docs/install/)"
     )
     assert tools.ensured == 0
+
+
+def test_a_cli_is_at_hand_only_when_finding_it_builds_and_downloads_nothing(
+    fake: Fake, nowhere: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """deploy.wiring looks for such a CLI while the stack file is checked; any other is looked for after."""
+    assert not engine.at_hand(FakeTools(fake.bin.parent, built=False))
+    assert engine.at_hand(FakeTools(fake.bin.parent, built=True))
+    (tmp_path / "home" / ".pulumi").mkdir(parents=True)
+    (tmp_path / "home" / ".pulumi" / "bin").symlink_to(fake.bin)
+    assert engine.at_hand(FakeTools(fake.bin.parent, built=False))
+    monkeypatch.setenv("HOME", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("PATH", f"{fake.bin}{os.pathsep}{nowhere}")
+    assert engine.at_hand(FakeTools(fake.bin.parent, built=False))
