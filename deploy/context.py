@@ -16,16 +16,22 @@ from providers.kube import Kube, KubeError, RetryPolicy
 PROBE_SECONDS = 5.0
 
 
-def current_context() -> str | None:
-    """The current context's name once its API server answered; None when none is configured."""
+def configured_context() -> str | None:
+    """The current context's name, None when none is configured; asks no server."""
     path = os.environ.get("KUBECONFIG")  # read now: the client library reads it once, when imported
     try:
         _, active = config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
     except (ConfigException, OSError):
         return None
-    if not active:
+    return str(active.get("name", "?")) if active else None
+
+
+def current_context() -> str | None:
+    """The current context's name once its API server answered; None when none is configured."""
+    name = configured_context()
+    if name is None:
         return None
-    name = str(active.get("name", "?"))
+    path = os.environ.get("KUBECONFIG")
     server = "?"
     try:
         kube = Kube.from_file(path, name, retry=RetryPolicy(attempts=1), timeout=PROBE_SECONDS)

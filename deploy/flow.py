@@ -172,6 +172,7 @@ class Deploy:
     pulumi: Callable[[], Pulumi]  # found (or built) on first use
     sandbox: Sandbox
     validate: Callable[[str], str | None]  # the problems of the stack's file, or None
+    build_plan: Callable[[bool], str | None]  # what `up` (LOCAL=1 or not) will build first, None: nothing
     kube_context: Callable[[], str | None]  # the current context, None without one; raises if it does not answer
     token: str  # in the environment of everything this run's pulumi starts
     console: Console = field(default_factory=Console)
@@ -207,6 +208,8 @@ class Deploy:
     def up(self, *, local: bool) -> None:
         self._command = "up"
         self._stack_file_valid()
+        if plan := self.build_plan(local):  # said once, before the first build starts
+            self.console.say(plan)
         with self.interrupts.breakable():
             pulumi = self.pulumi()
         stack = pulumi.create_or_select(self.stack)

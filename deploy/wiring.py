@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import sandbox
-from deploy.context import current_context
+from deploy.context import configured_context, current_context
 from deploy.engine import Engine, at_hand, find_cli
 from deploy.flow import Confirm, Console, Deploy, DeployError, Local
 from sandbox import tools
@@ -86,6 +86,21 @@ class BuiltTools:
         return tools.pulumi_env()
 
 
+def build_plan(local: bool) -> str | None:
+    """The tools this `make up` builds before it deploys, with one estimate: the Pulumi CLI's when none is
+    at hand, the local clusters' when it will start them (LOCAL=1, or no kube context configured)."""
+    cli = [] if at_hand(BuiltTools()) else tools.missing(tools.UP_TOOLS)
+    clusters = tools.missing(sandbox.start_tools()) if local or configured_context() is None else []
+    names = [*cli, *(name for name in clusters if name not in cli)]
+    if not names:
+        return None
+    line = (
+        f"first building {len(names)} tools from pinned Go modules, {tools.estimate(names)} on 2 cores "
+        f"(once; cached in {tools.cache_dir()}): {', '.join(names)}"
+    )
+    return line + ("; the Pulumi CLI's only if its installer cannot be reached" if cli else "")
+
+
 def wired(root: Path, stack: str, confirm: Confirm, token: str, validate: Callable[[str], str | None]) -> Deploy:
     console = Console()
 
@@ -110,6 +125,7 @@ def wired(root: Path, stack: str, confirm: Confirm, token: str, validate: Callab
         pulumi=pulumi,
         sandbox=LocalClusters(root),
         validate=validate,
+        build_plan=build_plan,
         kube_context=current_context,
         token=token,
         console=console,

@@ -166,6 +166,7 @@ def deploy(
     context: str | None = None,
     problems: str | None = None,
     token: str = "fake-token",
+    builds: bool = False,
 ) -> tuple[Deploy, FakePulumi, FakeSandbox, list[str]]:
     """`make up|down STACK=dev` in `root` with fakes; the log every fake writes to, in order."""
     log: list[str] = []
@@ -183,6 +184,7 @@ def deploy(
         pulumi=lambda: pulumi,
         sandbox=sandbox,
         validate=lambda _stack: problems,
+        build_plan=lambda local: f"first building 3 tools ({'local' if local else 'context'})" if builds else None,
         kube_context=kube_context,
         token=token,
     )

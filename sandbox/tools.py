@@ -12,7 +12,7 @@ by version, so a version bump rebuilds and everything else is reused.
     python -m sandbox.tools --print-env         print `export` lines that make a shell run the
                                                 built Pulumi CLI offline (PATH, PULUMI_HOME, ...)
 
-How long each build takes on 2 cores, cold (the Go module cache empty): BUILD_MINUTES below.
+How long each build takes on 2 cores, cold (the Go module cache empty): BUILD_SECONDS below.
 """
 
 from __future__ import annotations
@@ -284,43 +284,50 @@ VELA_TOOLS = ("vela-core", "vela", "vela-cluster-gateway", "vela-cluster-gateway
 CONFORMANCE_TOOLS = (OCM_E2E, "helm", "helloworld_helm")
 # What `make e2e-tools` builds: everything but `make conformance`'s own (it builds them when run).
 E2E_TOOLS = tuple(name for name in TOOL_NAMES if name not in CONFORMANCE_TOOLS)
-# Cold build minutes on 2 cores, measured (go build with an empty build cache), said before each build.
-BUILD_MINUTES = {
-    "kube-apiserver": 6,
-    "kube-controller-manager": 4,
-    "kube-scheduler": 2,
-    "kubectl": 2,
-    "etcd": 2,
-    "kwok": 2,
-    "kwokctl": 1,
-    "pulumi": 8,
-    "pulumi-language-python": 2,
-    YAML_HOST: 3,
+# Cold build seconds on 2 cores, measured in one cold `.ci/run` (6 Dec 2026: empty Go module and build
+# caches; all 33 in 2,088 s), in TOOLS order: a tool reuses what the ones before it compiled, so one
+# built alone may take longer. Said before each build, and summed for what a run will build.
+BUILD_SECONDS = {
+    "kube-apiserver": 219,
+    "kube-controller-manager": 58,
+    "kube-scheduler": 5,
+    "kubectl": 25,
+    "etcd": 21,
+    "kwok": 77,
+    "kwokctl": 12,
+    "pulumi": 196,
+    "pulumi-language-python": 15,
+    YAML_HOST: 34,
     SDKGEN: 3,
-    KUBERNETES_PLUGIN: 13,
-    "registration-operator": 11,
-    "registration": 1,
-    "work": 1,
-    "placement": 1,
-    "addon": 1,
-    # Measured with an empty build cache per wrapper module, rounded up (2 cores shared with others).
-    OCM_E2E: 5,
-    "cluster-proxy-addon-manager": 3,
-    "cluster-proxy-addon-agent": 1,
-    "cluster-proxy": 1,
-    "proxy-server": 2,
-    "proxy-agent": 1,
-    "managed-serviceaccount": 3,
-    "cluster-gateway-addon-manager": 3,
-    "cluster-gateway": 1,
-    "vela-cluster-gateway": 3,
-    "vela-cluster-gateway-patch": 1,
-    "kube-webhook-certgen": 3,
-    "vela-core": 4,
-    "vela": 5,
-    "helm": 2,
-    "helloworld_helm": 4,
+    KUBERNETES_PLUGIN: 371,
+    "registration-operator": 191,
+    "registration": 6,
+    "work": 4,
+    "placement": 4,
+    "addon": 4,
+    OCM_E2E: 44,
+    "cluster-proxy-addon-manager": 69,
+    "cluster-proxy-addon-agent": 2,
+    "cluster-proxy": 6,
+    "proxy-server": 44,
+    "proxy-agent": 3,
+    "managed-serviceaccount": 69,
+    "cluster-gateway-addon-manager": 94,
+    "cluster-gateway": 8,
+    "vela-cluster-gateway": 81,
+    "vela-cluster-gateway-patch": 3,
+    "kube-webhook-certgen": 29,
+    "vela-core": 149,
+    "vela": 110,
+    "helm": 54,
+    "helloworld_helm": 78,
 }
+
+
+def estimate(names: Iterable[str]) -> str:
+    """How long building these takes cold, as said to a user: `about 12 min`, `under a minute`."""
+    minutes = round(sum(BUILD_SECONDS[name] for name in names) / 60)
+    return f"about {minutes} min" if minutes else "under a minute"
 
 
 def cache_dir() -> Path:
@@ -434,17 +441,16 @@ def ensure(names: Iterable[str] | None = None) -> dict[str, Path]:
     todo = [tool for tool in tools if not tool.path().is_file()]
     started = time.monotonic()
     if todo:
-        minutes = sum(BUILD_MINUTES[tool.name] for tool in todo)
         print(
-            f"[tools] building {len(todo)} tool(s) from Go modules into {cache_dir()}: about {minutes} min "
-            "on 2 cores when nothing is cached yet (once per version; later runs reuse them)",
+            f"[tools] building {len(todo)} tool(s) from Go modules into {cache_dir()}: "
+            f"{estimate(tool.name for tool in todo)} on 2 cores when nothing is cached yet (once per version; "
+            "later runs reuse them)",
             file=sys.stderr,
             flush=True,
         )
     for index, tool in enumerate(todo, 1):
         print(
-            f"[tools] ({index}/{len(todo)}) building {tool.name} {tool.version()} "
-            f"(about {BUILD_MINUTES[tool.name]} min) ...",
+            f"[tools] ({index}/{len(todo)}) building {tool.name} {tool.version()} ({estimate([tool.name])}) ...",
             file=sys.stderr,
             flush=True,
         )

@@ -60,6 +60,17 @@ def test_no_kube_context_runs_on_the_local_clusters_with_their_stack_file(
     assert out.endswith("==> done: 'make status STACK=dev' shows the hub and its fleet\n")
 
 
+def test_what_a_run_builds_is_said_once_after_the_check_and_before_pulumi_is_looked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command, _, _, log = deploy(project(tmp_path), builds=True)
+    command.up(local=True)
+    out = capsys.readouterr().out
+    assert out.count("==> first building 3 tools (local)\n") == 1
+    assert out.index("==> validating Pulumi.dev.yaml") < out.index("==> first building") < out.index("==> LOCAL=1")
+    assert log[0] == "select dev --create"
+
+
 def test_local_1_skips_the_kube_context(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     command, _, _, log = deploy(project(tmp_path), context="prod-hub")
     command.up(local=True)

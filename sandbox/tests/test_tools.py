@@ -120,3 +120,9 @@ def test_make_e2e_tools_builds_what_the_suite_runs_and_not_make_conformances_own
     needed = {*clusters.start_tools(), *tools.UP_TOOLS, tools.YAML_HOST, tools.SDKGEN}
     assert needed <= set(tools.E2E_TOOLS)
     assert not set(tools.E2E_TOOLS) & set(tools.CONFORMANCE_TOOLS)
+
+
+def test_every_tool_has_its_measured_build_time_and_the_estimate_reads_as_minutes() -> None:
+    assert set(tools.BUILD_SECONDS) == set(tools.TOOL_NAMES)
+    assert tools.estimate(["kube-scheduler"]) == "under a minute"
+    assert tools.estimate([tools.KUBERNETES_PLUGIN, "pulumi"]) == "about 9 min"
