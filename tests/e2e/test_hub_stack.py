@@ -327,7 +327,8 @@ class TestDevStack:
     def test_replicas_and_a_feature_gate_update_in_place(self, dev_stack: tuple[HubStack, Result]) -> None:
         stack, _ = dev_stack
         stack.project.run("config", "set", "--path", "ocm-hub:operator.replicas", "2", timeout=60)
-        gate = "ocm-hub:clusterManager.registration.featureGates.ResourceCleanup"
+        # A gate off by default (the ClusterManager lists every gate, an unset one with its default mode).
+        gate = "ocm-hub:clusterManager.registration.featureGates.ClusterImporter"
         stack.project.run("config", "set", "--path", gate, "Enable", timeout=60)
         preview = stack.project.run("preview", "--diff", "--json", timeout=UP_TIMEOUT).json()
         ops: dict[str, set[str]] = {}
@@ -346,7 +347,7 @@ class TestDevStack:
         assert _live_ready(cr) == dict(READY_CONDITIONS), "ready again, at the new generation"
         assert cr is not None
         assert _not_rolled_out(stack.kube, cr) == [], "the gate's new registration pods rolled out"
-        assert {"feature": "ResourceCleanup", "mode": "Enable"} in cr["spec"]["registrationConfiguration"][
+        assert {"feature": "ClusterImporter", "mode": "Enable"} in cr["spec"]["registrationConfiguration"][
             "featureGates"
         ]
         deployment = stack.kube.get("apps/v1", "Deployment", "cluster-manager", "open-cluster-management")
