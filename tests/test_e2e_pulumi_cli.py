@@ -34,3 +34,10 @@ def test_a_timed_out_command_leaves_no_plugin_running(tmp_path: Path, monkeypatc
         project.run("up", timeout=3)
     plugin = int(pid_file.read_text())
     assert procs.wait_gone(plugin, 10)
+
+
+def test_a_copied_stack_file_is_a_new_stacks_without_the_salt_a_local_make_up_appended() -> None:
+    """The copies run with their own passphrase and backend: the work tree's salt would fail `stack init`."""
+    written = "# the dev stack\nconfig:\n  ocm-hub:allowTeardown: true  # dev only\n"
+    assert pulumi_cli.as_new_stack(written + "encryptionsalt: v1:abc=:v1:def:ghi\n") == written
+    assert pulumi_cli.as_new_stack(written) == written

@@ -41,6 +41,7 @@ from providers.kube import APPLY, Kube, KubeError, RetryPolicy
 from render import documents
 from render.recording import Recording
 from tests.conftest import PROJECT_DIR, STACKS, run_stack, run_values
+from tests.e2e.pulumi_cli import as_new_stack
 
 POLICY_DIR = PROJECT_DIR / "policy"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -667,7 +668,9 @@ def test_cli_preview_passes_every_example_stack(
     stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
     env = {**cli_env, "KUBECONFIG": str(hub_kubeconfig)}
     with _hub_crd_at(hub_kubeconfig, _ocm_version(stack_file), stack):
-        result = _preview(tmp_path, env, stack, stack_file.read_text(), POLICY_DIR / "config" / f"{stack}.json")
+        result = _preview(
+            tmp_path, env, stack, as_new_stack(stack_file.read_text()), POLICY_DIR / "config" / f"{stack}.json"
+        )
     assert result.startswith("exit 0\n"), result
     assert PACK_NAME in result
 
@@ -681,7 +684,9 @@ def test_cli_preview_of_an_upgrade_that_sets_a_new_field_names_the_field_and_the
     stack_file = PROJECT_DIR / "Pulumi.staging.yaml"
     env = {**cli_env, "KUBECONFIG": str(hub_kubeconfig)}
     with _hub_crd_at(hub_kubeconfig, "v1.2.1", "staging"):
-        result = _preview(tmp_path, env, "upgrade", stack_file.read_text(), POLICY_DIR / "config" / "staging.json")
+        result = _preview(
+            tmp_path, env, "upgrade", as_new_stack(stack_file.read_text()), POLICY_DIR / "config" / "staging.json"
+        )
     assert result.startswith("exit 1\n"), result
     assert "does not declare spec.placementConfiguration, which this stack sets at OCM v1.3.1" in result, result
     assert "ocmVersion v1.3.1 alone first (pulumi up)" in result, result

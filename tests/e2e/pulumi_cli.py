@@ -120,6 +120,25 @@ def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
     return proc.communicate()
 
 
+def as_new_stack(text: str) -> str:
+    """A stack file as a new stack in a backend of its own has it: without the `encryptionsalt` a `make up`
+    (or `make conformance`) in the work tree appended, made from that run's passphrase, not the copy's."""
+    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith("encryptionsalt:"))
+
+
+def copy_tracked(root: Path) -> None:
+    """The files git tracks, as a fresh clone has them (its stack files as_new_stack), and .venv linked."""
+    listed = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    for name in listed.stdout.splitlines():
+        source = REPO_ROOT / name
+        if source.is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+            if "/" not in name and name.startswith("Pulumi.") and name != "Pulumi.yaml":
+                (root / name).write_text(as_new_stack(source.read_text(encoding="utf-8")), encoding="utf-8")
+    (root / ".venv").symlink_to(REPO_ROOT / ".venv")
+
+
 def copy_project(target: Path, files: tuple[str, ...]) -> Path:
     """Copy the program (not its state or stack files) so tests never write into the work tree.
 

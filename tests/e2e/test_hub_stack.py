@@ -34,7 +34,7 @@ from sandbox import kubelet, local_stack, tools
 
 from .conftest import Cluster
 from .kubeutil import condition, get, kubelet_running, wait_gone
-from .pulumi_cli import REPO_ROOT, VENV_PYTHON, Project, Result, base_env, copy_project, missing_binaries
+from .pulumi_cli import REPO_ROOT, VENV_PYTHON, Project, Result, as_new_stack, base_env, copy_project, missing_binaries
 
 PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "components", "config", "providers", "fleetstatus")
 CM_API, CM_KIND, CM_NAME = "operator.open-cluster-management.io/v1", "ClusterManager", "cluster-manager"
@@ -138,7 +138,7 @@ class StackFactory:
         self.stacks: list[HubStack] = []
 
     def make(self, name: str, **overrides: Any) -> HubStack:
-        config = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
+        config = yaml.safe_load(as_new_stack((REPO_ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8")))
         config["config"].update({f"ocm-hub:{key}": value for key, value in overrides.items()})
         # As `make up` runs it on the local clusters: OCM and the addons at the release of what runs.
         config["config"] = local_stack.for_local_clusters(config["config"], self.runtime)

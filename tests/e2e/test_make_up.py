@@ -34,7 +34,7 @@ import yaml
 import sandbox.clusters
 from sandbox import tools
 
-from .pulumi_cli import REPO_ROOT
+from .pulumi_cli import REPO_ROOT, copy_tracked
 
 UP_TIMEOUT = 1200.0
 PASSPHRASE = "make-up-e2e"
@@ -161,13 +161,7 @@ def clone() -> Iterator[Clone]:
     if missing := tools.missing(tools.UP_TOOLS):
         pytest.fail(f"missing binaries {missing}: run `make e2e-tools`", pytrace=False)
     root = Path(tempfile.mkdtemp(prefix="ocm-hub-clone-"))
-    listed = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    for name in listed.stdout.splitlines():
-        source = REPO_ROOT / name
-        if source.is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / name)
-    (root / ".venv").symlink_to(REPO_ROOT / ".venv")
+    copy_tracked(root)
     installed = (REPO_ROOT / ".venv" / ".installed").stat().st_mtime_ns  # the linked virtualenv is built
     for name in ("requirements.txt", "requirements-dev.txt"):  # from these very files: make must not redo it
         os.utime(root / name, ns=(installed, installed))

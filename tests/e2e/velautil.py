@@ -22,7 +22,7 @@ from sandbox import local_stack
 
 from .conftest import Cluster
 from .kubeutil import condition, wait_for
-from .pulumi_cli import REPO_ROOT
+from .pulumi_cli import REPO_ROOT, copy_tracked
 
 Json = dict[str, Any]
 UP_TIMEOUT = 600.0
@@ -72,12 +72,7 @@ def copy_project(hub: Cluster, stack_config: Json | None = None, chart_repositor
     repository, the lane's unless another is given; `stack_config` merged into its config, maps key by
     key), and the hub's kubeconfig as the user's."""
     root = Path(tempfile.mkdtemp(prefix="ocm-hub-vela-"))
-    listed = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    for name in listed.stdout.splitlines():
-        if (REPO_ROOT / name).is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / name, root / name)
-    (root / ".venv").symlink_to(REPO_ROOT / ".venv")
+    copy_tracked(root)
     installed = (REPO_ROOT / ".venv" / ".installed").stat().st_mtime_ns
     for name in ("requirements.txt", "requirements-dev.txt"):  # the linked virtualenv is current
         os.utime(root / name, ns=(installed, installed))
