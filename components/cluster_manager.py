@@ -13,14 +13,14 @@ from typing import Any
 import pulumi
 
 from components import operator_manifests as manifests
+from config import names
 from config.offline import is_offline
 from config.stack import StackConfig
 from providers.kube import HubConfigError, KubeError, hub_client
 
-API_VERSION = "operator.open-cluster-management.io/v1"
-KIND = "ClusterManager"
+API_VERSION = names.CLUSTER_MANAGER_API_VERSION
+KIND = names.CLUSTER_MANAGER_KIND
 CRD_NAME = "clustermanagers.operator.open-cluster-management.io"
-TYPE = f"kubernetes:{API_VERSION}:{KIND}"
 _PROVIDER_VERSION = version("pulumi-kubernetes")
 
 
@@ -34,7 +34,7 @@ class ClusterManager(pulumi.CustomResource):
     def __init__(self, resource_name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         props = {**manifests.cluster_manager(cfg), "status": None}
         opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(version=_PROVIDER_VERSION), opts)
-        super().__init__(TYPE, resource_name, props, opts)
+        super().__init__(names.CLUSTER_MANAGER_TYPE, resource_name, props, opts)
 
 
 def cluster_manager_spec(cfg: StackConfig) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Names and labels ocm-hub and vela agree on, and what a ManagedCluster name must be: plain Python, so the
-provider process reads them without loading the config models (pydantic)."""
+provider process and `make up` (deploy/) read them without loading the config models (pydantic) or the
+program."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ VELA_NAMESPACE = "vela-system"
 CREDENTIAL_TYPE_LABEL = "cluster.core.oam.dev/cluster-credential-type"
 CLUSTERSET_LABEL = "cluster.open-cluster-management.io/clusterset"
 MAX_CONCURRENT_JOINS = 32
+# The hub's ClusterManager, and its type as Pulumi records it in the state (deploy/ looks it up there).
+CLUSTER_MANAGER_API_VERSION = "operator.open-cluster-management.io/v1"
+CLUSTER_MANAGER_KIND = "ClusterManager"
+CLUSTER_MANAGER_TYPE = f"kubernetes:{CLUSTER_MANAGER_API_VERSION}:{CLUSTER_MANAGER_KIND}"
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

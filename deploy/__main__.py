@@ -55,8 +55,8 @@ def start_validation(stack: str) -> Callable[[str], str | None]:
 
 def status(stack: str, as_json: bool) -> int:
     """The hub and its fleet; on the local clusters when the stack was deployed there. (`up` and `down`
-    reach the product through pulumi and `python -m render`; the product is imported only here and for
-    the ClusterManager's type when a stack holds resources, deploy/engine.py.)"""
+    reach the product only through pulumi, `python -m render` and the plain names of config/names.py:
+    only `status` imports it.)"""
     from deploy.wiring import local_stack
     from fleetstatus.__main__ import main as fleetstatus
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import yaml
 from pulumi import automation as auto
 
+from config import names
 from deploy.flow import EXIT_FAILED, Console, DeployError, Local, PulumiError, failed
 from deploy.procs import TOKEN_ENV
 
@@ -213,6 +214,7 @@ class CliStack:
         self._stack = stack
         self._engine = engine
         self.salted_now = False
+        self._drift_urns: list[str] = []
 
     def preview(self, target: Local | None) -> None:
         self._engine.run(self._stack.preview, target)
@@ -223,18 +225,15 @@ class CliStack:
     def refresh_pending(self, target: Local | None) -> None:
         self._engine.run(self._stack.refresh, target, clear_pending_creates=True)
 
-    def _drift_checked_urns(self) -> list[str]:
-        """The stack's ClusterManager, which other clients change too (OCM's e2e suite sets its gates).
-        Imported here, not at the top: a new stack's `make up` has none, and starts without the program."""
-        from components.cluster_manager import TYPE
-
-        return [r["urn"] for r in self._deployment().get("resources") or [] if r.get("type") == TYPE]
-
     def drift_checked(self) -> list[str]:
-        return [f"ClusterManager {urn.rsplit('::', 1)[-1]}" for urn in self._drift_checked_urns()]
+        """The stack's ClusterManager, which other clients change too (OCM's e2e suite sets its gates); kept
+        for refresh_drift_checked, so the state is exported once."""
+        resources = self._deployment().get("resources") or []
+        self._drift_urns = [r["urn"] for r in resources if r.get("type") == names.CLUSTER_MANAGER_TYPE]
+        return [f"{names.CLUSTER_MANAGER_KIND} {urn.rsplit('::', 1)[-1]}" for urn in self._drift_urns]
 
     def refresh_drift_checked(self, target: Local | None) -> None:
-        urns = self._drift_checked_urns()
+        urns = self._drift_urns
         self._engine.run(lambda **options: self._stack.refresh(target=urns, **options), target)
 
     def preview_destroy(self, target: Local | None) -> None:

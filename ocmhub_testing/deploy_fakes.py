@@ -109,8 +109,9 @@ class FakePulumi:
         self.log.append(f"select {stack} --create")
         if stack in self.stacks:
             self.stacks[stack].salted_now = False
-            return self.stacks[stack]
-        return self.stacks.setdefault(stack, FakeStack(stack, self.log, salted_now=True))
+        else:
+            self.stacks[stack] = FakeStack(stack, self.log, salted_now=True)
+        return self.stacks[stack]
 
 
 @dataclass

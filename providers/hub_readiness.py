@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
+from config import names
 from config.wire import whole_numbers
 from providers.hub_provider import HUB_KUBECONFIG, HubProvider, hub_access, with_hub_kubeconfig
 from providers.hub_status import hub_deployments, not_ready_reasons, rollout_reason
@@ -24,7 +25,7 @@ from providers.kube import Kube, TransientError
 from providers.poll import Pacing, Unmet
 from providers.sdk_patches import serialized_once
 
-CLUSTER_MANAGER = ("operator.open-cluster-management.io/v1", "ClusterManager")
+CLUSTER_MANAGER = (names.CLUSTER_MANAGER_API_VERSION, names.CLUSTER_MANAGER_KIND)
 DEPLOYMENT = ("apps/v1", "Deployment")
 # A change of any is a new generation to wait for (spec), a new operator rollout (operator) or a new bound
 # (timeoutSeconds).
