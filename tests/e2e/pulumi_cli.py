@@ -127,7 +127,8 @@ def as_new_stack(text: str) -> str:
 
 
 def copy_tracked(root: Path) -> None:
-    """The files git tracks, as a fresh clone has them (its stack files as_new_stack), and .venv linked."""
+    """The files git tracks, as a fresh clone has them (its stack files as_new_stack), and .venv linked:
+    built from these very requirements files, so `make` in the copy does not install again."""
     listed = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     for name in listed.stdout.splitlines():
         source = REPO_ROOT / name
@@ -137,6 +138,9 @@ def copy_tracked(root: Path) -> None:
             if "/" not in name and name.startswith("Pulumi.") and name != "Pulumi.yaml":
                 (root / name).write_text(as_new_stack(source.read_text(encoding="utf-8")), encoding="utf-8")
     (root / ".venv").symlink_to(REPO_ROOT / ".venv")
+    installed = (REPO_ROOT / ".venv" / ".installed").stat().st_mtime_ns
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        os.utime(root / name, ns=(installed, installed))
 
 
 def copy_project(target: Path, files: tuple[str, ...]) -> Path:

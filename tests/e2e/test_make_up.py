@@ -162,9 +162,6 @@ def clone() -> Iterator[Clone]:
         pytest.fail(f"missing binaries {missing}: run `make e2e-tools`", pytrace=False)
     root = Path(tempfile.mkdtemp(prefix="ocm-hub-clone-"))
     copy_tracked(root)
-    installed = (REPO_ROOT / ".venv" / ".installed").stat().st_mtime_ns  # the linked virtualenv is built
-    for name in ("requirements.txt", "requirements-dev.txt"):  # from these very files: make must not redo it
-        os.utime(root / name, ns=(installed, installed))
     try:
         yield Clone(root)
     finally:

@@ -73,9 +73,6 @@ def copy_project(hub: Cluster, stack_config: Json | None = None, chart_repositor
     key), and the hub's kubeconfig as the user's."""
     root = Path(tempfile.mkdtemp(prefix="ocm-hub-vela-"))
     copy_tracked(root)
-    installed = (REPO_ROOT / ".venv" / ".installed").stat().st_mtime_ns
-    for name in ("requirements.txt", "requirements-dev.txt"):  # the linked virtualenv is current
-        os.utime(root / name, ns=(installed, installed))
     stack = yaml.safe_load(
         local_stack.rewritten(
             REPO_ROOT / "Pulumi.dev.yaml",
