@@ -147,7 +147,10 @@ class Engine:
         stack_file = self._root / f"Pulumi.{stack}.yaml"
         written = stack_file.read_text(encoding="utf-8") if stack_file.is_file() else None
         with quick():
-            selected = CliStack(auto.Stack.create_or_select(stack, self._workspace), self)
+            try:
+                selected = CliStack(auto.Stack.select(stack, self._workspace), self)
+            except auto.StackNotFoundError:
+                selected = CliStack(auto.Stack.create(stack, self._workspace), self, created=True)
         if written is not None:
             selected.salted_now = SALT_KEY in keep_as_written(stack_file, written)
         return selected
@@ -210,41 +213,50 @@ def keep_as_written(stack_file: Path, written: str) -> dict[str, Any]:
 class CliStack:
     """One selected stack (deploy.flow's `Stack`)."""
 
-    def __init__(self, stack: auto.Stack, engine: Engine) -> None:
+    def __init__(self, stack: auto.Stack, engine: Engine, *, created: bool = False) -> None:
         self._stack = stack
         self._engine = engine
         self.salted_now = False
         self._drift_urns: list[str] = []
+        # The state as last exported, until an operation changes it: one `pulumi stack export` answers
+        # both pending_operations and drift_checked, and none for a stack `pulumi stack init` just made.
+        self._state: dict[str, Any] | None = {} if created else None
+
+    def _run(self, operation: Callable[..., object], target: Local | None, **options: Any) -> None:
+        self._state = None
+        self._engine.run(operation, target, **options)
 
     def preview(self, target: Local | None) -> None:
-        self._engine.run(self._stack.preview, target)
+        self._run(self._stack.preview, target)
 
     def up(self, target: Local | None) -> None:
-        self._engine.run(self._stack.up, target)
+        self._run(self._stack.up, target)
 
     def refresh_pending(self, target: Local | None) -> None:
-        self._engine.run(self._stack.refresh, target, clear_pending_creates=True)
+        self._run(self._stack.refresh, target, clear_pending_creates=True)
 
     def drift_checked(self) -> list[str]:
         """The stack's ClusterManager, which other clients change too (OCM's e2e suite sets its gates); kept
-        for refresh_drift_checked, so the state is exported once."""
+        for refresh_drift_checked."""
         resources = self._deployment().get("resources") or []
         self._drift_urns = [r["urn"] for r in resources if r.get("type") == names.CLUSTER_MANAGER_TYPE]
         return [f"{names.CLUSTER_MANAGER_KIND} {urn.rsplit('::', 1)[-1]}" for urn in self._drift_urns]
 
     def refresh_drift_checked(self, target: Local | None) -> None:
         urns = self._drift_urns
-        self._engine.run(lambda **options: self._stack.refresh(target=urns, **options), target)
+        self._run(lambda **options: self._stack.refresh(target=urns, **options), target)
 
     def preview_destroy(self, target: Local | None) -> None:
-        self._engine.run(self._stack.preview_destroy, target)
+        self._run(self._stack.preview_destroy, target)
 
     def destroy(self, target: Local | None) -> None:
-        self._engine.run(self._stack.destroy, target)
+        self._run(self._stack.destroy, target)
 
     def _deployment(self) -> dict[str, Any]:
-        with quick():
-            return dict(self._stack.export_stack().deployment or {})
+        if self._state is None:
+            with quick():
+                self._state = dict(self._stack.export_stack().deployment or {})
+        return self._state
 
     def pending_operations(self) -> list[str]:
         """What an update stopped hard left unfinished, as `creating ocm-hub-readiness`."""

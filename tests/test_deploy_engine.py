@@ -198,24 +198,42 @@ def test_a_failed_operation_is_failed_and_a_killed_one_names_its_signal(
 def test_pending_operations_and_resources_come_from_the_exported_state(
     fake: Fake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack = fake.engine().create_or_select("dev")
-    assert stack is not None
-    assert (stack.pending_operations(), stack.resource_count()) == ([], 0)
+    fake.engine().create_or_select("dev")
     urn = "urn:pulumi:dev::ocm-hub::ocm-hub:index:OcmHub$ocm-hub:index:HubReadiness::ocm-hub-readiness"
     deployment = {
         "resources": [{"urn": "a"}, {"urn": "b"}],
         "pending_operations": [{"type": "creating", "resource": {"urn": urn}}],
     }
     monkeypatch.setenv("FAKE_DEPLOYMENT", json.dumps({"version": 3, "deployment": deployment}))
+    stack = fake.engine().create_or_select("dev")
     assert (stack.pending_operations(), stack.resource_count()) == (["creating ocm-hub-readiness"], 2)
+
+
+def test_a_stack_made_now_is_not_exported_and_one_that_exists_once_until_an_operation_runs(
+    fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def exports() -> int:
+        calls = [json.loads(line)["args"] for line in fake.log.read_text().splitlines()]
+        return sum(args[:2] == ["stack", "export"] for args in calls)
+
+    made = fake.engine().create_or_select("dev")
+    assert (made.pending_operations(), made.drift_checked(), made.resource_count()) == ([], [], 0)
+    assert exports() == 0, "pulumi stack init just made it: it holds nothing"
+    monkeypatch.setenv("FAKE_DEPLOYMENT", json.dumps({"version": 3, "deployment": {"resources": [{"urn": "a"}]}}))
+    made.up(None)
+    assert (made.resource_count(), exports()) == (1, 1), "the update changed the state: exported again"
+    selected = fake.engine().create_or_select("dev")
+    assert (selected.pending_operations(), selected.drift_checked(), selected.resource_count()) == ([], [], 1)
+    assert exports() == 2, "one export answers all three"
+    selected.destroy(None)
+    selected.resource_count()
+    assert exports() == 3
 
 
 def test_the_drift_checked_object_is_the_cluster_manager_and_only_it_is_refreshed(
     fake: Fake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack = fake.engine().create_or_select("dev")
-    assert stack is not None
-    assert stack.drift_checked() == []
+    assert fake.engine().create_or_select("dev").drift_checked() == []
     prefix = "urn:pulumi:dev::ocm-hub::ocm-hub:index:OcmHub$"
     cm = f"{prefix}kubernetes:operator.open-cluster-management.io/v1:ClusterManager::ocm-hub-cluster-manager"
     deployment = {
@@ -228,6 +246,7 @@ def test_the_drift_checked_object_is_the_cluster_manager_and_only_it_is_refreshe
         ]
     }
     monkeypatch.setenv("FAKE_DEPLOYMENT", json.dumps({"version": 3, "deployment": deployment}))
+    stack = fake.engine().create_or_select("dev")
     assert stack.drift_checked() == ["ClusterManager ocm-hub-cluster-manager"]
     stack.refresh_drift_checked(None)
     args, _ = fake.call("refresh")
