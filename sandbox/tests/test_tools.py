@@ -126,3 +126,71 @@ def test_every_tool_has_its_measured_build_time_and_the_estimate_reads_as_minute
     assert set(tools.BUILD_SECONDS) == set(tools.TOOL_NAMES)
     assert tools.estimate(["kube-scheduler"]) == "under a minute"
     assert tools.estimate([tools.KUBERNETES_PLUGIN, "pulumi"]) == "about 9 min"
+
+
+# `pulumi plugin install --file F` and `plugin rm` as the CLI does them, each call logged.
+FAKE_PLUGIN_CLI = r"""#!{python}
+import os, shutil, sys
+args = sys.argv[1:]
+open(os.environ["FAKE_LOG"], "a").write(" ".join(args[:2]) + "\n")
+target = os.path.join(os.environ["PULUMI_HOME"], "plugins", "resource-kubernetes-v" + args[4])
+if args[:2] == ["plugin", "rm"]:
+    shutil.rmtree(target)
+else:
+    os.makedirs(target)
+    shutil.copy(args[args.index("--file") + 1], os.path.join(target, "pulumi-resource-kubernetes"))
+"""
+
+
+def test_the_plugin_is_installed_again_only_when_it_or_the_build_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCM_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls"))
+    cli = tools.pulumi_root() / "bin" / "pulumi"
+    cli.parent.mkdir(parents=True)
+    cli.write_text(FAKE_PLUGIN_CLI.format(python=sys.executable))
+    cli.chmod(0o755)
+    built = tmp_path / "build" / tools.KUBERNETES_PLUGIN
+    built.parent.mkdir()
+    built.write_bytes(b"plugin one")
+
+    class Built:
+        def path(self) -> Path:
+            return built
+
+    select = tools.select
+    monkeypatch.setattr(
+        tools,
+        "select",
+        lambda names: [Built() if name == tools.KUBERNETES_PLUGIN else select([name])[0] for name in names],
+    )
+    monkeypatch.setattr(tools, "install_pulumi_root", tools.pulumi_root)
+    reads: list[Path] = []
+    same_bytes = tools._same_bytes
+
+    def read(a: Path, b: Path) -> bool:
+        reads.append(a)
+        return same_bytes(a, b)
+
+    monkeypatch.setattr(tools, "_same_bytes", read)
+
+    def calls() -> list[str]:
+        path = tmp_path / "calls"
+        return path.read_text().splitlines() if path.exists() else []
+
+    installed = tools.install_kubernetes_plugin()
+    assert installed == tools.kubernetes_plugin_path()
+    assert (calls(), installed.read_bytes()) == (["plugin install"], b"plugin one")
+    reads.clear()
+    assert tools.install_kubernetes_plugin() == installed
+    assert (calls(), reads) == (["plugin install"], []), "unchanged: neither installed again nor read"
+    installed.unlink()
+    installed.write_bytes(b"broken")
+    tools.install_kubernetes_plugin()
+    assert calls()[1:] == ["plugin rm", "plugin install"]
+    assert installed.read_bytes() == b"plugin one"
+    built.unlink()
+    built.write_bytes(b"plugin two")
+    tools.install_kubernetes_plugin()
+    assert (calls()[3:], installed.read_bytes()) == (["plugin rm", "plugin install"], b"plugin two")
