@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -211,13 +212,17 @@ class Deploy:
             self.console.say(plan)
         with self.interrupts.breakable():
             pulumi = self.pulumi()
-        stack = pulumi.create_or_select(self.stack)
-        # A wrong PULUMI_CONFIG_PASSPHRASE shows here, before any cluster is started; a salt made just
-        # now is this passphrase's (a new stack whose file held no salt): nothing to check.
-        if not stack.salted_now:
-            pulumi.check_passphrase(self.stack)
+        with ThreadPoolExecutor(1, "select-stack") as pool:
+            selecting = pool.submit(self._selected, pulumi)
+            try:
+                on_local = self._pick_cluster(local, selecting.result)
+            except BaseException:
+                if not self.interrupts.received:
+                    selecting.result()  # the stack's own failure is said first: its step comes first
+                raise
+        stack = selecting.result()
         self.interrupts.check()
-        target = self._pick_cluster(local)
+        target = self._local_target() if on_local else None
         if self.confirm is Confirm.NO_TERMINAL:
             self._check_drift(stack, target)
             self._run(stack, "preview", stack.preview, target)
@@ -239,6 +244,14 @@ class Deploy:
                 raise failed("confirmation declined, not proceeding with the update")
         self._run(stack, "update", stack.up, target)
         self.console.say(f"done: 'make status STACK={self.stack}' shows the hub and its fleet")
+
+    def _selected(self, pulumi: Pulumi) -> Stack:
+        """The stack, made if new, with its passphrase checked: a wrong PULUMI_CONFIG_PASSPHRASE shows here.
+        A salt made just now is this passphrase's (a new stack whose file held no salt): nothing to check."""
+        stack = pulumi.create_or_select(self.stack)
+        if not stack.salted_now:
+            pulumi.check_passphrase(self.stack)
+        return stack
 
     def _check_drift(self, stack: Stack, target: Local | None) -> None:
         """A plan compares with the state, not with the hub: objects other clients change too (OCM's e2e suite
@@ -263,20 +276,29 @@ class Deploy:
         if problems is not None:
             raise DeployError(EXIT_INVALID, problems.rstrip("\n"))
 
-    def _pick_cluster(self, local: bool) -> Local | None:
-        """The local clusters when asked (LOCAL=1) or with no kube context at all; a context that is
-        configured but does not answer stops here, never silently replaced."""
+    def _pick_cluster(self, local: bool, selected: Callable[[], Stack]) -> bool:
+        """Whether the run is on the local clusters: when asked (LOCAL=1) or with no kube context at all;
+        a context that is configured but does not answer stops here, never silently replaced. It runs
+        while the stack is selected (about half a second each); clusters that are not running yet start
+        only after `selected()`, so a wrong passphrase stops before any cluster starts."""
         context = None if local else self.kube_context()
         self.interrupts.check()
         if context is not None:
             self.console.say(f"using kube context {context}")
             self.sandbox.mark_local(self.stack, False)
-            return None
+            return False
+        if not self.sandbox.healthy():
+            selected()
         self.console.say(
             f"{'LOCAL=1: ' if local else ''}starting the local clusters (hub and managed-1, OCM running on them)"
         )
         with self.interrupts.breakable():
             self.sandbox.start()
+        return True
+
+    def _local_target(self) -> Local:
+        """The stack file rewritten for the local clusters: after the stack is selected, whose `pulumi stack
+        init` writes the salt into the stack file the rewrite reads."""
         self.sandbox.mark_local(self.stack, True)
         target = self.sandbox.local_run(self.stack)
         self.console.say(f"using the local hub: KUBECONFIG={target.kubeconfig}")

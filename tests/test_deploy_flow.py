@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -52,7 +53,8 @@ def test_no_kube_context_runs_on_the_local_clusters_with_their_stack_file(
 ) -> None:
     command, _, sandbox, log = deploy(project(tmp_path))
     command.up(local=False)
-    assert log == ["select dev --create", "context", "start clusters", "up on local"]
+    assert set(log[:2]) == {"select dev --create", "context"}, "the context is looked up while the stack is selected"
+    assert log[2:] == ["start clusters", "up on local"]
     assert sandbox.is_local("dev")
     out = capsys.readouterr().out
     assert "==> starting the local clusters (hub and managed-1, OCM running on them)\n" in out
@@ -85,7 +87,9 @@ def test_a_kube_context_that_answers_is_used_and_the_local_clusters_are_left_alo
     sandbox.local.add("dev")  # an earlier run on the local clusters
     pulumi.stacks["dev"] = FakeStack("dev", log)
     command.up(local=False)
-    assert log == ["select dev --create", "passphrase", "context", "up on context"]
+    assert sorted(log[:3]) == ["context", "passphrase", "select dev --create"]
+    assert log.index("select dev --create") < log.index("passphrase")
+    assert log[3:] == ["up on context"]
     assert not sandbox.is_local("dev")
     assert "==> using kube context prod-hub\n" in capsys.readouterr().out
 
@@ -105,7 +109,50 @@ def test_a_wrong_passphrase_stops_before_any_cluster_starts(tmp_path: Path) -> N
     stop = stopped(lambda: command.up(local=False))
     assert (stop.code, stop.line) == (1, "error: incorrect passphrase")
     assert "start clusters" not in log
-    assert "context" not in log
+
+
+def test_running_clusters_are_looked_at_while_the_stack_is_selected_and_its_error_is_said(tmp_path: Path) -> None:
+    """Both take about half a second: the check of clusters that already run does not wait for the stack."""
+    command, pulumi, sandbox, log = deploy(project(tmp_path))
+    sandbox.running = True
+    pulumi.stacks["dev"] = FakeStack("dev", log)
+    checking = threading.Event()
+    real_healthy = sandbox.healthy
+
+    def healthy() -> bool:
+        checking.set()
+        return real_healthy()
+
+    def check_passphrase(stack: str) -> None:
+        assert checking.wait(5), "the clusters were not looked at while the stack was selected"
+        raise DeployError(1, "error: incorrect passphrase")
+
+    sandbox.healthy = healthy  # type: ignore[method-assign]
+    pulumi.check_passphrase = check_passphrase  # type: ignore[method-assign]
+    stop = stopped(lambda: command.up(local=True))
+    assert (stop.code, stop.line) == (1, "error: incorrect passphrase"), "the stack's step is said first"
+    assert "up on local" not in log
+
+
+def test_the_stack_file_is_rewritten_for_the_running_clusters_only_once_the_stack_is_selected(tmp_path: Path) -> None:
+    """`pulumi stack init` writes the salt into the stack file, which the rewrite for the clusters reads."""
+    command, pulumi, sandbox, log = deploy(project(tmp_path))
+    sandbox.running = True
+    create_or_select, local_run = pulumi.create_or_select, sandbox.local_run
+
+    def slow_selection(stack: str) -> FakeStack:
+        time.sleep(0.3)
+        return create_or_select(stack)
+
+    def rewrite(stack: str) -> Local:
+        log.append("rewrite stack file")
+        return local_run(stack)
+
+    pulumi.create_or_select = slow_selection  # type: ignore[method-assign]
+    sandbox.local_run = rewrite  # type: ignore[method-assign]
+    command.up(local=True)
+    assert log.index("start clusters") < log.index("select dev --create"), "the running clusters did not wait"
+    assert log.index("select dev --create") < log.index("rewrite stack file") < log.index("up on local")
 
 
 def test_an_unreachable_context_stops_before_any_cluster_starts(tmp_path: Path) -> None:
