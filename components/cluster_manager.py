@@ -20,7 +20,7 @@ from providers.kube import HubConfigError, KubeError, hub_client
 
 API_VERSION = names.CLUSTER_MANAGER_API_VERSION
 KIND = names.CLUSTER_MANAGER_KIND
-CRD_NAME = "clustermanagers.operator.open-cluster-management.io"
+CRD_NAME = names.CLUSTER_MANAGER_CRD
 _PROVIDER_VERSION = version("pulumi-kubernetes")
 
 

@@ -11,9 +11,14 @@ VELA_NAMESPACE = "vela-system"
 CREDENTIAL_TYPE_LABEL = "cluster.core.oam.dev/cluster-credential-type"
 CLUSTERSET_LABEL = "cluster.open-cluster-management.io/clusterset"
 MAX_CONCURRENT_JOINS = 32
-# The hub's ClusterManager, and its type as Pulumi records it in the state (deploy/ looks it up there).
-CLUSTER_MANAGER_API_VERSION = "operator.open-cluster-management.io/v1"
+# The hub's ClusterManager, its CRD, the name upstream's sample gives it (the one the hub has), and its
+# type as Pulumi records it in the state (deploy/ looks it up there). policy/rules.py spells the type and
+# the CRD again: the policy pack runs as a folder of its own, without this package.
+OPERATOR_GROUP = "operator.open-cluster-management.io"
+CLUSTER_MANAGER_API_VERSION = f"{OPERATOR_GROUP}/v1"
 CLUSTER_MANAGER_KIND = "ClusterManager"
+CLUSTER_MANAGER_CRD = f"clustermanagers.{OPERATOR_GROUP}"
+CLUSTER_MANAGER_NAME = "cluster-manager"
 CLUSTER_MANAGER_TYPE = f"kubernetes:{CLUSTER_MANAGER_API_VERSION}:{CLUSTER_MANAGER_KIND}"
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

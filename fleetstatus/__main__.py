@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from components.fleet_status import summarize
+from config import names
 from config.addons import CHARTS
 from config.loader import ConfigError, from_file, load, stack_config
 from providers import hub_status
@@ -58,7 +59,7 @@ def live_report(kube_config: dict[str, Any], enabled: tuple[str, ...] = ()) -> d
     hub = hub_client(kube_config)
     hub.retry = RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0)
     hub.timeout = 10.0
-    manager = hub.get("operator.open-cluster-management.io/v1", "ClusterManager", "cluster-manager")
+    manager = hub.get(names.CLUSTER_MANAGER_API_VERSION, names.CLUSTER_MANAGER_KIND, names.CLUSTER_MANAGER_NAME)
     clusters: dict[str, Any] = {}
     addons_by_cluster: dict[str, dict[str, Any]] = {}
     for addon in hub.request("GET", "/apis/addon.open-cluster-management.io/v1alpha1/managedclusteraddons").get(

@@ -16,10 +16,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from config import names
 from ocmhub_testing.fakekube import FakeKube
 from providers.hub_status import READY_CONDITIONS
 
-CLUSTER_MANAGER = ("operator.open-cluster-management.io/v1", "ClusterManager")
+CLUSTER_MANAGER = (names.CLUSTER_MANAGER_API_VERSION, names.CLUSTER_MANAGER_KIND)
 DEPLOYMENT = ("apps/v1", "Deployment")
 HUB_NAMESPACE = "open-cluster-management-hub"
 OPERATOR = ("open-cluster-management", "cluster-manager")  # the operator's own Deployment, as upstream names it
@@ -89,7 +90,7 @@ class FakeHubOperator:
     """The cluster-manager operator of one ClusterManager on `hub`, and the deployment controller under it."""
 
     hub: FakeKube
-    name: str = "cluster-manager"
+    name: str = names.CLUSTER_MANAGER_NAME
     spec: Mapping[str, Any] = field(default_factory=lambda: {"deployOption": {"mode": "Default"}})
     replicas: int = 1
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
+from config.names import CLUSTER_MANAGER_CRD
 from providers.registration import REPLACE_KEYS, WIRES, Kind
 
-CLUSTER_MANAGER_CRD = "clustermanagers.operator.open-cluster-management.io"
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
 # Fields the registration provider replaces on (clusterName being the object's name), and those no change
 # of which is a diff (settings: the preview shows no update either).

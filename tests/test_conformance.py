@@ -21,7 +21,7 @@ import yaml
 
 from components import operator_manifests as manifests
 from components.cluster_manager import spec_schema, undeclared
-from config import RawConfig, load
+from config import RawConfig, load, names
 from config.versions import (
     DEFAULT_VERSION,
     OPERATOR_FILES,
@@ -123,6 +123,19 @@ def test_hub_objects_are_upstream_plus_the_declared_changes(version: str, config
     cfg = load(RawConfig(values))
     expected = {kind: apply_changes(doc, HUB_CHANGES, cfg) for kind, doc in _upstream_hub(version).items()}
     assert _rendered(values) == expected
+
+
+@pytest.mark.parametrize("version", sorted(RELEASES))
+def test_the_hub_names_status_and_deploy_read_are_the_releases_own(version: str) -> None:
+    """config.names is what make status, make up's drift read and the readiness take them from."""
+    upstream = _upstream_hub(version)
+    cluster_manager, crd = upstream["ClusterManager"], upstream["CustomResourceDefinition"]
+    assert (cluster_manager["apiVersion"], cluster_manager["kind"], cluster_manager["metadata"]["name"]) == (
+        names.CLUSTER_MANAGER_API_VERSION,
+        names.CLUSTER_MANAGER_KIND,
+        names.CLUSTER_MANAGER_NAME,
+    )
+    assert crd["metadata"]["name"] == names.CLUSTER_MANAGER_CRD
 
 
 @pytest.mark.parametrize("version", sorted(RELEASES))
