@@ -287,10 +287,12 @@ class Deploy:
             self.console.say(f"using kube context {context}")
             self.sandbox.mark_local(self.stack, False)
             return False
-        if not self.sandbox.healthy():
+        running = self.sandbox.healthy()
+        if not running:
             selected()
+        doing = "using the running" if running else "starting the"
         self.console.say(
-            f"{'LOCAL=1: ' if local else ''}starting the local clusters (hub and managed-1, OCM running on them)"
+            f"{'LOCAL=1: ' if local else ''}{doing} local clusters (hub and managed-1, OCM running on them)"
         )
         with self.interrupts.breakable():
             self.sandbox.start()

@@ -134,7 +134,9 @@ def test_running_clusters_are_looked_at_while_the_stack_is_selected_and_its_erro
     assert "up on local" not in log
 
 
-def test_the_stack_file_is_rewritten_for_the_running_clusters_only_once_the_stack_is_selected(tmp_path: Path) -> None:
+def test_the_stack_file_is_rewritten_for_the_running_clusters_only_once_the_stack_is_selected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`pulumi stack init` writes the salt into the stack file, which the rewrite for the clusters reads."""
     command, pulumi, sandbox, log = deploy(project(tmp_path))
     sandbox.running = True
@@ -151,6 +153,7 @@ def test_the_stack_file_is_rewritten_for_the_running_clusters_only_once_the_stac
     pulumi.create_or_select = slow_selection  # type: ignore[method-assign]
     sandbox.local_run = rewrite  # type: ignore[method-assign]
     command.up(local=True)
+    assert "==> LOCAL=1: using the running local clusters (hub and managed-1" in capsys.readouterr().out
     assert log.index("start clusters") < log.index("select dev --create"), "the running clusters did not wait"
     assert log.index("select dev --create") < log.index("rewrite stack file") < log.index("up on local")
 
