@@ -93,6 +93,7 @@ class PassResult:
     json_report: str
     junit: str
     exit_code: int
+    setup_flake: str = ""  # the first attempt's BeforeSuite failure, when the second attempt got past it
 
 
 class Progress:
@@ -146,15 +147,30 @@ def run_pass(
     cmd = suite.argv(binary, target, selection, junit, json_report)
     count = sum(1 for spec in selected.specs if spec.state == suite.PASSED)
     log(f"{install}: the suite's {selection.name} pass, {count} specs (log: {log_path})")
-    with log_path.open("w", encoding="utf-8") as output, Progress(f"{install} {selection.name}", log_path):
+    first_failure = ""
+    for attempt in range(1, suite.SETUP_ATTEMPTS + 1):
+        with log_path.open("w", encoding="utf-8") as output, Progress(f"{install} {selection.name}", log_path):
+            try:
+                proc = subprocess.run(
+                    cmd, cwd=out, stdout=output, stderr=subprocess.STDOUT, timeout=SUITE_TIMEOUT, check=False
+                )
+                code = proc.returncode
+            except subprocess.TimeoutExpired:
+                code = -1
+                log(f"{install}: the {selection.name} pass did not finish within {SUITE_TIMEOUT}s")
         try:
-            proc = subprocess.run(
-                cmd, cwd=out, stdout=output, stderr=subprocess.STDOUT, timeout=SUITE_TIMEOUT, check=False
-            )
-            code = proc.returncode
-        except subprocess.TimeoutExpired:
-            code = -1
-            log(f"{install}: the {selection.name} pass did not finish within {SUITE_TIMEOUT}s")
+            failure = suite.setup_failure(suite.parse_report(json_report))
+        except ValueError:  # no report: said as the pass's failure when the reports are read
+            failure = None
+        if failure is None:
+            return PassResult(selection.name, str(json_report), str(junit), code, first_failure)
+        if attempt == suite.SETUP_ATTEMPTS:
+            break
+        first_failure = failure
+        for path in (json_report, junit, log_path):  # the first attempt's files stay beside the second's
+            if path.exists():
+                path.rename(path.with_name(f"{path.stem}.attempt{attempt}{path.suffix}"))
+        log(f"{install}: the {selection.name} pass's BeforeSuite failed, running the pass once more: {failure}")
     return PassResult(selection.name, str(json_report), str(junit), code)
 
 
@@ -367,6 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, report in reports.items():
         for spec in suite.flaky(report):
             print(f"FLAKY ({name}) {spec}")
+    for name, result in results.items():
+        for entry in result["passes"]:
+            if entry.get("setup_flake"):
+                print(
+                    f"FLAKY ({name}) the {entry['name']} pass's BeforeSuite, passed on attempt 2: {entry['setup_flake']}"
+                )
     hub_leg = results.get("ocm-hub", {})
     if "stack_reapplied" in hub_leg and hub_leg["stack_reapplied"] != hub_leg.get("stack_before"):
         print("FAILED (ocm-hub) the next `make up` did not put the stack's ClusterManager feature gates back")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -303,3 +304,68 @@ def test_a_spec_that_passed_only_on_its_second_attempt_is_named_as_flaky(tmp_pat
     assert [spec.attempts for spec in report.specs] == [2, 2, 1]
     assert suite.flaky(report) == ["Webhook accepts an authorized user: passed on attempt 2"]
     assert suite.total(report) == suite.Tally(2, 1, 0, 3.0)
+
+
+def test_a_before_suite_that_failed_before_any_spec_is_a_setup_failure(tmp_path: Path) -> None:
+    before = entry([], "", "failed", node="BeforeSuite", failure="cluster conditions are not ready")
+    failed_setup = suite.parse_report(write_report(tmp_path / "a.json", [before, entry(["A"], "b", "skipped")]))
+    assert suite.setup_failure(failed_setup) == "[BeforeSuite] cluster conditions are not ready (test/e2e/x_test.go:7)"
+    after = entry([], "", "failed", node="AfterSuite", failure="cleanup")
+    ran = suite.parse_report(write_report(tmp_path / "b.json", [entry(["A"], "b"), after]))
+    assert suite.setup_failure(ran) is None
+    only_after = suite.parse_report(write_report(tmp_path / "c.json", [after, entry(["A"], "b", "skipped")]))
+    assert suite.setup_failure(only_after) is None
+
+
+# The suite binary as run_pass runs it: a dry run copies $FAKE_DIR/dry.json to its JSON report, the n-th
+# real run $FAKE_DIR/run<n>.json (the last one there when n is past it).
+FAKE_SUITE = r"""#!{python}
+import os, shutil, sys
+fake = os.environ["FAKE_DIR"]
+report = next(a.split("=", 1)[1] for a in sys.argv if a.startswith("-ginkgo.json-report="))
+if "-ginkgo.dry-run" in sys.argv:
+    shutil.copy(os.path.join(fake, "dry.json"), report)
+    sys.exit(0)
+runs = os.path.join(fake, "runs")
+n = int(open(runs).read()) + 1 if os.path.exists(runs) else 1
+open(runs, "w").write(str(n))
+name = "run%d.json" % n if os.path.exists(os.path.join(fake, "run%d.json" % n)) else sorted(
+    f for f in os.listdir(fake) if f.startswith("run") and f.endswith(".json"))[-1]
+shutil.copy(os.path.join(fake, name), report)
+print("ran", name)
+sys.exit(0 if "passed" in open(report).read() else 1)
+"""
+
+
+@pytest.mark.parametrize("second", ["passes", "fails again"])
+def test_a_pass_whose_before_suite_failed_runs_once_more_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, second: str
+) -> None:
+    from sandbox.conformance import __main__ as conformance
+
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    binary = fake / "ocm-e2e"
+    binary.write_text(FAKE_SUITE.format(python=sys.executable))
+    binary.chmod(0o755)
+    monkeypatch.setenv("FAKE_DIR", str(fake))
+    monkeypatch.setattr(conformance, "ocm_version", lambda: "v1.2.1")
+    before = entry([], "", "failed", node="BeforeSuite", failure="conditions are not ready")
+    write_report(fake / "dry.json", [entry(["Hosted"], "deletes the klusterlet")])
+    write_report(fake / "run1.json", [before, entry(["Hosted"], "deletes the klusterlet", "skipped")])
+    if second == "passes":
+        write_report(fake / "run2.json", [entry(["Hosted"], "deletes the klusterlet")])
+    out = tmp_path / "out"
+    selection = suite.Selection("Hosted", "klusterlet-hosted", "Hosted")
+    result = conformance.run_pass(binary, TARGET, selection, out, "ocm-hub")
+    assert result is not None
+    assert (fake / "runs").read_text() == "2", "run once more, and only once"
+    assert (out / "Hosted.attempt1.json").is_file()
+    assert (out / "Hosted.attempt1.log").is_file()
+    final = suite.parse_report(Path(result.json_report))
+    if second == "passes":
+        assert result.setup_flake == "[BeforeSuite] conditions are not ready (test/e2e/x_test.go:7)"
+        assert (result.exit_code, final.failed) == (0, False)
+    else:
+        assert result.setup_flake == "", "failed on both attempts: a failure, not a flake"
+        assert (result.exit_code, suite.failures(final)) == (1, [f"suite: {suite.setup_failure(final)}"])
