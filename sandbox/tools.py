@@ -607,7 +607,8 @@ def install_kubernetes_plugin() -> Path:
         subprocess.run(remove, env=env, check=True, stdout=subprocess.DEVNULL)
     cmd = [cli, "plugin", "install", "resource", "kubernetes", version, "--file", str(built)]
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    _installed_from(installed, built)
+    if not _installed_from(installed, built):  # also records the match, so the next run reads no bytes
+        raise SystemExit(f"`pulumi plugin install` left {installed} different from the build {built}")
     print(f"[tools] kubernetes plugin {version} installed from the build: {installed}", file=sys.stderr)
     return installed
 

@@ -139,6 +139,8 @@ if args[:2] == ["plugin", "rm"]:
 else:
     os.makedirs(target)
     shutil.copy(args[args.index("--file") + 1], os.path.join(target, "pulumi-resource-kubernetes"))
+    if os.environ.get("FAKE_TRUNCATES"):
+        open(os.path.join(target, "pulumi-resource-kubernetes"), "wb").write(b"plugin")
 """
 
 
@@ -194,3 +196,7 @@ def test_the_plugin_is_installed_again_only_when_it_or_the_build_changed(
     built.write_bytes(b"plugin two")
     tools.install_kubernetes_plugin()
     assert (calls()[3:], installed.read_bytes()) == (["plugin rm", "plugin install"], b"plugin two")
+    monkeypatch.setenv("FAKE_TRUNCATES", "1")
+    installed.unlink()
+    with pytest.raises(SystemExit, match="different from the build"):
+        tools.install_kubernetes_plugin()
